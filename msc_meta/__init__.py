@@ -1,0 +1,99 @@
+"""msc_meta: meta-analysis of clinical-trial results, validated against metafor.
+
+Submodules are imported on first use (PEP 562), so ``import msc_meta`` stays
+fast; ``msc_meta.meta_analysis`` and friends load numpy, scipy and pandas only
+when they are first touched.
+
+Examples
+--------
+>>> import msc_meta as mm
+>>> es = mm.effect_sizes("RR", events_t=[4, 6], n_t=[123, 306],
+...                      events_c=[11, 29], n_c=[139, 303])
+>>> res = mm.meta_analysis(es, method="REML")
+>>> round(float(res.estimate), 4)
+-0.8082
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DroppedStudiesWarning,
+    FewStudiesWarning,
+    MetaAnalysisError,
+    MetaAnalysisWarning,
+    ZeroCellWarning,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily)
+_LAZY: dict[str, str] = {
+    "effect_sizes": "effects",
+    "EffectSizes": "effects",
+    "MEASURES": "effects",
+    "meta_analysis": "pooling",
+    "MetaAnalysisResult": "results",
+    "BinaryPooledResult": "results",
+    "mantel_haenszel": "binary",
+    "peto": "binary",
+    "TAU2_METHODS": "tau2",
+    "conversions": "",
+    "datasets": "",
+    "heterogeneity": "",
+    "tau2": "",
+    "effects": "",
+    "pooling": "",
+    "binary": "",
+    "results": "",
+}
+
+__all__ = [
+    "MEASURES",
+    "TAU2_METHODS",
+    "BinaryPooledResult",
+    "BoundaryWarning",
+    "ConvergenceWarning",
+    "DroppedStudiesWarning",
+    "EffectSizes",
+    "FewStudiesWarning",
+    "MetaAnalysisError",
+    "MetaAnalysisResult",
+    "MetaAnalysisWarning",
+    "ZeroCellWarning",
+    "__version__",
+    "conversions",
+    "datasets",
+    "effect_sizes",
+    "mantel_haenszel",
+    "meta_analysis",
+    "peto",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import conversions, datasets
+    from .binary import mantel_haenszel, peto
+    from .effects import MEASURES, EffectSizes, effect_sizes
+    from .pooling import meta_analysis
+    from .results import BinaryPooledResult, MetaAnalysisResult
+    from .tau2 import TAU2_METHODS
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'msc_meta' has no attribute {name!r}") from None
+    if module == "":
+        return importlib.import_module(f".{name}", __name__)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,51 @@
+"""Named errors and warnings of msc_meta.
+
+Every error raised for bad user input is a subclass of :class:`ValueError`, so
+``except ValueError`` keeps working, and its message names the argument, the
+row (0-based) and what is allowed. Every warning is a named subclass of
+:class:`UserWarning`, so it can be filtered precisely.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BoundaryWarning",
+    "ConvergenceWarning",
+    "DroppedStudiesWarning",
+    "FewStudiesWarning",
+    "MetaAnalysisError",
+    "MetaAnalysisWarning",
+    "ZeroCellWarning",
+]
+
+
+class MetaAnalysisError(ValueError):
+    """Bad input to a msc_meta function (a :class:`ValueError`).
+
+    The message names the argument, the offending row (0-based) and value, and
+    what is allowed.
+    """
+
+
+class MetaAnalysisWarning(UserWarning):
+    """Base class of the warnings msc_meta raises."""
+
+
+class ZeroCellWarning(MetaAnalysisWarning):
+    """Zero cells were corrected (``add``) or double-zero studies dropped."""
+
+
+class ConvergenceWarning(MetaAnalysisWarning):
+    """An iterative estimator did not converge to the requested tolerance."""
+
+
+class FewStudiesWarning(MetaAnalysisWarning):
+    """Too few studies for the requested quantity (e.g. k = 1: no heterogeneity)."""
+
+
+class BoundaryWarning(MetaAnalysisWarning):
+    """A quantity sits on or beyond the boundary of its parameter space."""
+
+
+class DroppedStudiesWarning(MetaAnalysisWarning):
+    """Studies with missing (NaN) values were dropped from the analysis."""

@@ -1,0 +1,674 @@
+"""Effect sizes and their sampling variances: ``effect_sizes()``.
+
+One registry of measures, keyed by metafor's ``escalc`` codes, each a small
+function from validated arrays to ``(effect, variance)``. Formulas, defaults
+and zero-cell rules follow metafor 3.8 ``escalc`` (Viechtbauer 2010), with the
+references given per measure in :data:`MEASURES`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import special
+
+from ._errors import MetaAnalysisError, MetaAnalysisWarning, ZeroCellWarning
+from ._validation import (
+    as_1d,
+    as_labels,
+    check_choice,
+    check_counts,
+    check_le,
+    check_positive,
+    check_range,
+    resolve_columns,
+)
+
+FloatArray = NDArray[np.float64]
+
+MeasureCode = Literal[
+    "OR", "RR", "RD", "PETO", "AS",
+    "MD", "SMD", "ROM",
+    "PR", "PLO", "PLN", "PAS", "PFT",
+    "COR", "ZCOR",
+    "MC", "SMCR", "SMCC",
+]  # fmt: skip
+
+ZeroTo = Literal["only0", "all", "if0all", "none"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A registered effect-size measure.
+
+    Attributes
+    ----------
+    code : str
+        metafor's ``escalc`` code.
+    description : str
+        What the measure is, and its scale.
+    arguments : tuple of str
+        Arguments it needs (names of :func:`effect_sizes`).
+    optional : tuple of str
+        Arguments it accepts but does not need.
+    family : str
+        ``"binary2"``, ``"means2"``, ``"binary1"``, ``"cor"`` or ``"change"``.
+    default_add : float
+        Amount added to zero cells by default (0 for the arcsine measures, as metafor).
+    compute : callable
+        ``(args: dict of arrays) -> (effect, variance)``.
+    reference : str
+        Where the formula comes from.
+    """
+
+    code: str
+    description: str
+    arguments: tuple[str, ...]
+    family: str
+    default_add: float
+    compute: Callable[[dict[str, FloatArray]], tuple[FloatArray, FloatArray]]
+    reference: str
+    optional: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+def hedges_correction(m: ArrayLike) -> FloatArray:
+    """Exact small-sample bias correction of Hedges (1981), :math:`c(m)`.
+
+    :math:`c(m) = \\Gamma(m/2) / (\\sqrt{m/2}\\,\\Gamma((m-1)/2))`, computed on the
+    log scale with ``gammaln`` so that it does not overflow for large ``m``
+    (the gamma function itself overflows past m = 343). NaN for m <= 1.
+
+    Examples
+    --------
+    >>> round(float(hedges_correction(18)), 6)
+    0.957434
+    >>> float(hedges_correction(1e9)) < 1.0
+    True
+    """
+    m = np.asarray(m, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+    return np.where(m > 1, out, np.nan)
+
+
+def _rr(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    ai, n1, ci, n2 = a["events_t"], a["n_t"], a["events_c"], a["n_c"]
+    return np.log(ai / n1) - np.log(ci / n2), 1 / ai - 1 / n1 + 1 / ci - 1 / n2
+
+
+def _or(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    ai, n1, ci, n2 = a["events_t"], a["n_t"], a["events_c"], a["n_c"]
+    bi, di = n1 - ai, n2 - ci
+    return np.log(ai * di / (bi * ci)), 1 / ai + 1 / bi + 1 / ci + 1 / di
+
+
+def _rd(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    p1, p2 = a["events_t"] / a["n_t"], a["events_c"] / a["n_c"]
+    return p1 - p2, p1 * (1 - p1) / a["n_t"] + p2 * (1 - p2) / a["n_c"]
+
+
+def _peto(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    ai, n1, ci, n2 = a["events_t"], a["n_t"], a["events_c"], a["n_c"]
+    n = n1 + n2
+    xt, yt = ai + ci, n - ai - ci
+    expected = xt * n1 / n
+    var = xt * yt * (n1 / n) * (n2 / n) / (n - 1)
+    return (ai - expected) / var, 1 / var
+
+
+def _as(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    p1, p2 = a["events_t"] / a["n_t"], a["events_c"] / a["n_c"]
+    return (
+        np.arcsin(np.sqrt(p1)) - np.arcsin(np.sqrt(p2)),
+        1 / (4 * a["n_t"]) + 1 / (4 * a["n_c"]),
+    )
+
+
+def _md(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    return (
+        a["mean_t"] - a["mean_c"],
+        a["sd_t"] ** 2 / a["n_t"] + a["sd_c"] ** 2 / a["n_c"],
+    )
+
+
+def _smd(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    n1, n2 = a["n_t"], a["n_c"]
+    m = n1 + n2 - 2
+    sp = np.sqrt(((n1 - 1) * a["sd_t"] ** 2 + (n2 - 1) * a["sd_c"] ** 2) / m)
+    g = hedges_correction(m) * (a["mean_t"] - a["mean_c"]) / sp
+    return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+
+
+def _rom(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    m1, m2 = a["mean_t"], a["mean_c"]
+    return (
+        np.log(m1 / m2),
+        a["sd_t"] ** 2 / (a["n_t"] * m1**2) + a["sd_c"] ** 2 / (a["n_c"] * m2**2),
+    )
+
+
+def _pr(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    p = a["events"] / a["n"]
+    return p, p * (1 - p) / a["n"]
+
+
+def _pln(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    x, n = a["events"], a["n"]
+    return np.log(x / n), 1 / x - 1 / n
+
+
+def _plo(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    x, n = a["events"], a["n"]
+    return np.log(x / (n - x)), 1 / x + 1 / (n - x)
+
+
+def _pas(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    return np.arcsin(np.sqrt(a["events"] / a["n"])), 1 / (4 * a["n"])
+
+
+def _pft(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    x, n = a["events"], a["n"]
+    y = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+    return y, 1 / (4 * n + 2)
+
+
+def _cor(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    r = a["r"]
+    return r.copy(), (1 - r**2) ** 2 / (a["n"] - 1)
+
+
+def _zcor(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    return np.arctanh(a["r"]), 1 / (a["n"] - 3)
+
+
+def _change_sd(a: dict[str, FloatArray]) -> FloatArray:
+    s1, s2, r = a["sd_post"], a["sd_pre"], a["r"]
+    return np.sqrt(s1**2 + s2**2 - 2 * r * s1 * s2)
+
+
+def _mc(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    return a["mean_post"] - a["mean_pre"], _change_sd(a) ** 2 / a["n"]
+
+
+def _smcc(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    n = a["n"]
+    g = hedges_correction(n - 1) * (a["mean_post"] - a["mean_pre"]) / _change_sd(a)
+    return g, 1 / n + g**2 / (2 * n)
+
+
+def _smcr(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    n = a["n"]
+    g = hedges_correction(n - 1) * (a["mean_post"] - a["mean_pre"]) / a["sd_pre"]
+    return g, 2 * (1 - a["r"]) / n + g**2 / (2 * n)
+
+
+_B2 = ("events_t", "n_t", "events_c", "n_c")
+_M2 = ("mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c")
+_B1 = ("events", "n")
+_CH = ("mean_pre", "mean_post", "sd_pre", "sd_post", "n", "r")
+
+#: Registry of effect-size measures keyed by metafor's ``escalc`` codes.
+MEASURES: dict[str, Measure] = {
+    m.code: m
+    for m in (
+        Measure("OR", "log odds ratio", _B2, "binary2", 0.5, _or,
+                "Woolf (1955); Cochrane Handbook 6.4.1"),
+        Measure("RR", "log risk ratio", _B2, "binary2", 0.5, _rr,
+                "Katz et al. (1978); Cochrane Handbook 6.4.1"),
+        Measure("RD", "risk difference", _B2, "binary2", 0.5, _rd,
+                "Cochrane Handbook 6.4.1 (large-sample variance)"),
+        Measure("PETO", "Peto's log odds ratio", _B2, "binary2", 0.5, _peto,
+                "Yusuf et al. (1985), Prog Cardiovasc Dis 27:335-371"),
+        Measure("AS", "arcsine square-root risk difference", _B2, "binary2", 0.0, _as,
+                "Rücker et al. (2009), Stat Med 28:721-738"),
+        Measure("MD", "raw mean difference", _M2, "means2", 0.0, _md,
+                "Cochrane Handbook 6.5.1 (heteroscedastic variance)"),
+        Measure("SMD", "standardised mean difference (Hedges' g)", _M2, "means2", 0.0, _smd,
+                "Hedges (1981), J Educ Stat 6:107-128 (exact correction); Hedges & Olkin (1985)"),
+        Measure("ROM", "log ratio of means", _M2, "means2", 0.0, _rom,
+                "Hedges, Gurevitch & Curtis (1999), Ecology 80:1150-1156"),
+        Measure("PR", "raw proportion", _B1, "binary1", 0.5, _pr,
+                "metafor escalc 'PR'"),
+        Measure("PLO", "logit-transformed proportion", _B1, "binary1", 0.5, _plo,
+                "metafor escalc 'PLO'; Lipsey & Wilson (2001)"),
+        Measure("PLN", "log-transformed proportion", _B1, "binary1", 0.5, _pln,
+                "metafor escalc 'PLN'"),
+        Measure("PAS", "arcsine square-root proportion", _B1, "binary1", 0.0, _pas,
+                "metafor escalc 'PAS'"),
+        Measure("PFT", "Freeman-Tukey double-arcsine proportion", _B1, "binary1", 0.0, _pft,
+                "Freeman & Tukey (1950), Ann Math Stat 21:607-611; Miller (1978)"),
+        Measure("COR", "raw correlation coefficient", ("r", "n"), "cor", 0.0, _cor,
+                "Olkin & Pratt (1958); metafor escalc 'COR'"),
+        Measure("ZCOR", "Fisher's r-to-z transformed correlation", ("r", "n"), "cor", 0.0, _zcor,
+                "Fisher (1921)"),
+        Measure("MC", "raw mean change (post - pre)", _CH, "change", 0.0, _mc,
+                "Morris & DeShon (2002), Psychol Methods 7:105-125"),
+        Measure("SMCR", "standardised mean change, raw-score (pre) standardisation",
+                ("mean_pre", "mean_post", "sd_pre", "n", "r"), "change", 0.0, _smcr,
+                "Becker (1988), Br J Math Stat Psychol 41:257-278; Morris (2000)",
+                optional=("sd_post",)),
+        Measure("SMCC", "standardised mean change, change-score standardisation", _CH,
+                "change", 0.0, _smcc, "Gibbons et al. (1993); Morris & DeShon (2002)"),
+    )
+}  # fmt: skip
+
+#: Measures analysed on the log scale and displayed exponentiated.
+RATIO_MEASURES = frozenset({"OR", "RR", "PETO", "ROM"})
+
+
+# --------------------------------------------------------------------------- result
+
+
+class EffectSizes(pd.DataFrame):
+    """Effect sizes: a DataFrame with ``effect``, ``variance`` and ``se`` columns.
+
+    ``study`` labels come first when given. Metadata: ``measure`` (the code),
+    ``n_total`` (per-study total sample size, used by the PFT back-transform),
+    and ``zero_cell_studies`` (rows whose cells were corrected or dropped).
+    Ratio measures are on the log scale.
+    """
+
+    _metadata: ClassVar[list[str]] = ["measure", "n_total", "zero_cell_studies"]
+    measure: str
+    n_total: FloatArray
+    zero_cell_studies: tuple[int, ...]
+
+    @property
+    def _constructor(self) -> type[EffectSizes]:
+        return EffectSizes
+
+    def __repr__(self) -> str:
+        head = f"EffectSizes(measure={getattr(self, 'measure', None)!r}, k={len(self)})"
+        return head + "\n" + pd.DataFrame(self).__repr__()
+
+
+# --------------------------------------------------------------------------- zero cells
+
+
+def _zero_cells(
+    family: str,
+    cols: dict[str, FloatArray],
+    add: float,
+    to: str,
+    drop00: bool,
+    labels: Sequence[str] | None,
+) -> tuple[dict[str, FloatArray], list[int]]:
+    """Apply metafor's zero-cell rules; return the adjusted counts and rows touched."""
+    out = dict(cols)
+    if family == "binary2":
+        ai, n1, ci, n2 = cols["events_t"], cols["n_t"], cols["events_c"], cols["n_c"]
+        bi, di = n1 - ai, n2 - ci
+        dropped = np.zeros(ai.shape, dtype=bool)
+        if drop00:
+            with np.errstate(invalid="ignore"):
+                dropped = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
+        with np.errstate(invalid="ignore"):
+            has0 = ((ai == 0) | (bi == 0) | (ci == 0) | (di == 0)) & ~dropped
+        cells = [ai, bi, ci, di]
+    else:  # binary1
+        xi, n = cols["events"], cols["n"]
+        mi = n - xi
+        dropped = np.zeros(xi.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            has0 = (xi == 0) | (mi == 0)
+        cells = [xi, mi]
+
+    if to == "all":
+        target = np.ones(has0.shape, dtype=bool)
+    elif to == "only0":
+        target = has0
+    elif to == "if0all":
+        target = np.full(has0.shape, bool(has0.any()))
+    else:
+        target = np.zeros(has0.shape, dtype=bool)
+    adjusted = [np.where(target, c + add, c) for c in cells]
+    touched_add = np.flatnonzero(target) if add > 0 else np.array([], dtype=np.intp)
+
+    if family == "binary2":
+        a2, b2, c2, d2 = adjusted
+        out["events_t"], out["n_t"] = a2, a2 + b2
+        out["events_c"], out["n_c"] = c2, c2 + d2
+        for key in _B2:
+            out[key] = np.where(dropped, np.nan, out[key])
+    else:
+        x2, m2 = adjusted
+        out["events"], out["n"] = x2, x2 + m2
+
+    def names(idx: NDArray[np.intp]) -> str:
+        shown = [repr(labels[i]) if labels is not None else f"[{i}]" for i in idx[:10]]
+        return ", ".join(shown) + (f" and {idx.size - 10} more" if idx.size > 10 else "")
+
+    msgs = []
+    zero_rows = np.flatnonzero(has0)
+    if touched_add.size and zero_rows.size:
+        if to == "only0":
+            msgs.append(
+                f"added {add:g} to every cell of {touched_add.size} "
+                f"{'study' if touched_add.size == 1 else 'studies'} with a zero cell "
+                f"(to='only0'): {names(touched_add)}"
+            )
+        else:
+            msgs.append(
+                f"added {add:g} to every cell of all {touched_add.size} studies (to={to!r}); "
+                f"studies with a zero cell: {names(zero_rows)}"
+            )
+    idx_drop = np.flatnonzero(dropped)
+    if idx_drop.size:
+        msgs.append(
+            f"dropped {idx_drop.size} double-zero {'study' if idx_drop.size == 1 else 'studies'} "
+            f"(no events, or only events, in both groups; drop00=True): {names(idx_drop)}"
+        )
+    if msgs:
+        warnings.warn("; ".join(msgs), ZeroCellWarning, stacklevel=3)
+    touched = sorted(set(touched_add.tolist()) | set(idx_drop.tolist()))
+    return out, touched
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate(measure: Measure, a: dict[str, FloatArray], labels: Sequence[str] | None) -> None:
+    fam = measure.family
+    if fam == "binary2":
+        for e, n in (("events_t", "n_t"), ("events_c", "n_c")):
+            check_counts(a[n], n, labels, positive=True)
+            check_counts(a[e], e, labels)
+            check_le(a[e], a[n], e, n, labels)
+    elif fam == "binary1":
+        check_counts(a["n"], "n", labels, positive=True)
+        check_counts(a["events"], "events", labels)
+        check_le(a["events"], a["n"], "events", "n", labels)
+    elif fam == "means2":
+        for s in ("sd_t", "sd_c"):
+            check_positive(a[s], s, labels, strict=False)
+        min_n = 2 if measure.code == "SMD" else 1
+        for n in ("n_t", "n_c"):
+            _check_min_n(a[n], n, min_n, measure.code, labels)
+        if measure.code == "ROM":
+            for m in ("mean_t", "mean_c"):
+                check_positive(a[m], m, labels)
+    elif fam == "cor":
+        check_range(a["r"], "r", -1.0, 1.0, labels)
+        min_n = 4 if measure.code == "ZCOR" else 2
+        _check_min_n(a["n"], "n", min_n, measure.code, labels)
+        if measure.code == "ZCOR":
+            bad = np.flatnonzero(np.abs(a["r"]) == 1)
+            if bad.size:
+                i = int(bad[0])
+                raise MetaAnalysisError(
+                    f"r[{i}] = {a['r'][i]:g} has no Fisher z (infinite); ZCOR needs -1 < r < 1"
+                )
+    else:  # change
+        sds = ("sd_pre",) if measure.code == "SMCR" else ("sd_pre", "sd_post")
+        for s in sds:
+            check_positive(a[s], s, labels, strict=False)
+        check_range(a["r"], "r", -1.0, 1.0, labels)
+        min_n = 1 if measure.code == "MC" else 2
+        _check_min_n(a["n"], "n", min_n, measure.code, labels)
+
+
+def _check_min_n(
+    n: FloatArray, name: str, min_n: int, code: str, labels: Sequence[str] | None
+) -> None:
+    check_counts(n, name, labels, positive=True)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(n < min_n)
+    if bad.size:
+        i = int(bad[0])
+        where = f"[{i}]" + (f" (study {labels[i]!r})" if labels is not None else "")
+        raise MetaAnalysisError(
+            f"{name}{where} = {n[i]:g} is not allowed for {code}: it needs {name} >= {min_n}"
+        )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def effect_sizes(
+    measure: MeasureCode | str,
+    *,
+    data: Any = None,
+    labels: ArrayLike | str | None = None,
+    add: float | None = None,
+    to: ZeroTo | str = "only0",
+    drop00: bool = False,
+    **columns: Any,
+) -> EffectSizes:
+    """Compute effect sizes and sampling variances, as metafor's ``escalc``.
+
+    Parameters
+    ----------
+    measure : str
+        A code of :data:`MEASURES`: ``OR RR RD PETO AS`` (two groups with
+        events: ``events_t n_t events_c n_c``), ``MD SMD ROM`` (two groups with
+        means: ``mean_t sd_t n_t mean_c sd_c n_c``), ``PR PLO PLN PAS PFT`` (one
+        group with events: ``events n``), ``COR ZCOR`` (``r n``), and ``MC SMCR
+        SMCC`` (one group before and after: ``mean_pre mean_post sd_pre sd_post
+        n r``; the change is post minus pre).
+    data : DataFrame or mapping, optional
+        When given, string arguments name its columns.
+    labels : array-like or str, optional
+        Study labels (or a column name with ``data``).
+    add : float, optional
+        Amount added to zero cells; metafor's default: 0.5, and 0 for ``AS``,
+        ``PAS`` and ``PFT``.
+    to : {"only0", "all", "if0all", "none"}
+        Which studies get ``add``: those with a zero cell (default), all, all
+        if any has a zero cell, or none.
+    drop00 : bool
+        Drop (set to NaN) two-group studies with no events, or only events, in
+        both groups (default False, as metafor's ``escalc``).
+    **columns
+        The arrays (or column names) listed above for the measure.
+
+    Returns
+    -------
+    EffectSizes
+        A DataFrame with ``effect``, ``variance`` and ``se`` (and ``study``).
+
+    Raises
+    ------
+    MetaAnalysisError
+        Unknown measure or argument, missing argument, mismatched lengths,
+        impossible values (events > n, negative counts or SDs, |r| > 1, ...).
+
+    Warns
+    -----
+    ZeroCellWarning
+        When zero cells are corrected or double-zero studies dropped; the
+        message names the studies.
+
+    Notes
+    -----
+    Formulas are metafor's (``escalc``, default ``vtype="LS"``). For example,
+    the log odds ratio is :math:`\\log(a d / b c)` with variance
+    :math:`1/a + 1/b + 1/c + 1/d`, and Hedges' g is
+    :math:`c(m)(\\bar x_t - \\bar x_c)/s_p` with :math:`m = n_t + n_c - 2`,
+    the exact correction :func:`hedges_correction` and variance
+    :math:`1/n_t + 1/n_c + g^2 / (2(n_t + n_c))`. Each measure's reference is
+    in ``MEASURES[code].reference``.
+
+    References
+    ----------
+    .. [1] Viechtbauer W (2010). Conducting meta-analyses in R with the metafor
+       package. J Stat Softw 36(3):1-48.
+    .. [2] Higgins JPT, et al. (eds) (2023). Cochrane Handbook for Systematic
+       Reviews of Interventions, version 6.4, chapter 6.
+
+    Examples
+    --------
+    The first two trials of the BCG vaccine data (Colditz et al. 1994):
+
+    >>> es = effect_sizes("RR", events_t=[4, 6], n_t=[123, 306],
+    ...                   events_c=[11, 29], n_c=[139, 303])
+    >>> es["effect"].round(4).tolist()
+    [-0.8893, -1.5854]
+    >>> es["variance"].round(4).tolist()
+    [0.3256, 0.1946]
+    """
+    code = check_choice(measure, "measure", MEASURES)
+    spec = MEASURES[code]
+    allowed = set(spec.arguments) | set(spec.optional)
+    unknown = [a for a in columns if a not in allowed]
+    if unknown:
+        raise MetaAnalysisError(
+            f"{unknown[0]}= is not an argument of measure {code!r}; "
+            f"{code} takes: {', '.join(spec.arguments + spec.optional)}"
+        )
+    to = check_choice(to, "to", ("only0", "all", "if0all", "none"))
+    add_value = spec.default_add if add is None else float(add)
+    if not np.isfinite(add_value) or add_value < 0:
+        raise MetaAnalysisError(f"add={add!r} is not allowed; it must be a number >= 0")
+
+    raw = resolve_columns(data, {**columns, **({"labels": labels} if labels is not None else {})})
+    missing = [a for a in spec.arguments if raw.get(a) is None]
+    if missing:
+        raise MetaAnalysisError(
+            f"measure {code!r} needs {', '.join(spec.arguments)}; missing: {', '.join(missing)}"
+        )
+    # the first array-valued argument fixes the number of studies
+    first = next((a for a in spec.arguments if np.ndim(raw[a]) > 0), spec.arguments[0])
+    n_studies = as_1d(raw[first], first).shape[0]
+    if n_studies == 0:
+        raise MetaAnalysisError(f"{first} is empty; at least one study is needed")
+    arrays = {
+        a: as_1d(raw[a], a, n=n_studies, n_from=first)
+        for a in (*spec.arguments, *spec.optional)
+        if raw.get(a) is not None
+    }
+    lab = as_labels(raw.get("labels"), n_studies)
+    for a, arr in arrays.items():
+        bad = np.flatnonzero(np.isinf(arr))
+        if bad.size:
+            i = int(bad[0])
+            raise MetaAnalysisError(f"{a}[{i}] = {arr[i]} is not allowed; values must be finite")
+    _validate(spec, arrays, lab)
+
+    touched: list[int] = []
+    if spec.family in ("binary2", "binary1"):
+        arrays, touched = _zero_cells(spec.family, arrays, add_value, to, drop00, lab)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effect, variance = spec.compute(arrays)
+    inputs_ok = np.all([np.isfinite(arr) for arr in arrays.values()], axis=0)
+    estimable = np.isfinite(effect) & np.isfinite(variance)
+    lost = np.flatnonzero(inputs_ok & ~estimable)
+    if lost.size:
+        shown = ", ".join(repr(lab[i]) if lab is not None else f"[{i}]" for i in lost[:10])
+        category = (
+            ZeroCellWarning if spec.family in ("binary2", "binary1") else MetaAnalysisWarning
+        )
+        warnings.warn(
+            f"{code} is not estimable (infinite or undefined) for {lost.size} "
+            f"{'study' if lost.size == 1 else 'studies'}: {shown}; set to NaN"
+            + (
+                " (a zero cell without correction: use add > 0 or to='only0')"
+                if category is ZeroCellWarning
+                else ""
+            ),
+            category,
+            stacklevel=2,
+        )
+    effect = np.where(estimable, effect, np.nan)
+    variance = np.where(estimable, variance, np.nan)
+
+    if spec.family == "binary2" or spec.family == "means2":
+        n_total = arrays["n_t"] + arrays["n_c"]
+    else:
+        n_total = arrays["n"]
+
+    frame: dict[str, Any] = {}
+    if lab is not None:
+        frame["study"] = lab
+    frame["effect"] = effect
+    frame["variance"] = variance
+    frame["se"] = np.sqrt(variance)
+    out = EffectSizes(frame)
+    out.measure = code
+    out.n_total = np.asarray(n_total, dtype=np.float64)
+    out.zero_cell_studies = tuple(touched)
+    return out
+
+
+# --------------------------------------------------------------------------- back-transforms
+
+
+def _pft_forward(p: FloatArray | float, n: float) -> FloatArray:
+    return np.asarray(
+        0.5 * (np.arcsin(np.sqrt(p * n / (n + 1))) + np.arcsin(np.sqrt((p * n + 1) / (n + 1)))),
+        dtype=np.float64,
+    )
+
+
+def inverse_pft(x: ArrayLike, n: ArrayLike) -> FloatArray:
+    """Inverse of the Freeman-Tukey double arcsine with the harmonic mean of ``n``.
+
+    Miller (1978), Am Stat 32:138, as metafor's ``transf.ipft.hm``: with
+    :math:`\\bar n` the harmonic mean of the study sizes,
+    :math:`p = \\tfrac12\\{1 - \\operatorname{sgn}(\\cos 2x)
+    \\sqrt{1 - (\\sin 2x + (\\sin 2x - 1/\\sin 2x)/\\bar n)^2}\\}`,
+    set to 0 and 1 beyond the transforms of 0 and 1.
+
+    Examples
+    --------
+    >>> round(float(inverse_pft(0.5 * (np.arcsin(np.sqrt(3 / 11))
+    ...                          + np.arcsin(np.sqrt(4 / 11))), [10])), 4)
+    0.3
+    """
+    xa = np.asarray(x, dtype=np.float64)
+    nn = np.asarray(n, dtype=np.float64)
+    nn = nn[np.isfinite(nn)]
+    nhm = float(1.0 / np.mean(1.0 / nn))
+    s = np.sin(2 * xa)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = 0.5 * (1 - np.sign(np.cos(2 * xa)) * np.sqrt(1 - (s + (s - 1 / s) / nhm) ** 2))
+    z = np.where(xa > _pft_forward(1.0, nhm), 1.0, z)
+    z = np.where(xa < _pft_forward(0.0, nhm), 0.0, z)
+    return np.asarray(z, dtype=np.float64)
+
+
+def _iarcsin(x: FloatArray) -> FloatArray:
+    return np.asarray(np.sin(np.clip(x, 0.0, np.pi / 2)) ** 2, dtype=np.float64)
+
+
+_BACK: Mapping[str, Callable[[FloatArray], FloatArray]] = {
+    "OR": np.exp,
+    "RR": np.exp,
+    "PETO": np.exp,
+    "ROM": np.exp,
+    "PLN": np.exp,
+    "PLO": special.expit,
+    "PAS": _iarcsin,
+    "ZCOR": np.tanh,
+}
+
+
+def back_transform(measure: str | None, x: Any, *, n: ArrayLike | None = None) -> Any:
+    """Map values from the analysis scale of ``measure`` to its display scale.
+
+    Exponential for ratio measures (and PLN), inverse logit for PLO, inverse
+    arcsine for PAS, tanh for ZCOR, and the harmonic-mean inverse of the
+    Freeman-Tukey transform for PFT (which needs the study sizes ``n``).
+    Other measures are returned unchanged.
+    """
+    if measure is None:
+        return x
+    if measure == "PFT":
+        if n is None:
+            raise MetaAnalysisError("back-transforming PFT needs the study sizes n")
+        res = inverse_pft(x, n)
+        return float(res) if np.ndim(x) == 0 else res
+    fn = _BACK.get(measure)
+    if fn is None:
+        return x
+    res = fn(np.asarray(x, dtype=np.float64))
+    return float(res) if np.ndim(x) == 0 else res

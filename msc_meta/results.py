@@ -1,0 +1,441 @@
+"""Frozen result objects with text and HTML summaries.
+
+Results keep full precision; rounding happens only on display (``digits``).
+Ratio measures stay on the log scale in every field; :meth:`transform`
+gives the display scale, as metafor's ``transf`` argument does.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+FloatArray = NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A printable summary: a title, labelled lines, an optional table and notes.
+
+    ``str(summary)`` gives plain text; in Jupyter ``_repr_html_`` renders tables.
+    """
+
+    title: str
+    lines: tuple[tuple[str, str], ...]
+    table: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        width = max((len(k) for k, _ in self.lines), default=0)
+        out = [self.title, "=" * len(self.title)]
+        out += [f"{k.ljust(width)} : {v}" for k, v in self.lines]
+        if self.table is not None:
+            out += ["", self.table.to_string()]
+        if self.notes:
+            out += [""] + [f"Note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self.lines
+        )
+        parts = [f"<h4>{html.escape(self.title)}</h4>", f"<table>{rows}</table>"]
+        if self.table is not None:
+            parts.append(self.table.to_html(border=0))
+        parts += [f"<p><em>Note:</em> {html.escape(n)}</p>" for n in self.notes]
+        return "<div class='msc-meta-summary'>" + "".join(parts) + "</div>"
+
+
+def _f(x: float, digits: int) -> str:
+    if x is None or not np.isfinite(x):
+        return "NA" if x is None or np.isnan(x) else ("inf" if x > 0 else "-inf")
+    return f"{x:.{digits}f}"
+
+
+def _p(p: float, digits: int) -> str:
+    if not np.isfinite(p):
+        return "NA"
+    floor = 10.0 ** (-digits)
+    return f"< {floor:.{digits}f}" if p < floor else f"{p:.{digits}f}"
+
+
+def _p_eq(p: float, digits: int) -> str:
+    """``p = 0.0123`` or ``p < 0.0001``."""
+    text = _p(p, digits)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+def display_transform(measure: str | None) -> tuple[Callable[[Any], Any], str]:
+    """Back-transformation from the analysis scale to the display scale of ``measure``.
+
+    Returns the function and the name of the display scale. Ratio measures are
+    exponentiated; proportion measures use their inverse transform. PFT needs
+    the study sizes and is handled by :func:`msc_meta.effects.back_transform`.
+    """
+    from .effects import back_transform
+
+    return (lambda x: back_transform(measure, x)), _DISPLAY_NAMES.get(measure or "", "effect")
+
+
+_DISPLAY_NAMES = {
+    "OR": "odds ratio",
+    "PETO": "odds ratio",
+    "RR": "risk ratio",
+    "ROM": "ratio of means",
+    "PLO": "proportion",
+    "PLN": "proportion",
+    "PAS": "proportion",
+    "PFT": "proportion",
+    "PR": "proportion",
+    "ZCOR": "correlation",
+    "COR": "correlation",
+}
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class MetaAnalysisResult:
+    """Result of :func:`msc_meta.meta_analysis` (metafor's ``rma.uni``).
+
+    All effects are on the analysis scale (log for ratio measures). ``i2`` is in
+    percent. ``weights`` are percentages summing to 100.
+    """
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    pvalue: float
+    df: float | None
+    tau2: float
+    tau2_se: float | None
+    tau2_ci: tuple[float, float]
+    i2: float
+    i2_ci: tuple[float, float]
+    h2: float
+    h2_ci: tuple[float, float]
+    q: float
+    q_df: int
+    q_pvalue: float
+    pi_low: float
+    pi_high: float
+    k: int
+    method: str
+    test: str
+    level: float
+    measure: str | None
+    effect: FloatArray = field(repr=False)
+    variance: FloatArray = field(repr=False)
+    weights: FloatArray = field(repr=False)
+    labels: tuple[str, ...] = field(repr=False)
+    iterations: int = 0
+    converged: bool = True
+    ce_estimate: float = float("nan")
+    ce_se: float = float("nan")
+    ce_ci_low: float = float("nan")
+    ce_ci_high: float = float("nan")
+    notes: tuple[str, ...] = ()
+    n_per_study: FloatArray | None = field(default=None, repr=False)
+
+    @property
+    def tau(self) -> float:
+        """Square root of ``tau2``."""
+        return float(np.sqrt(self.tau2))
+
+    @property
+    def tau_ci(self) -> tuple[float, float]:
+        """Q-profile interval for tau (square roots of ``tau2_ci``)."""
+        lo, hi = self.tau2_ci
+        return (float(np.sqrt(lo)), float(np.sqrt(hi)))
+
+    @property
+    def is_random(self) -> bool:
+        """True for a random-effects model (method other than EE)."""
+        return self.method != "EE"
+
+    def __repr__(self) -> str:
+        model = "common-effect" if not self.is_random else f"random-effects ({self.method})"
+        return (
+            f"<MetaAnalysisResult {model}, k={self.k}: estimate={self.estimate:.4f} "
+            f"[{self.ci_low:.4f}, {self.ci_high:.4f}], p={self.pvalue:.4g}, "
+            f"tau2={self.tau2:.4f}, I2={self.i2:.1f}%>"
+        )
+
+    def transform(self, x: Any) -> Any:
+        """Back-transform values on the analysis scale to the display scale."""
+        from .effects import back_transform
+
+        return back_transform(self.measure, x, n=self.n_per_study)
+
+    def summary(self, digits: int = 4) -> Summary:
+        """A metafor-like summary with the pooled estimate, heterogeneity and tests."""
+        lvl = f"{100 * self.level:g}%"
+        model = (
+            "Common-effect model"
+            if not self.is_random
+            else f"Random-effects model (tau^2 estimator: {self.method})"
+        )
+        stat_name = "z" if self.df is None else f"t(df={self.df:g})"
+        lines: list[tuple[str, str]] = [
+            ("Model", model),
+            ("Studies (k)", str(self.k)),
+            ("Measure", self.measure or "generic effect"),
+            (
+                "Test",
+                {
+                    "z": "z (normal)",
+                    "t": "t",
+                    "knha": "Hartung-Knapp",
+                    "adhoc": "Hartung-Knapp (ad hoc)",
+                }[self.test],
+            ),
+            ("Estimate", _f(self.estimate, digits)),
+            ("SE", _f(self.se, digits)),
+            (f"{lvl} CI", f"[{_f(self.ci_low, digits)}, {_f(self.ci_high, digits)}]"),
+            (stat_name, _f(self.statistic, digits)),
+            ("p-value", _p(self.pvalue, digits)),
+        ]
+        if self.is_random:
+            lines.append((f"{lvl} PI", f"[{_f(self.pi_low, digits)}, {_f(self.pi_high, digits)}]"))
+        if self.measure is not None and self.measure in _DISPLAY_NAMES:
+            t = self.transform
+            name = _DISPLAY_NAMES[self.measure]
+            lines.append(
+                (
+                    f"Back-transformed ({name})",
+                    f"{_f(float(t(self.estimate)), digits)} "
+                    f"[{_f(float(t(self.ci_low)), digits)}, {_f(float(t(self.ci_high)), digits)}]",
+                )
+            )
+        lines += [
+            (
+                "tau^2",
+                f"{_f(self.tau2, digits)} [{_f(self.tau2_ci[0], digits)}, {_f(self.tau2_ci[1], digits)}]",
+            ),
+            (
+                "tau",
+                f"{_f(self.tau, digits)} [{_f(self.tau_ci[0], digits)}, {_f(self.tau_ci[1], digits)}]",
+            ),
+            ("I^2", f"{_f(self.i2, 2)}% [{_f(self.i2_ci[0], 2)}%, {_f(self.i2_ci[1], 2)}%]"),
+            (
+                "H^2",
+                f"{_f(self.h2, digits)} [{_f(self.h2_ci[0], digits)}, {_f(self.h2_ci[1], digits)}]",
+            ),
+            ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
+        ]
+        table = self.to_frame().round(digits).set_index("study")
+        return Summary(
+            title="Meta-analysis (msc_meta)", lines=tuple(lines), table=table, notes=self.notes
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-study rows (effect, SE, CI, weight %) followed by the pooled rows.
+
+        Columns: ``study, effect, se, ci_low, ci_high, weight, kind`` with ``kind``
+        one of ``"study"``, ``"pooled"`` (and ``"common"`` for the common-effect
+        estimate of a random-effects model, ``"prediction"`` for the PI).
+        """
+        import pandas as pd
+        from scipy import stats
+
+        zc = float(stats.norm.ppf(0.5 + self.level / 2))
+        se = np.sqrt(self.variance)
+        rows = pd.DataFrame(
+            {
+                "study": list(self.labels),
+                "effect": self.effect,
+                "se": se,
+                "ci_low": self.effect - zc * se,
+                "ci_high": self.effect + zc * se,
+                "weight": self.weights,
+                "kind": "study",
+            }
+        )
+        pooled_label = "RE model" if self.is_random else "EE model"
+        extra = [
+            {
+                "study": pooled_label,
+                "effect": self.estimate,
+                "se": self.se,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+                "weight": 100.0,
+                "kind": "pooled",
+            }
+        ]
+        if self.is_random:
+            extra.append(
+                {
+                    "study": "Prediction interval",
+                    "effect": self.estimate,
+                    "se": np.nan,
+                    "ci_low": self.pi_low,
+                    "ci_high": self.pi_high,
+                    "weight": np.nan,
+                    "kind": "prediction",
+                }
+            )
+        return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+
+@dataclass(frozen=True, eq=False)
+class BinaryPooledResult:
+    """Result of :func:`msc_meta.mantel_haenszel` and :func:`msc_meta.peto`.
+
+    As metafor's ``rma.mh`` and ``rma.peto``: a common-effect estimate on the
+    analysis scale (log for OR and RR), with Cochran's Q, I² (percent) and H²
+    computed from the study-level effects. For the MH odds ratio the
+    Cochran-Mantel-Haenszel test and Tarone's test of homogeneity are also given.
+    """
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    pvalue: float
+    q: float
+    q_df: int
+    q_pvalue: float
+    i2: float
+    h2: float
+    k: int
+    measure: str
+    method: str
+    level: float
+    effect: FloatArray = field(repr=False)
+    variance: FloatArray = field(repr=False)
+    weights: FloatArray = field(repr=False)
+    labels: tuple[str, ...] = field(repr=False)
+    cmh: float | None = None
+    cmh_pvalue: float | None = None
+    tarone: float | None = None
+    tarone_pvalue: float | None = None
+    notes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"<BinaryPooledResult {self.method} {self.measure}, k={self.k}: "
+            f"estimate={self.estimate:.4f} [{self.ci_low:.4f}, {self.ci_high:.4f}], "
+            f"p={self.pvalue:.4g}, I2={self.i2:.1f}%>"
+        )
+
+    def transform(self, x: Any) -> Any:
+        """Back-transform values on the analysis scale to the display scale."""
+        from .effects import back_transform
+
+        return back_transform(self.measure, x)
+
+    def summary(self, digits: int = 4) -> Summary:
+        """A metafor-like summary of the pooled estimate and heterogeneity."""
+        lvl = f"{100 * self.level:g}%"
+        lines: list[tuple[str, str]] = [
+            ("Model", f"Common-effect model ({self.method})"),
+            ("Studies (k)", str(self.k)),
+            ("Measure", self.measure),
+            ("Estimate", _f(self.estimate, digits)),
+            ("SE", _f(self.se, digits)),
+            (f"{lvl} CI", f"[{_f(self.ci_low, digits)}, {_f(self.ci_high, digits)}]"),
+            ("z", _f(self.statistic, digits)),
+            ("p-value", _p(self.pvalue, digits)),
+        ]
+        if self.measure in _DISPLAY_NAMES:
+            t = self.transform
+            lines.append(
+                (
+                    f"Back-transformed ({_DISPLAY_NAMES[self.measure]})",
+                    f"{_f(float(t(self.estimate)), digits)} "
+                    f"[{_f(float(t(self.ci_low)), digits)}, {_f(float(t(self.ci_high)), digits)}]",
+                )
+            )
+        lines += [
+            ("I^2", f"{_f(self.i2, 2)}%"),
+            ("H^2", _f(self.h2, digits)),
+            ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
+        ]
+        if self.cmh is not None and self.cmh_pvalue is not None:
+            lines.append(
+                ("CMH test", f"{_f(self.cmh, digits)} (df = 1, {_p_eq(self.cmh_pvalue, digits)})")
+            )
+        if self.tarone is not None and self.tarone_pvalue is not None:
+            lines.append(
+                (
+                    "Tarone's test",
+                    f"{_f(self.tarone, digits)} (df = {self.q_df}, {_p_eq(self.tarone_pvalue, digits)})",
+                )
+            )
+        table = self.to_frame().round(digits).set_index("study")
+        return Summary(
+            title=f"{self.method} meta-analysis (msc_meta)",
+            lines=tuple(lines),
+            table=table,
+            notes=self.notes,
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-study rows (effect, SE, CI, weight %) followed by the pooled row."""
+        import pandas as pd
+        from scipy import stats
+
+        zc = float(stats.norm.ppf(0.5 + self.level / 2))
+        se = np.sqrt(self.variance)
+        rows = pd.DataFrame(
+            {
+                "study": list(self.labels),
+                "effect": self.effect,
+                "se": se,
+                "ci_low": self.effect - zc * se,
+                "ci_high": self.effect + zc * se,
+                "weight": self.weights,
+                "kind": "study",
+            }
+        )
+        pooled = pd.DataFrame(
+            [
+                {
+                    "study": f"{self.method} model",
+                    "effect": self.estimate,
+                    "se": self.se,
+                    "ci_low": self.ci_low,
+                    "ci_high": self.ci_high,
+                    "weight": 100.0,
+                    "kind": "pooled",
+                }
+            ]
+        )
+        return pd.concat([rows, pooled], ignore_index=True)
+
+
+def default_labels(n: int, labels: Sequence[str] | None) -> tuple[str, ...]:
+    """Study labels, ``"Study 1" ...`` when none are given."""
+    if labels is None:
+        return tuple(f"Study {i + 1}" for i in range(n))
+    return tuple(labels)
