@@ -310,7 +310,9 @@ class BinaryPooledResult:
     As metafor's ``rma.mh`` and ``rma.peto``: a common-effect estimate on the
     analysis scale (log for OR and RR), with Cochran's Q, I² (percent) and H²
     computed from the study-level effects. For the MH odds ratio the
-    Cochran-Mantel-Haenszel test and Tarone's test of homogeneity are also given.
+    Cochran-Mantel-Haenszel test, and Tarone's and the Breslow-Day tests of
+    homogeneity (``tarone_df``: tables with both events and non-events, minus
+    1) are also given.
     """
 
     estimate: float
@@ -336,6 +338,9 @@ class BinaryPooledResult:
     cmh_pvalue: float | None = None
     tarone: float | None = None
     tarone_pvalue: float | None = None
+    tarone_df: int | None = None
+    breslow_day: float | None = None
+    breslow_day_pvalue: float | None = None
     notes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -386,7 +391,16 @@ class BinaryPooledResult:
             lines.append(
                 (
                     "Tarone's test",
-                    f"{_f(self.tarone, digits)} (df = {self.q_df}, {_p_eq(self.tarone_pvalue, digits)})",
+                    f"{_f(self.tarone, digits)} "
+                    f"(df = {self.tarone_df}, {_p_eq(self.tarone_pvalue, digits)})",
+                )
+            )
+        if self.breslow_day is not None and self.breslow_day_pvalue is not None:
+            lines.append(
+                (
+                    "Breslow-Day test",
+                    f"{_f(self.breslow_day, digits)} "
+                    f"(df = {self.tarone_df}, {_p_eq(self.breslow_day_pvalue, digits)})",
                 )
             )
         table = self.to_frame().round(digits).set_index("study")

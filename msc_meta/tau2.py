@@ -34,6 +34,9 @@ from ._errors import BoundaryWarning, ConvergenceWarning, MetaAnalysisError
 
 FloatArray = NDArray[np.float64]
 
+# np.add.reduce skips the Python-level wrapper of ndarray.sum (matters for small k)
+_sum = np.add.reduce
+
 Tau2Method = Literal["EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM"]
 
 #: Default absolute convergence threshold on τ² for the iterative estimators.
@@ -77,7 +80,7 @@ class Tau2Fit:
 def _resid(y: FloatArray, w: FloatArray, X: FloatArray | None) -> FloatArray:
     """Residuals of the weighted least-squares fit of ``y`` on ``X``."""
     if X is None:
-        return y - float(w @ y) / float(w.sum())
+        return y - float(w @ y) / float(_sum(w))
     WX = X * w[:, None]
     beta = np.linalg.solve(X.T @ WX, WX.T @ y)
     return y - X @ beta
@@ -93,14 +96,14 @@ def _p_matrix(w: FloatArray, X: FloatArray | None) -> FloatArray:
 
 def _trace_p(w: FloatArray, X: FloatArray | None) -> float:
     if X is None:
-        s = float(w.sum())
+        s = float(_sum(w))
         return s - float(w @ w) / s
     return float(np.trace(_p_matrix(w, X)))
 
 
 def _trace_pp(w: FloatArray, X: FloatArray | None) -> float:
     if X is None:
-        s = float(w.sum())
+        s = float(_sum(w))
         s2 = float(w @ w)
         s3 = float((w * w) @ w)
         return s2 - 2.0 * s3 / s + (s2 / s) ** 2
@@ -135,10 +138,12 @@ def solve_q_equation(
 ) -> tuple[float, int, bool]:
     """Solve ``Q(τ²) = target`` for τ² >= 0 (0 when ``Q(0) <= target``).
 
-    Newton's method on the convex, decreasing ``Q(τ²)`` moves monotonically
-    towards the root from the left (``dQ/dτ² = -Y'PPY``), so no upper bound is
-    needed. Used by the Paule-Mandel and empirical Bayes estimators and the
-    Q-profile confidence interval.
+    ``Q(τ²)`` decreases in τ² (``dQ/dτ² = -Y'PPY``). Newton steps are taken on
+    ``1/Q(τ²)``, which is close to linear in τ² (exactly so for equal
+    variances), inside a bracket ``[lo, hi]`` that always holds the root; a
+    step leaving the bracket is replaced by the Newton step on ``Q`` itself
+    or by bisection. No upper bound on τ² is needed. Used by the Paule-Mandel
+    and empirical Bayes estimators and by the Q-profile confidence interval.
 
     Returns
     -------
@@ -147,21 +152,31 @@ def solve_q_equation(
     t = 0.0
     w = 1.0 / v
     r = _resid(y, w, X)
-    wr = w * r
-    q = float(wr @ r)
+    py = w * r
+    q = float(py @ r)
     if q <= target:
         return 0.0, 0, True
+    lo, hi = 0.0, math.inf
     for it in range(1, control.max_iter + 1):
-        slope = float(wr @ wr)  # -dQ/dtau2
+        slope = float(py @ py)  # -dQ/dtau2 = Y'PPY
         if slope <= 0.0 or not math.isfinite(slope):
             return t, it, False
-        step = (q - target) / slope
-        t += step
-        w = 1.0 / (v + t)
+        cand = t + q * (q - target) / (target * slope)  # Newton on 1/Q
+        if not lo < cand < hi:
+            cand = t + (q - target) / slope  # Newton on Q
+            if not lo < cand < hi:
+                cand = 0.5 * (lo + hi)
+        w = 1.0 / (v + cand)
         r = _resid(y, w, X)
-        wr = w * r
-        q = float(wr @ r)
-        if abs(step) <= control.tol * max(1.0, t):
+        py = w * r
+        q = float(py @ r)
+        if q > target:
+            lo = cand
+        else:
+            hi = cand
+        step = cand - t
+        t = cand
+        if abs(step) <= control.tol * max(1.0, t) or q == target:
             return t, it, True
     return t, control.max_iter, False
 
@@ -283,11 +298,13 @@ def _loglik(tau2: float, y: FloatArray, v: FloatArray, X: FloatArray | None, rem
     k, p = int(y.shape[0]), _ncol(X)
     w = 1.0 / (v + tau2)
     r = _resid(y, w, X)
-    ll = -0.5 * float(np.log(v + tau2).sum()) - 0.5 * float(w @ (r * r))
+    ll = -0.5 * float(_sum(np.log(v + tau2))) - 0.5 * float(w @ (r * r))
     if reml:
-        Xm = np.ones((k, 1)) if X is None else X
-        _, logdet = np.linalg.slogdet(Xm.T @ (Xm * w[:, None]))
-        ll += -0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * float(logdet)
+        if X is None:
+            logdet = math.log(float(_sum(w)))
+        else:
+            logdet = float(np.linalg.slogdet(X.T @ (X * w[:, None]))[1])
+        ll += -0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * logdet
     else:
         ll += -0.5 * k * math.log(2 * math.pi)
     return ll
@@ -298,22 +315,31 @@ def _fisher_scoring(
 ) -> Tau2Fit:
     """ML or REML by Fisher scoring from the Hedges estimate, with step halving.
 
-    Update (Viechtbauer 2005, eqs. 8 and 10): ML
-    :math:`\\Delta = (Y'PPY - \\sum w_i) / \\sum w_i^2`; REML
+    The Fisher scoring update of Viechtbauer (2005, eqs. 8 and 10), as in
+    metafor: ML :math:`\\Delta = (Y'PPY - \\sum w_i) / \\sum w_i^2`; REML
     :math:`\\Delta = (Y'PPY - \\operatorname{tr} P) / \\operatorname{tr}(PP)`.
+    Where the log-likelihood is locally concave, the Newton step with the
+    observed information (:math:`2Y'PPPY - \\sum w_i^2` or
+    :math:`2Y'PPPY - \\operatorname{tr}(PP)`) is taken instead: it converges
+    to the same root quadratically, where Fisher scoring is only linear near
+    small τ². Steps that would make τ² negative are halved (metafor's rule).
     """
     t = max(0.0, _he_raw(y, v, X))
     converged = False
     it = 0
     for it in range(1, control.max_iter + 1):  # noqa: B007 - iteration count is reported
         w = 1.0 / (v + t)
-        r = _resid(y, w, X)
-        wr = w * r
-        yppy = float(wr @ wr)
+        py = w * _resid(y, w, X)  # P y
+        yppy = float(py @ py)
         if reml:
-            adj = (yppy - _trace_p(w, X)) / _trace_pp(w, X)
+            score, fisher_info = yppy - _trace_p(w, X), _trace_pp(w, X)
         else:
-            adj = (yppy - float(w.sum())) / float(w @ w)
+            score, fisher_info = yppy - float(_sum(w)), float(w @ w)
+        observed = 2.0 * float(py @ (w * _resid(py, w, X))) - fisher_info  # 2 Y'PPPY - info
+        adj = score / observed if observed > 0.0 else score / fisher_info
+        if t == 0.0 and adj <= 0.0:  # maximum on the boundary
+            converged = True
+            break
         while t + adj < 0.0:
             adj /= 2.0
         t += adj
