@@ -75,14 +75,18 @@ def main() -> None:
         (
             "msc_meta.meta_analysis(method='REML')",
             "full result incl. Q-profile CIs and PI",
-            _median_per_call(lambda: mm.meta_analysis(y, v, method="REML"), args.batches, args.calls),
+            _median_per_call(
+                lambda: mm.meta_analysis(y, v, method="REML"), args.batches, args.calls
+            ),
         )
     )
     rows.append(
         (
             "msc_meta.meta_analysis(method='DL')",
             "full result incl. Q-profile CIs and PI",
-            _median_per_call(lambda: mm.meta_analysis(y, v, method="DL"), args.batches, args.calls),
+            _median_per_call(
+                lambda: mm.meta_analysis(y, v, method="DL"), args.batches, args.calls
+            ),
         )
     )
     try:
@@ -110,14 +114,20 @@ def main() -> None:
         out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True)
         if out.returncode == 0 and out.stdout.strip():
             a, b, ver = out.stdout.split()
-            rows.append((f"metafor {ver} rma(method='REML')", "estimate, tests, Q, I2 (no CIs)", float(a)))
-            rows.append((f"metafor {ver} rma + confint + predict", "same content as msc_meta", float(b)))
+            rows.append(
+                (f"metafor {ver} rma(method='REML')", "estimate, tests, Q, I2 (no CIs)", float(a))
+            )
+            rows.append(
+                (f"metafor {ver} rma + confint + predict", "same content as msc_meta", float(b))
+            )
         else:
             rows.append(("metafor", "Rscript failed: " + out.stderr.strip()[:60], float("nan")))
     else:
         rows.append(("metafor", "R not installed (skipped)", float("nan")))
 
-    print(f"k = {len(y)}; median time per call over {args.batches} batches of {args.calls} calls\n")
+    print(
+        f"k = {len(y)}; median time per call over {args.batches} batches of {args.calls} calls\n"
+    )
     print("| implementation | what it computes | ms per call |")
     print("|---|---|---:|")
     for name, what, ms in rows:

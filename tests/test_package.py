@@ -68,7 +68,9 @@ def test_cli_pool_reads_a_csv(tmp_path, capsys: pytest.CaptureFixture[str]) -> N
     assert f.read_bytes() == before
 
 
-def test_cli_bad_input_exits_nonzero_with_message(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_cli_bad_input_exits_nonzero_with_message(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "bad.csv"
     f.write_text("effect,variance\n0.1,-0.04\n0.3,0.09\n")
     assert main(["pool", str(f)]) == 2

@@ -44,7 +44,9 @@ def test_colditz1994_bcg_reml_viechtbauer2010_jss(bcg_rr: mm.EffectSizes) -> Non
     assert res.se == pytest.approx(0.1798, abs=PRINTED_4DP)
     assert res.statistic == pytest.approx(-3.9744, abs=PRINTED_4DP)
     assert (res.ci_low, res.ci_high) == pytest.approx((-1.0669, -0.3622), abs=PRINTED_4DP)
-    back = res.transform(np.array([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high]))
+    back = res.transform(
+        np.array([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high])
+    )
     assert back == pytest.approx([0.4894, 0.3441, 0.6962, 0.1546, 1.5490], abs=PRINTED_4DP)
 
 
@@ -72,7 +74,9 @@ def test_colditz1994_bcg_dersimonian_laird_stata_metan(bcg_rr: mm.EffectSizes) -
     assert res.tau2 == pytest.approx(0.3088, abs=PRINTED_4DP)
     assert res.tau2_se == pytest.approx(0.2299, abs=PRINTED_4DP)
     assert (res.estimate, res.se) == pytest.approx((-0.7141, 0.1787), abs=PRINTED_4DP)
-    back = res.transform(np.array([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high]))
+    back = res.transform(
+        np.array([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high])
+    )
     assert back == pytest.approx([0.4896, 0.3449, 0.6950, 0.1560, 1.5371], abs=PRINTED_4DP)
     assert res.i2 == pytest.approx(92.12, abs=PRINTED_2DP)
 
