@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## run: set up and run the main job on the bundled data
+## run: set up and run the main job on the bundled data (the BCG example until the MSC-RA report lands)
 run: $(STAMP)
-	$(BIN)/msc-meta report --out results
+	$(BIN)/msc-meta demo
 
 ## test: set up, lint, type-check and run the full test suite
 test: check pytest

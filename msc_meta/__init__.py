@@ -11,7 +11,7 @@ Examples
 ...                      events_c=[11, 29], n_c=[139, 303])
 >>> res = mm.meta_analysis(es, method="REML")
 >>> round(float(res.estimate), 4)
--0.8082
+-1.325
 """
 
 from __future__ import annotations

@@ -54,6 +54,49 @@ def check_level(level: float) -> float:
     return lv
 
 
+def _unreadable(x: object, name: str) -> str:
+    """Message naming the first element of ``x`` that is not a number."""
+    if isinstance(x, str | bytes):
+        return f"{name} = {x!r} is not a number; give numbers, one per study"
+    try:
+        items = list(x)  # type: ignore[call-overload]
+    except TypeError:
+        return f"{name} = {x!r} is not a number; give numbers, one per study"
+    for i, item in enumerate(items):
+        try:
+            float(item)
+        except (TypeError, ValueError):
+            return (
+                f"{name}[{i}] = {item!r} is not a number; give numbers, one per study "
+                "(use NaN for a missing value)"
+            )
+    return f"{name} could not be read as numbers (got {type(x).__name__}); give numbers, one per study"
+
+
+def check_number(
+    value: object, name: str, *, integer: bool = False, low: float, strict: bool = True
+) -> float:
+    """Check an option is a finite real number (an integer if asked) above ``low``.
+
+    Booleans are refused; numpy scalars are accepted.
+    """
+    import numbers
+
+    kind = numbers.Integral if integer else numbers.Real
+    what = "an integer" if integer else "a finite number"
+    rel = ">" if strict else ">="
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise MetaAnalysisError(
+            f"{name}={value!r} is not allowed; it must be {what} {rel} {low:g}"
+        )
+    out = float(value)
+    if not np.isfinite(out) or (out <= low if strict else out < low):
+        raise MetaAnalysisError(
+            f"{name}={value!r} is not allowed; it must be {what} {rel} {low:g}"
+        )
+    return out
+
+
 def as_1d(x: ArrayLike, name: str, *, n: int | None = None, n_from: str = "") -> FloatArray:
     """Convert ``x`` to a 1-d float array, checking its length against ``n``.
 
@@ -64,10 +107,7 @@ def as_1d(x: ArrayLike, name: str, *, n: int | None = None, n_from: str = "") ->
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise MetaAnalysisError(
-            f"{name} could not be read as numbers (got {type(x).__name__}); "
-            "give numbers, one per study"
-        ) from None
+        raise MetaAnalysisError(_unreadable(x, name)) from None
     if arr.ndim == 0:
         arr = arr.reshape(1) if n is None else np.full(n, float(arr))
     if arr.ndim != 1:

@@ -25,6 +25,7 @@ from ._validation import (
     check_choice,
     check_counts,
     check_le,
+    check_number,
     check_positive,
     check_range,
     resolve_columns,
@@ -85,18 +86,24 @@ def hedges_correction(m: ArrayLike) -> FloatArray:
 
     :math:`c(m) = \\Gamma(m/2) / (\\sqrt{m/2}\\,\\Gamma((m-1)/2))`, computed on the
     log scale with ``gammaln`` so that it does not overflow for large ``m``
-    (the gamma function itself overflows past m = 343). NaN for m <= 1.
+    (the gamma function itself overflows past m = 343). It is computed as the
+    Pochhammer symbol :math:`((m-1)/2)_{1/2} / \\sqrt{m/2}`, which neither
+    overflows nor loses precision to cancellation for large m (a difference of
+    two ``gammaln`` values, as in metafor's ``.cmicalc``, exceeds 1 past
+    m = 2e7). NaN for m <= 1.
 
     Examples
     --------
     >>> round(float(hedges_correction(18)), 6)
-    0.957434
+    0.957646
     >>> float(hedges_correction(1e9)) < 1.0
     True
     """
     m = np.asarray(m, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+        # Gamma(m/2) / Gamma((m-1)/2) is the Pochhammer symbol ((m-1)/2)_{1/2}: no overflow,
+        # and no cancellation between two large log-gamma values for large m
+        out = special.poch((m - 1) / 2, 0.5) / np.sqrt(m / 2)
     return np.where(m > 1, out, np.nan)
 
 
@@ -525,9 +532,9 @@ def effect_sizes(
             f"{code} takes: {', '.join(spec.arguments + spec.optional)}"
         )
     to = check_choice(to, "to", ("only0", "all", "if0all", "none"))
-    add_value = spec.default_add if add is None else float(add)
-    if not np.isfinite(add_value) or add_value < 0:
-        raise MetaAnalysisError(f"add={add!r} is not allowed; it must be a number >= 0")
+    add_value = (
+        spec.default_add if add is None else check_number(add, "add", low=0.0, strict=False)
+    )
 
     raw = resolve_columns(data, {**columns, **({"labels": labels} if labels is not None else {})})
     missing = [a for a in spec.arguments if raw.get(a) is None]

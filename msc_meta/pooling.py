@@ -19,7 +19,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from ._errors import BoundaryWarning, DroppedStudiesWarning, FewStudiesWarning, MetaAnalysisError
-from ._validation import as_1d, as_labels, check_choice, check_level, check_no_inf, check_positive
+from ._validation import (
+    as_1d,
+    as_labels,
+    check_choice,
+    check_level,
+    check_no_inf,
+    check_number,
+    check_positive,
+)
 from .heterogeneity import (
     cochran_q,
     h2_from_q,
@@ -250,12 +258,8 @@ def meta_analysis(
     method_code = canonical_method(method)
     test_code = check_choice(test, "test", TESTS)
     level = check_level(level)
-    if not (isinstance(tol, int | float) and tol > 0):
-        raise MetaAnalysisError(f"tol={tol!r} is not allowed; it must be a number > 0")
-    if not (isinstance(max_iter, int) and max_iter >= 1):
-        raise MetaAnalysisError(
-            f"max_iter={max_iter!r} is not allowed; it must be an integer >= 1"
-        )
+    tol = check_number(tol, "tol", low=0.0)
+    max_iter = int(check_number(max_iter, "max_iter", integer=True, low=1, strict=False))
 
     effect, variance, se, measure, (labels, n_total) = _unpack(
         effect, variance, se, labels, measure

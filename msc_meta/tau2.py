@@ -310,6 +310,13 @@ def _loglik(tau2: float, y: FloatArray, v: FloatArray, X: FloatArray | None, rem
     return ll
 
 
+def _score(t: float, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool) -> float:
+    """Twice the derivative of the (restricted) log-likelihood in τ² at ``t``."""
+    w = 1.0 / (v + t)
+    py = w * _resid(y, w, X)
+    return float(py @ py) - (_trace_p(w, X) if reml else float(_sum(w)))
+
+
 def _fisher_scoring(
     y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control, reml: bool
 ) -> Tau2Fit:
@@ -322,7 +329,9 @@ def _fisher_scoring(
     observed information (:math:`2Y'PPPY - \\sum w_i^2` or
     :math:`2Y'PPPY - \\operatorname{tr}(PP)`) is taken instead: it converges
     to the same root quadratically, where Fisher scoring is only linear near
-    small τ². Steps that would make τ² negative are halved (metafor's rule).
+    small τ². Steps that would make τ² negative are halved (metafor's rule),
+    unless the score at τ² = 0 is not positive: then the maximum is at 0 and
+    τ² = 0 exactly (metafor stops a threshold's width above it).
     """
     t = max(0.0, _he_raw(y, v, X))
     converged = False
@@ -338,6 +347,10 @@ def _fisher_scoring(
         observed = 2.0 * float(py @ (w * _resid(py, w, X))) - fisher_info  # 2 Y'PPPY - info
         adj = score / observed if observed > 0.0 else score / fisher_info
         if t == 0.0 and adj <= 0.0:  # maximum on the boundary
+            converged = True
+            break
+        if t + adj < 0.0 and _score(0.0, y, v, X, reml) <= 0.0:
+            t = 0.0  # the step crosses 0 and the likelihood decreases from 0: maximum at 0
             converged = True
             break
         while t + adj < 0.0:
@@ -488,7 +501,7 @@ def estimate_tau2(
     >>> y = np.array([-0.89, -1.59, -1.35, -1.44, -0.22, -0.79])
     >>> v = np.array([0.33, 0.19, 0.42, 0.02, 0.05, 0.01])
     >>> round(estimate_tau2(y, v, "DL").tau2, 4)
-    0.2125
+    0.2086
     """
     fn = TAU2_METHODS[canonical_method(method)]
     return fn(y, v, X, control or Tau2Control())

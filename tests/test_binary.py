@@ -1011,7 +1011,7 @@ def _with(**changes: Any) -> dict[str, Any]:
             dict(events_t=[np.nan, np.nan], n_t=[10, 10], events_c=[1, 2], n_c=[10, 10]),
             r"every study has a missing \(NaN\) count",
         ),
-        (_with(events_t="x"), r"events_t could not be read as numbers"),
+        (_with(events_t="x"), r"events_t = 'x' is not a number"),
     ],
 )
 def test_bad_input_raises(fit: str, kwargs: dict[str, Any], pattern: str) -> None:
