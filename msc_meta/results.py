@@ -257,25 +257,13 @@ class MetaAnalysisResult:
         """Per-study rows (effect, SE, CI, weight %) followed by the pooled rows.
 
         Columns: ``study, effect, se, ci_low, ci_high, weight, kind`` with ``kind``
-        one of ``"study"``, ``"pooled"`` (and ``"common"`` for the common-effect
-        estimate of a random-effects model, ``"prediction"`` for the PI).
+        one of ``"study"``, ``"pooled"`` and (random-effects models)
+        ``"prediction"`` for the prediction interval. Study intervals are Wald
+        intervals on the analysis scale.
         """
         import pandas as pd
-        from scipy import stats
 
-        zc = float(stats.norm.ppf(0.5 + self.level / 2))
-        se = np.sqrt(self.variance)
-        rows = pd.DataFrame(
-            {
-                "study": list(self.labels),
-                "effect": self.effect,
-                "se": se,
-                "ci_low": self.effect - zc * se,
-                "ci_high": self.effect + zc * se,
-                "weight": self.weights,
-                "kind": "study",
-            }
-        )
+        rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         pooled_label = "RE model" if self.is_random else "EE model"
         extra = [
             {
@@ -417,21 +405,8 @@ class BinaryPooledResult:
     def to_frame(self) -> pd.DataFrame:
         """Per-study rows (effect, SE, CI, weight %) followed by the pooled row."""
         import pandas as pd
-        from scipy import stats
 
-        zc = float(stats.norm.ppf(0.5 + self.level / 2))
-        se = np.sqrt(self.variance)
-        rows = pd.DataFrame(
-            {
-                "study": list(self.labels),
-                "effect": self.effect,
-                "se": se,
-                "ci_low": self.effect - zc * se,
-                "ci_high": self.effect + zc * se,
-                "weight": self.weights,
-                "kind": "study",
-            }
-        )
+        rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         pooled = pd.DataFrame(
             [
                 {
@@ -446,6 +421,32 @@ class BinaryPooledResult:
             ]
         )
         return pd.concat([rows, pooled], ignore_index=True)
+
+
+def study_rows(
+    labels: Sequence[str],
+    effect: FloatArray,
+    variance: FloatArray,
+    weights: FloatArray,
+    level: float,
+) -> pd.DataFrame:
+    """Per-study rows with Wald confidence intervals and weights (percent)."""
+    import pandas as pd
+    from scipy import special
+
+    zc = float(special.ndtri(0.5 + level / 2))
+    se = np.sqrt(variance)
+    return pd.DataFrame(
+        {
+            "study": list(labels),
+            "effect": effect,
+            "se": se,
+            "ci_low": effect - zc * se,
+            "ci_high": effect + zc * se,
+            "weight": weights,
+            "kind": "study",
+        }
+    )
 
 
 def default_labels(n: int, labels: Sequence[str] | None) -> tuple[str, ...]:

@@ -212,29 +212,30 @@ def _dl(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     return Tau2Fit(t, _se_moment(t, k, p, trP, P, 1.0 / trP, k - p))
 
 
-def _hs(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
-    """Hunter-Schmidt estimator: :math:`(Q - k)/\\sum w_i` (Hunter & Schmidt 2004)."""
+def _hunter_schmidt(
+    y: FloatArray, v: FloatArray, X: FloatArray | None, small_sample: bool
+) -> Tau2Fit:
+    """Hunter-Schmidt estimator, optionally with the factor k/(k-p) on Q."""
     k, p = int(y.shape[0]), _ncol(X)
+    factor = k / (k - p) if small_sample else 1.0
     w = 1.0 / v
     r = _resid(y, w, X)
     q = float(w @ (r * r))
     sw = float(w.sum())
-    t = max(0.0, (q - k) / sw)
+    t = max(0.0, (factor * q - k) / sw)
     P = _p_matrix(w, X)
-    return Tau2Fit(t, _se_moment(t, k, p, float(np.trace(P)), P, 1.0 / sw, k - p))
+    se = factor * _se_moment(t, k, p, float(np.trace(P)), P, 1.0 / sw, k - p)
+    return Tau2Fit(t, se)
+
+
+def _hs(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
+    """Hunter-Schmidt estimator: :math:`(Q - k)/\\sum w_i` (Hunter & Schmidt 2004)."""
+    return _hunter_schmidt(y, v, X, small_sample=False)
 
 
 def _hsk(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
     """Hunter-Schmidt estimator with the small-sample factor k/(k-p) on Q (Brannick et al. 2019)."""
-    k, p = int(y.shape[0]), _ncol(X)
-    w = 1.0 / v
-    r = _resid(y, w, X)
-    q = float(w @ (r * r))
-    sw = float(w.sum())
-    t = max(0.0, (k / (k - p) * q - k) / sw)
-    P = _p_matrix(w, X)
-    se = k / (k - p) * _se_moment(t, k, p, float(np.trace(P)), P, 1.0 / sw, k - p)
-    return Tau2Fit(t, se)
+    return _hunter_schmidt(y, v, X, small_sample=True)
 
 
 def _he_parts(
