@@ -44,6 +44,8 @@ _LAZY: dict[str, str] = {
     "TAU2_METHODS": "tau2",
     "conversions": "",
     "datasets": "",
+    "records": "",
+    "analyses": "",
     "heterogeneity": "",
     "tau2": "",
     "effects": "",

@@ -39,6 +39,7 @@ MeasureCode = Literal[
     "PR", "PLO", "PLN", "PAS", "PFT",
     "COR", "ZCOR",
     "MC", "SMCR", "SMCC",
+    "MN",
 ]  # fmt: skip
 
 ZeroTo = Literal["only0", "all", "if0all", "none"]
@@ -59,7 +60,7 @@ class Measure:
     optional : tuple of str
         Arguments it accepts but does not need.
     family : str
-        ``"binary2"``, ``"means2"``, ``"binary1"``, ``"cor"`` or ``"change"``.
+        ``"binary2"``, ``"means2"``, ``"binary1"``, ``"means1"``, ``"cor"`` or ``"change"``.
     default_add : float
         Amount added to zero cells by default (0 for the arcsine measures, as metafor).
     compute : callable
@@ -188,6 +189,10 @@ def _pft(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
     return y, 1 / (4 * n + 2)
 
 
+def _mn(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    return a["mean"].copy(), a["sd"] ** 2 / a["n"]
+
+
 def _cor(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
     r = a["r"]
     return r.copy(), (1 - r**2) ** 2 / (a["n"] - 1)
@@ -253,6 +258,8 @@ MEASURES: dict[str, Measure] = {
                 "metafor escalc 'PAS'"),
         Measure("PFT", "Freeman-Tukey double-arcsine proportion", _B1, "binary1", 0.0, _pft,
                 "Freeman & Tukey (1950), Ann Math Stat 21:607-611; Miller (1978)"),
+        Measure("MN", "raw mean of one group (e.g. a reported mean change)", ("mean", "sd", "n"),
+                "means1", 0.0, _mn, "metafor escalc 'MN'"),
         Measure("COR", "raw correlation coefficient", ("r", "n"), "cor", 0.0, _cor,
                 "Olkin & Pratt (1958); metafor escalc 'COR'"),
         Measure("ZCOR", "Fisher's r-to-z transformed correlation", ("r", "n"), "cor", 0.0, _zcor,
@@ -403,6 +410,9 @@ def _validate(measure: Measure, a: dict[str, FloatArray], labels: Sequence[str] 
         if measure.code == "ROM":
             for m in ("mean_t", "mean_c"):
                 check_positive(a[m], m, labels)
+    elif fam == "means1":
+        check_positive(a["sd"], "sd", labels, strict=False)
+        _check_min_n(a["n"], "n", 1, measure.code, labels)
     elif fam == "cor":
         check_range(a["r"], "r", -1.0, 1.0, labels)
         min_n = 4 if measure.code == "ZCOR" else 2
@@ -460,7 +470,8 @@ def effect_sizes(
         means: ``mean_t sd_t n_t mean_c sd_c n_c``), ``PR PLO PLN PAS PFT`` (one
         group with events: ``events n``), ``COR ZCOR`` (``r n``), and ``MC SMCR
         SMCC`` (one group before and after: ``mean_pre mean_post sd_pre sd_post
-        n r``; the change is post minus pre).
+        n r``; the change is post minus pre), and ``MN`` (one group's mean:
+        ``mean sd n``, e.g. a reported mean change with the SD of the change).
     data : DataFrame or mapping, optional
         When given, string arguments name its columns.
     labels : array-like or str, optional

@@ -26,6 +26,7 @@ def _one(es: mm.EffectSizes) -> tuple[float, float]:
 
 def test_registry_holds_every_measure_of_the_issue() -> None:
     wanted = [
+        "MN",
         "OR",
         "RR",
         "RD",
@@ -135,6 +136,12 @@ def test_mean_change_hand_calculation_park2018_style() -> None:
     # SMCR needs no sd_post
     del args["sd_post"]
     assert _one(mm.effect_sizes("SMCR", **args)) == pytest.approx((y, v), rel=EXACT)
+
+
+def test_single_group_mean_hand_calculation_metafor_mn() -> None:
+    """MN: a reported mean (here a mean change) with its SD: variance sd^2 / n."""
+    y, v = _one(mm.effect_sizes("MN", mean=[-1.60], sd=[1.57], n=[9]))
+    assert (y, v) == pytest.approx((-1.60, 1.57**2 / 9), rel=EXACT)
 
 
 def test_hedges_correction_exact_and_without_overflow() -> None:
