@@ -150,3 +150,13 @@ def test_wheel_ships_the_records_and_loads_them(tmp_path: Path) -> None:
 
 def test_bundled_dir_in_checkout_is_data() -> None:
     assert bundled_data_dir() == ROOT / "data"
+
+
+def test_bundled_records_round_trip_and_are_not_modified(tmp_path: Path) -> None:
+    folder = ROOT / "data"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    first = mm.datasets.load_msc_ra()
+    second = mm.records.load_records(first.write(tmp_path / "copy"))
+    for name in ("studies", "arms", "outcomes", "sources"):
+        pd.testing.assert_frame_equal(first.table(name), second.table(name))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
