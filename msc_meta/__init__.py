@@ -40,12 +40,16 @@ _LAZY: dict[str, str] = {
     "MetaAnalysisResult": "results",
     "BinaryPooledResult": "results",
     "mantel_haenszel": "binary",
+    "subgroup_analysis": "moderators",
+    "SubgroupResult": "moderators",
     "peto": "binary",
     "TAU2_METHODS": "tau2",
     "conversions": "",
     "datasets": "",
     "records": "",
     "analyses": "",
+    "moderators": "",
+    "plots": "",
     "heterogeneity": "",
     "tau2": "",
     "effects": "",
@@ -66,6 +70,7 @@ __all__ = [
     "MetaAnalysisError",
     "MetaAnalysisResult",
     "MetaAnalysisWarning",
+    "SubgroupResult",
     "ZeroCellWarning",
     "__version__",
     "conversions",
@@ -74,12 +79,14 @@ __all__ = [
     "mantel_haenszel",
     "meta_analysis",
     "peto",
+    "subgroup_analysis",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
+    from .moderators import SubgroupResult, subgroup_analysis
     from .pooling import meta_analysis
     from .results import BinaryPooledResult, MetaAnalysisResult
     from .tau2 import TAU2_METHODS

@@ -477,8 +477,11 @@ def _assemble(
     breslow_day: float | None = None,
     breslow_day_pvalue: float | None = None,
 ) -> BinaryPooledResult:
+    import pandas as pd
     from scipy import stats
 
+    t = inp.tables
+    study_data = pd.DataFrame({"events_t": t.a, "n_t": t.n1, "events_c": t.c, "n_c": t.n2})
     se = float(np.sqrt(pooled.variance))
     crit = float(stats.norm.isf((1 - inp.level) / 2))
     z = pooled.estimate / se
@@ -510,6 +513,7 @@ def _assemble(
         breslow_day=breslow_day,
         breslow_day_pvalue=breslow_day_pvalue,
         notes=tuple(notes),
+        study_data=study_data,
     )
 
 

@@ -287,14 +287,17 @@ class EffectSizes(pd.DataFrame):
 
     ``study`` labels come first when given. Metadata: ``measure`` (the code),
     ``n_total`` (per-study total sample size, used by the PFT back-transform),
-    and ``zero_cell_studies`` (rows whose cells were corrected or dropped).
+    ``zero_cell_studies`` (rows whose cells were corrected or dropped), and
+    ``inputs`` (the per-study arguments as given, before any zero-cell
+    correction: the arm data that forest plots print).
     Ratio measures are on the log scale.
     """
 
-    _metadata: ClassVar[list[str]] = ["measure", "n_total", "zero_cell_studies"]
+    _metadata: ClassVar[list[str]] = ["measure", "n_total", "zero_cell_studies", "inputs"]
     measure: str
     n_total: FloatArray
     zero_cell_studies: tuple[int, ...]
+    inputs: pd.DataFrame
 
     @property
     def _constructor(self) -> type[EffectSizes]:
@@ -570,6 +573,7 @@ def effect_sizes(
             i = int(bad[0])
             raise MetaAnalysisError(f"{a}[{i}] = {arr[i]} is not allowed; values must be finite")
     _validate(spec, arrays, lab)
+    given = {a: arr.copy() for a, arr in arrays.items()}
 
     touched: list[int] = []
     if spec.family in ("binary2", "binary1"):
@@ -614,6 +618,7 @@ def effect_sizes(
     out.measure = code
     out.n_total = np.asarray(n_total, dtype=np.float64)
     out.zero_cell_studies = tuple(touched)
+    out.inputs = pd.DataFrame(given)
     return out
 
 

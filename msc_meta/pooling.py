@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,6 +39,9 @@ from .heterogeneity import (
 )
 from .results import MetaAnalysisResult, default_labels
 from .tau2 import Tau2Control, Tau2Method, canonical_method, estimate_tau2
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 FloatArray = NDArray[np.float64]
 TestCode = Literal["z", "t", "knha", "adhoc"]
@@ -96,6 +99,7 @@ def _unpack(
 ) -> tuple[Any, Any, Any, str | None, Any]:
     """Accept an EffectSizes / DataFrame in place of arrays."""
     n_total = None
+    inputs = None
     if hasattr(effect, "columns") and variance is None and se is None:
         frame = effect
         cols = list(frame.columns)
@@ -108,10 +112,11 @@ def _unpack(
             labels = frame["study"].to_numpy()
         measure = measure or getattr(frame, "measure", None)
         n_total = getattr(frame, "n_total", None)
+        inputs = getattr(frame, "inputs", None)
         variance = frame["variance"].to_numpy() if "variance" in cols else None
         se = None if variance is not None else frame["se"].to_numpy()
         effect = frame["effect"].to_numpy()
-    return effect, variance, se, measure, (labels, n_total)
+    return effect, variance, se, measure, (labels, n_total, inputs)
 
 
 def _prepare(
@@ -261,7 +266,7 @@ def meta_analysis(
     tol = check_number(tol, "tol", low=0.0)
     max_iter = int(check_number(max_iter, "max_iter", integer=True, low=1, strict=False))
 
-    effect, variance, se, measure, (labels, n_total) = _unpack(
+    effect, variance, se, measure, (labels, n_total, inputs) = _unpack(
         effect, variance, se, labels, measure
     )
     y_all, v_all, lab_all, keep = _prepare(effect, variance, se, labels)
@@ -284,8 +289,20 @@ def meta_analysis(
     n_kept = None
     if n_total is not None and len(n_total) == len(keep):
         n_kept = np.asarray(n_total, dtype=np.float64)[keep]
+    study_data = None
+    if inputs is not None and len(inputs) == len(keep):
+        study_data = inputs[keep].reset_index(drop=True)
     return _fit(
-        y, v, lab, method_code, test_code, level, measure, Tau2Control(tol, max_iter), n_kept
+        y,
+        v,
+        lab,
+        method_code,
+        test_code,
+        level,
+        measure,
+        Tau2Control(tol, max_iter),
+        n_kept,
+        study_data,
     )
 
 
@@ -299,6 +316,7 @@ def _fit(
     measure: str | None,
     control: Tau2Control,
     n_total: FloatArray | None,
+    study_data: pd.DataFrame | None = None,
 ) -> MetaAnalysisResult:
     k = int(y.shape[0])
     notes: list[str] = []
@@ -400,4 +418,5 @@ def _fit(
         ce_ci_high=ce_est + _crit(level, None) * ce_se,
         notes=tuple(notes),
         n_per_study=n_total,
+        study_data=study_data,
     )

@@ -119,7 +119,9 @@ class MetaAnalysisResult:
     """Result of :func:`msc_meta.meta_analysis` (metafor's ``rma.uni``).
 
     All effects are on the analysis scale (log for ratio measures). ``i2`` is in
-    percent. ``weights`` are percentages summing to 100.
+    percent. ``weights`` are percentages summing to 100. ``study_data`` holds
+    the per-study arguments of :func:`~msc_meta.effect_sizes` (arm data) for
+    the pooled studies, when the input was an ``EffectSizes``.
     """
 
     estimate: float
@@ -158,6 +160,7 @@ class MetaAnalysisResult:
     ce_ci_high: float = float("nan")
     notes: tuple[str, ...] = ()
     n_per_study: FloatArray | None = field(default=None, repr=False)
+    study_data: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def tau(self) -> float:
@@ -330,6 +333,7 @@ class BinaryPooledResult:
     breslow_day: float | None = None
     breslow_day_pvalue: float | None = None
     notes: tuple[str, ...] = ()
+    study_data: pd.DataFrame | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (

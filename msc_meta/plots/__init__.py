@@ -1,0 +1,1 @@
+"""Forest, funnel and diagnostic plots (matplotlib, imported only when drawing)."""

@@ -1,0 +1,76 @@
+"""Subgroup analysis, checked against metafor's separate-subgroup fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import msc_meta as mm
+
+#: Closed-form Q on converged REML estimates (metafor run with threshold 1e-12).
+TOL = 1e-8
+
+
+@pytest.fixture(scope="module")
+def bcg_sub() -> mm.SubgroupResult:
+    bcg = mm.datasets.load_bcg()
+    es = mm.effect_sizes(
+        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
+    )
+    return mm.subgroup_analysis(es, groups=bcg["alloc"], method="REML")
+
+
+def test_bcg_by_allocation_matches_metafor(bcg_sub: mm.SubgroupResult) -> None:
+    """metafor 3.8-1:
+    dat <- escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+    r <- lapply(split(dat, dat$alloc), function(d) rma(yi, vi, data=d, control=list(threshold=1e-12)))
+    rma(sapply(r, coef), sei=sapply(r, function(x) x$se), method="FE")  # QE, QEp
+    """
+    est = {g: r.estimate for g, r in bcg_sub.groups.items()}
+    se = {g: r.se for g, r in bcg_sub.groups.items()}
+    assert est == pytest.approx(
+        {"alternate": -0.540792961849, "random": -0.970964704263, "systematic": -0.424207391511},
+        rel=TOL,
+    )
+    assert se == pytest.approx(
+        {"alternate": 0.281601613104, "random": 0.275956102973, "systematic": 0.359745232433},
+        rel=TOL,
+    )
+    assert bcg_sub.q_between == pytest.approx(1.861444946155, rel=TOL)
+    assert bcg_sub.q_between_pvalue == pytest.approx(0.394268758886, rel=TOL)
+    assert bcg_sub.q_between_df == 2
+    assert list(bcg_sub.groups) == ["random", "alternate", "systematic"]  # order of appearance
+    assert bcg_sub.overall.k == 13 and len(bcg_sub.group_of) == 13
+
+
+def test_summary_and_frame(bcg_sub: mm.SubgroupResult) -> None:
+    frame = bcg_sub.to_frame()
+    assert list(frame["subgroup"]) == ["random", "alternate", "systematic", "Overall"]
+    assert frame["k"].tolist() == [7, 2, 4, 13]
+    text = str(bcg_sub.summary())
+    assert "Test for subgroup differences" in text and "df = 2" in text
+    assert 0 <= bcg_sub.i2_between <= 100
+
+
+def test_single_group_has_no_test(bcg_sub: mm.SubgroupResult) -> None:
+    y, v = bcg_sub.overall.effect, bcg_sub.overall.variance
+    one = mm.subgroup_analysis(y, v, ["a"] * len(y))
+    assert (one.q_between, one.q_between_df, one.q_between_pvalue) == (0.0, 0, 1.0)
+    assert one.groups["a"].estimate == pytest.approx(one.overall.estimate)
+
+
+def test_bad_groups() -> None:
+    y, v = np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.1, 0.1])
+    with pytest.raises(mm.MetaAnalysisError, match="groups is missing"):
+        mm.subgroup_analysis(y, v)
+    with pytest.raises(mm.MetaAnalysisError, match="groups has 2 values but there are 3"):
+        mm.subgroup_analysis(y, v, ["a", "b"])
+    with pytest.raises(mm.MetaAnalysisError, match=r"groups\[1\] is missing"):
+        mm.subgroup_analysis(y, v, ["a", None, "b"])
+
+
+def test_single_study_subgroup_warns() -> None:
+    y, v = np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.1, 0.1])
+    with pytest.warns(mm.FewStudiesWarning, match="k = 1"):
+        sub = mm.subgroup_analysis(y, v, ["a", "a", "b"])
+    assert sub.groups["b"].estimate == pytest.approx(0.3)
