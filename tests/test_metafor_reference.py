@@ -64,8 +64,8 @@ Q_PROFILE_FIELDS = frozenset({"tau2_ci", "i2_ci", "h2_ci"})
 # --------------------------------------------------------------------------- grid size
 
 #: The grid must not shrink: cases per kind as generated (metafor 3.8.1).
-MIN_CASES = {"escalc": 277, "rma": 1760, "mh": 54, "peto": 18}
-MIN_TOTAL = 2109
+MIN_CASES = {"escalc": 279, "rma": 1760, "mh": 54, "peto": 18}
+MIN_TOTAL = 2111
 ALL_MEASURES = frozenset(
     [
         "OR",
@@ -86,6 +86,7 @@ ALL_MEASURES = frozenset(
         "MC",
         "SMCR",
         "SMCC",
+        "MN",
     ]
 )
 ALL_METHODS = frozenset(["EE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM"])

@@ -111,14 +111,16 @@ PY_TO_MF <- list(
   prop = c(events = "xi", n = "ni"),
   cor = c(r = "ri", n = "ni"),
   change = c(mean_post = "m1i", mean_pre = "m2i", sd_post = "sd1i", sd_pre = "sd2i", n = "ni", r = "ri"),
-  smcr = c(mean_post = "m1i", mean_pre = "m2i", sd_pre = "sd1i", n = "ni", r = "ri")
+  smcr = c(mean_post = "m1i", mean_pre = "m2i", sd_pre = "sd1i", n = "ni", r = "ri"),
+  mean1 = c(mean = "mi", sd = "sdi", n = "ni")
 )
 MEASURE_GROUP <- c(
   OR = "binary", RR = "binary", RD = "binary", PETO = "binary", AS = "binary",
   MD = "means", SMD = "means", ROM = "means",
   PR = "prop", PLO = "prop", PLN = "prop", PAS = "prop", PFT = "prop",
   COR = "cor", ZCOR = "cor",
-  MC = "change", SMCC = "change", SMCR = "smcr"
+  MC = "change", SMCC = "change", SMCR = "smcr",
+  MN = "mean1"
 )
 ## metafor's escalc uses add = 0 by default for these measures, 1/2 otherwise
 ADD_ZERO_DEFAULT <- c("AS", "PAS", "PFT")
@@ -484,6 +486,22 @@ change$random_k10_change <- list(
 )
 note_dataset("random_k10_change", "simulated, set.seed(20240525)", "10 random pre-post summaries, r from -0.2 to 0.9")
 
+## ---- one group's mean (MN: e.g. a reported mean change with its SD) -------
+mean1 <- list()
+mean1$morris2008_treatment_post <- list(
+  mean = change$morris2008_treatment$mean_post, sd = change$morris2008_treatment$sd_post,
+  n = change$morris2008_treatment$n
+)
+note_dataset("morris2008_treatment_post", "Morris (2008) treatment groups, post-test means and SDs",
+             "5 single-group means with SDs")
+set.seed(20240526)
+mean1$random_k8_mean <- list(
+  mean = round(rnorm(8, -1, 0.8), 2), sd = round(runif(8, 0.3, 2), 2),
+  n = as.numeric(sample(5:60, 8, replace = TRUE))
+)
+note_dataset("random_k8_mean", "simulated, set.seed(20240526)",
+             "8 single-group means (e.g. mean changes from baseline) with SDs and n")
+
 ## ==========================================================================
 ## escalc grid
 ## ==========================================================================
@@ -507,6 +525,7 @@ for (m in PROPS) for (to in ZERO_TO) for (add in c(0.5, 1)) {
 }
 for (ds in names(cor_in)) for (m in c("COR", "ZCOR")) escalc_case(ds, m, cor_in[[ds]])
 for (ds in names(change)) for (m in c("MC", "SMCC", "SMCR")) escalc_case(ds, m, change[[ds]])
+for (ds in names(mean1)) escalc_case(ds, "MN", mean1[[ds]])
 
 ## ==========================================================================
 ## rma grid: yi/vi sets
