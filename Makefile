@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck pytest bench references clean
+.PHONY: run test check lint typecheck pytest docs bench references clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## run: set up and run the main job on the bundled data (the BCG example until the MSC-RA report lands)
+## run: set up and run the main job: the MSC-RA report from the bundled records into results/
 run: $(STAMP)
-	$(BIN)/msc-meta demo
+	$(BIN)/msc-meta report --out results
 
-## test: set up, lint, type-check and run the full test suite
-test: check pytest
+## test: set up, lint, type-check, run the full test suite (notebooks included) and build the docs
+test: check pytest docs
 
 check: lint typecheck
 
@@ -30,6 +30,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+## docs: build the documentation site into build/site, warnings as errors
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 ## bench: speed of meta_analysis beside statsmodels (and metafor when R is present)
 bench: $(STAMP)
