@@ -195,11 +195,12 @@ class MetaAnalysisResult:
     def summary(self, digits: int = 4) -> Summary:
         """A metafor-like summary with the pooled estimate, heterogeneity and tests."""
         lvl = f"{100 * self.level:g}%"
-        model = (
-            "Common-effect model"
-            if not self.is_random
-            else f"Random-effects model (tau^2 estimator: {self.method})"
-        )
+        if self.k == 1:
+            model = "Single study (nothing pooled; no tau^2 estimated)"
+        elif not self.is_random:
+            model = "Common-effect model"
+        else:
+            model = f"Random-effects model (tau^2 estimator: {self.method})"
         stat_name = "z" if self.df is None else f"t(df={self.df:g})"
         lines: list[tuple[str, str]] = [
             ("Model", model),
@@ -292,6 +293,22 @@ class MetaAnalysisResult:
                 }
             )
         return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+    def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Forest plot of the studies and the pooled estimate.
+
+        See :func:`msc_meta.plots.forest_plot` for the options; returns the
+        matplotlib ``Axes``.
+        """
+        from .plots import forest_plot
+
+        return forest_plot(self, ax=ax, **kwargs)
+
+    def funnel_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`)."""
+        from .plots import funnel_plot
+
+        return funnel_plot(self, ax=ax, **kwargs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -425,6 +442,22 @@ class BinaryPooledResult:
             ]
         )
         return pd.concat([rows, pooled], ignore_index=True)
+
+    def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Forest plot of the studies and the pooled estimate.
+
+        See :func:`msc_meta.plots.forest_plot` for the options; returns the
+        matplotlib ``Axes``.
+        """
+        from .plots import forest_plot
+
+        return forest_plot(self, ax=ax, **kwargs)
+
+    def funnel_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`)."""
+        from .plots import funnel_plot
+
+        return funnel_plot(self, ax=ax, **kwargs)
 
 
 def study_rows(

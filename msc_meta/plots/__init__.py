@@ -1,1 +1,37 @@
-"""Forest, funnel and diagnostic plots (matplotlib, imported only when drawing)."""
+"""Forest, funnel and diagnostic plots (matplotlib, imported only when drawing).
+
+Every plotting function takes a result and an optional matplotlib ``Axes``
+(``ax=``) and returns the ``Axes`` it drew on; none changes matplotlib's
+global settings. The data behind each plot come from a separate function
+(:func:`forest_data`, :func:`funnel_data`, :func:`galbraith_data`,
+:func:`labbe_data`, :func:`baujat_data`), so they can be checked, or drawn
+with another library, without drawing.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import (
+    baujat_data,
+    baujat_plot,
+    galbraith_data,
+    galbraith_plot,
+    labbe_data,
+    labbe_plot,
+)
+from .forest import ForestColumn, ForestData, forest_data, forest_plot
+from .funnel import funnel_data, funnel_plot
+
+__all__ = [
+    "ForestColumn",
+    "ForestData",
+    "baujat_data",
+    "baujat_plot",
+    "forest_data",
+    "forest_plot",
+    "funnel_data",
+    "funnel_plot",
+    "galbraith_data",
+    "galbraith_plot",
+    "labbe_data",
+    "labbe_plot",
+]

@@ -1,0 +1,432 @@
+"""Drawing a :class:`~msc_meta.plots.ForestData` with matplotlib (imported here only)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._errors import MetaAnalysisError
+from ._common import fmt_tick, text_width_pt
+from ._forest_rows import TEXT_KINDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Transform
+
+    from .forest import ForestColumn, ForestData
+
+# colours: grey-blue squares, dark diamonds, a red prediction bar (Okabe-Ito vermillion)
+SQUARE_COLOR = "#5d7fa3"
+DIAMOND_COLOR = "#1f3552"
+PREDICTION_COLOR = "#d55e00"
+LINE_COLOR = "#1a1a1a"
+NULL_COLOR = "#808080"
+FOOTER_COLOR = "#333333"
+
+
+@dataclass(frozen=True)
+class _Placed:
+    column: ForestColumn
+    x_in: float  # anchor, inches from the Axes' left (left side) or right (right side) edge
+    left_in: float  # left edge of the column, same reference
+    width_in: float
+
+
+def _layout(fd: ForestData, fs: float) -> tuple[list[_Placed], float, float, float]:
+    """Place the columns; return them, the left and right widths and the footer width (inches)."""
+    rows = fd.rows
+    gap = 1.3 * fs / 72
+    inner_gap = 0.7 * fs / 72
+    widths: dict[str, float] = {}
+    for col in fd.columns:
+        texts = rows[~rows["kind"].isin(TEXT_KINDS)]
+        w = text_width_pt(col.header, fs, bold=True)
+        for text, bold in zip(texts[col.key], texts["bold"], strict=True):
+            w = max(w, text_width_pt(str(text), fs, bold=bool(bold)))
+        widths[col.key] = w / 72
+    # a group header wider than its columns widens them
+    for side in ("left", "right"):
+        cols = [c for c in fd.columns if c.side == side]
+        for grp in {c.group for c in cols if c.group}:
+            members = [c for c in cols if c.group == grp]
+            span = sum(widths[c.key] for c in members) + gap * (len(members) - 1)
+            need = text_width_pt(grp, fs, bold=True) / 72
+            if need > span:
+                widths[members[0].key] += need - span
+    placed: list[_Placed] = []
+    # left columns, from the graph leftwards
+    x = -gap
+    left_cols = [c for c in fd.columns if c.side == "left"]
+    for i, col in enumerate(reversed(left_cols)):
+        w = widths[col.key]
+        left = x - w
+        placed.append(_Placed(col, _anchor(col, left, w), left, w))
+        nxt = left_cols[len(left_cols) - 2 - i] if i + 1 < len(left_cols) else None
+        x = left - (inner_gap if nxt is not None and nxt.group and nxt.group == col.group else gap)
+    left_width = -min((p.left_in for p in placed), default=0.0)
+    # right columns, from the graph rightwards (the CI sits close to its estimate)
+    x = gap
+    for col in (c for c in fd.columns if c.side == "right"):
+        w = widths[col.key]
+        placed.append(_Placed(col, _anchor(col, x, w), x, w))
+        x += w + (inner_gap if col.key == "estimate_text" else gap)
+    right_width = x - gap if any(c.side == "right" for c in fd.columns) else 0.0
+    footer = rows[rows["kind"].isin(TEXT_KINDS)]
+    footer_w = max((text_width_pt(str(t), 0.9 * fs) / 72 for t in footer["label"]), default=0.0)
+    return placed, left_width, right_width, footer_w
+
+
+def _anchor(col: ForestColumn, left: float, width: float) -> float:
+    if col.align == "left":
+        return left
+    if col.align == "center":
+        return left + width / 2
+    return left + width
+
+
+def _default_fontsize(n_lines: float) -> float:
+    return float(np.clip(9.0 - (n_lines - 40.0) / 20.0, 6.0, 9.0))
+
+
+def draw_forest(
+    fd: ForestData, *, ax: Axes | None, fontsize: float | None, plot_width: float | None
+) -> Axes:
+    """Draw ``fd`` on ``ax`` (fitted into its place) or on a new figure sized to the forest."""
+    import matplotlib.pyplot as plt
+    from matplotlib import transforms as mtransforms
+
+    rows = fd.rows
+    y_top = float(rows["y"].min()) - 0.6
+    y_bottom = float(rows["y"].max()) + 0.6
+    has_groups = any(c.group for c in fd.columns)
+    header_rows = 2.0 if has_groups else 1.0
+    span = y_bottom - y_top
+
+    if ax is None:
+        fs = float(fontsize) if fontsize is not None else _default_fontsize(span + header_rows)
+        row_h = 1.55 * fs / 72  # inches
+        placed, left_w, right_w, footer_w = _layout(fd, fs)
+        pw = 3.0 if plot_width is None else float(plot_width)
+        if plot_width is None:
+            pw = max(pw, footer_w - left_w + 0.1)
+        margin = 0.08
+        top = (header_rows + 0.4) * row_h + margin
+        bottom = (4.6 if fd.favours else 3.6) * fs / 72 + margin
+        width = left_w + pw + right_w + 2 * margin
+        height = span * row_h + top + bottom
+        fig: Figure = plt.figure(figsize=(width, height))
+        ax = fig.add_axes(
+            (
+                (margin + left_w) / width,
+                bottom / height,
+                pw / width,
+                span * row_h / height,
+            )
+        )
+    else:
+        fig_any = ax.get_figure(root=True)
+        if fig_any is None:  # pragma: no cover - an Axes always belongs to a figure
+            raise MetaAnalysisError("ax does not belong to a figure")
+        fig = fig_any
+        # the forest (columns, graph, headers) is fitted into the Axes' place: shrink the Axes
+        pos = ax.get_position()
+        fig_w, fig_h = fig.get_figwidth(), fig.get_figheight()
+        slot_w, slot_h = pos.width * fig_w, pos.height * fig_h
+        if fontsize is not None:
+            fs = float(fontsize)
+        else:
+            fs = float(np.clip(slot_h * 72 / ((span + header_rows + 0.4) * 1.55), 4.0, 9.0))
+        placed, left_w, right_w, footer_w = _layout(fd, fs)
+        min_graph = max(1.5, 0.3 * slot_w) if plot_width is None else float(plot_width)
+        if fontsize is None and left_w + right_w + min_graph > slot_w:
+            # too narrow for the columns: a smaller font (not below 5 points)
+            fs = max(5.0, fs * (slot_w - min_graph) / (left_w + right_w))
+            placed, left_w, right_w, footer_w = _layout(fd, fs)
+        head = (header_rows + 0.4) * 1.55 * fs / 72
+        pw = max(slot_w - left_w - right_w, 1.0) if plot_width is None else float(plot_width)
+        graph_h = max(slot_h - head, 0.5)
+        ax.set_position((pos.x0 + left_w / fig_w, pos.y0, pw / fig_w, graph_h / fig_h))
+        row_h = graph_h / span
+
+    assert ax is not None
+    ax.set_ylim(y_bottom, y_top)
+    if fd.log_scale:
+        ax.set_xscale("log")
+    ax.set_xlim(*fd.xlim)
+    graph_w_pt = ax.get_position().width * fig.get_figwidth() * 72
+    _style_forest_axes(ax, fd, fs, _thin_ticks(fd, graph_w_pt, 0.9 * fs))
+
+    def x_transform(dx_in: float, right: bool, above_pt: float | None = None) -> Transform:
+        # x: inches from the Axes' left (or right) edge; y: the rows (data), or, for the
+        # headers, points above the top of the Axes (given y = 1)
+        edge = mtransforms.Affine2D().translate(1.0 if right else 0.0, 0.0)
+        offset = mtransforms.ScaledTranslation(dx_in, 0.0, fig.dpi_scale_trans)
+        y_tr = ax.transData
+        if above_pt is not None:
+            y_tr = ax.transAxes + mtransforms.ScaledTranslation(
+                0.0, above_pt / 72, fig.dpi_scale_trans
+            )
+        return mtransforms.blended_transform_factory(edge + ax.transAxes + offset, y_tr)
+
+    _draw_graph(ax, fd, fs, row_h * 72)
+    _draw_texts(ax, fd, fs, placed, x_transform, has_groups, fig.get_facecolor())
+    return ax
+
+
+def _thin_ticks(fd: ForestData, width_pt: float, fs: float) -> tuple[float, ...]:
+    """Drop every other tick (keeping the null) until the labels no longer collide."""
+    ticks = list(fd.xticks)
+
+    def pos(t: float) -> float:
+        lo, hi = fd.xlim
+        if fd.log_scale:
+            return width_pt * math.log(t / lo) / math.log(hi / lo)
+        return width_pt * (t - lo) / (hi - lo)
+
+    def crowded(ts: list[float]) -> bool:
+        for a, b in itertools.pairwise(ts):
+            half = (text_width_pt(fmt_tick(a), fs) + text_width_pt(fmt_tick(b), fs)) / 2
+            if pos(b) - pos(a) < half + fs:
+                return True
+        return False
+
+    while len(ticks) > 2 and crowded(ticks):
+        keep = fd.null_value if fd.null_value in ticks else ticks[len(ticks) // 2]
+        anchor = ticks.index(float(keep))
+        ticks = [t for i, t in enumerate(ticks) if (i - anchor) % 2 == 0]
+    return tuple(ticks)
+
+
+def _style_forest_axes(ax: Axes, fd: ForestData, fs: float, ticks: tuple[float, ...]) -> None:
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_linewidth(0.8)
+    ax.set_yticks([])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(list(ticks), labels=[fmt_tick(t) for t in ticks])
+    ax.tick_params(axis="x", labelsize=0.9 * fs, length=3, width=0.8, pad=2)
+    ax.patch.set_visible(False)
+    if fd.favours is None:
+        ax.set_xlabel(fd.effect_label, fontsize=0.9 * fs, labelpad=3)
+
+
+def _draw_graph(ax: Axes, fd: ForestData, fs: float, row_pt: float) -> None:
+    from matplotlib.patches import Polygon, Rectangle
+
+    rows = fd.rows
+    lo_lim, hi_lim = fd.xlim
+    # marks keep their size in rows taller than the text needs (a tall Axes with few rows)
+    shrink = min(1.0, 1.8 * fs / row_pt)
+
+    # null line from the first row down to the axis; the text rows hide it behind their text
+    if fd.null_value is not None and lo_lim <= fd.null_value <= hi_lim:
+        y0 = float(rows["y"].min()) - 0.6
+        y1 = float(rows["y"].max()) + 0.6
+        null = ax.vlines(fd.null_value, y0, y1, colors=NULL_COLOR, linewidth=0.8, zorder=1)
+        null.set_gid("forest-null")
+
+    # study intervals, squares and arrows
+    st = rows[(rows["kind"] == "study") & np.isfinite(rows["estimate"].to_numpy(float))]
+    if len(st):
+        lo = np.clip(st["ci_low"].to_numpy(float), lo_lim, hi_lim)
+        hi = np.clip(st["ci_high"].to_numpy(float), lo_lim, hi_lim)
+        ci = ax.hlines(st["y"].to_numpy(float), lo, hi, colors=LINE_COLOR, linewidth=0.9, zorder=3)
+        ci.set_gid("forest-ci")
+        w = st["weight"].to_numpy(float)
+        w_max = np.nanmax(w) if np.isfinite(w).any() else 1.0
+        side = 0.78 * row_pt * shrink * np.sqrt(np.where(np.isfinite(w), w, 0.0) / w_max)
+        side = np.maximum(side, 2.0)
+        inside = (st["estimate"] >= lo_lim) & (st["estimate"] <= hi_lim)
+        sq = ax.scatter(
+            st["estimate"][inside],
+            st["y"][inside],
+            s=(side[inside.to_numpy()]) ** 2,
+            marker="s",
+            color=SQUARE_COLOR,
+            edgecolors="none",
+            zorder=2,
+        )
+        sq.set_gid("forest-squares")
+    _draw_arrows(ax, rows, fd, fs)
+
+    # pooled diamonds and prediction bars
+    half = 0.34 * shrink
+    for _, r in rows[rows["kind"].isin(("pooled_re", "pooled_ce"))].iterrows():
+        est, lo_, hi_, y = (float(r[c]) for c in ("estimate", "ci_low", "ci_high", "y"))
+        if not np.isfinite(est):
+            continue
+        filled = r["kind"] == "pooled_re"
+        poly = Polygon(
+            [(lo_, y), (est, y - half), (hi_, y), (est, y + half)],
+            closed=True,
+            facecolor=DIAMOND_COLOR if filled else "white",
+            edgecolor=DIAMOND_COLOR,
+            linewidth=0.9,
+            zorder=4,
+        )
+        poly.set_gid("forest-diamond-re" if filled else "forest-diamond-ce")
+        ax.add_patch(poly)
+    for _, r in rows[rows["kind"] == "prediction"].iterrows():
+        lo_, hi_, y = (float(r[c]) for c in ("ci_low", "ci_high", "y"))
+        rect = Rectangle(
+            (max(lo_, lo_lim), y - 0.13 * shrink),
+            min(hi_, hi_lim) - max(lo_, lo_lim),
+            0.26 * shrink,
+            facecolor=PREDICTION_COLOR,
+            edgecolor="none",
+            zorder=4,
+        )
+        rect.set_gid("forest-prediction")
+        ax.add_patch(rect)
+
+    if fd.favours is not None:
+        center = fd.null_value
+        if center is None:
+            center = math.sqrt(lo_lim * hi_lim) if fd.log_scale else (lo_lim + hi_lim) / 2
+        offset = -(0.9 * fs + 7.5)
+        for text, ha, dx in (
+            (f"← {_favours(fd.favours[0])}", "right", -4.0),
+            (f"{_favours(fd.favours[1])} →", "left", 4.0),
+        ):
+            t = ax.annotate(
+                text,
+                xy=(center, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(dx, offset),
+                textcoords="offset points",
+                ha=ha,
+                va="top",
+                fontsize=0.9 * fs,
+                annotation_clip=False,
+            )
+            t.set_gid("forest-favours")
+
+
+def _favours(label: str) -> str:
+    return label if re.match(r"(?i)favou?rs?\b", label) else f"Favours {label}"
+
+
+def _draw_arrows(ax: Axes, rows: pd.DataFrame, fd: ForestData, fs: float) -> None:
+    lo_lim, hi_lim = fd.xlim
+    for kind, color in (("study", LINE_COLOR), ("prediction", PREDICTION_COLOR)):
+        sel = rows[rows["kind"] == kind]
+        for col, x_edge, marker in (("arrow_low", lo_lim, "<"), ("arrow_high", hi_lim, ">")):
+            ys = sel.loc[sel[col].astype(bool), "y"].to_numpy(float)
+            if ys.size == 0:
+                continue
+            (line,) = ax.plot(
+                [x_edge] * ys.size,
+                ys,
+                linestyle="none",
+                marker=marker,
+                markersize=0.6 * fs,
+                color=color,
+                markeredgewidth=0,
+                clip_on=False,
+                zorder=5,
+            )
+            line.set_gid("forest-arrow")
+
+
+def _draw_texts(
+    ax: Axes,
+    fd: ForestData,
+    fs: float,
+    placed: list[_Placed],
+    x_transform: Any,
+    has_groups: bool,
+    background: Any,
+) -> None:
+    rows = fd.rows
+    row_pt = 1.55 * fs  # the nominal row height: headers sit at fixed distances above the graph
+    header_above = 0.55 * row_pt
+    group_above = 1.5 * row_pt
+    normal = rows[~rows["kind"].isin(TEXT_KINDS)]
+    for p in placed:
+        right = p.column.side == "right"
+        tr = x_transform(p.x_in, right)
+        tr_head = x_transform(p.x_in, right, header_above)
+        ha = p.column.align
+        for text, y, bold, kind in zip(
+            normal[p.column.key], normal["y"], normal["bold"], normal["kind"], strict=True
+        ):
+            if not text:
+                continue
+            t = ax.text(
+                0,
+                float(y),
+                str(text),
+                transform=tr,
+                ha=ha,
+                va="center_baseline",
+                fontsize=fs,
+                fontweight="bold" if bold else "normal",
+                color=PREDICTION_COLOR
+                if kind == "prediction" and p.column.key != "label"
+                else None,
+                clip_on=False,
+                parse_math=False,
+            )
+            t.set_gid(f"forest-{p.column.key}")
+        h = ax.text(
+            0,
+            1.0,
+            p.column.header,
+            transform=tr_head,
+            ha=ha,
+            va="center_baseline",
+            fontsize=fs,
+            fontweight="bold",
+            clip_on=False,
+            parse_math=False,
+        )
+        h.set_gid("forest-header")
+    if has_groups:
+        for side in ("left", "right"):
+            cols = [p for p in placed if p.column.side == side and p.column.group]
+            for grp in dict.fromkeys(p.column.group for p in cols):
+                members = [p for p in cols if p.column.group == grp]
+                left = min(p.left_in for p in members)
+                end = max(p.left_in + p.width_in for p in members)
+                g = ax.text(
+                    0,
+                    1.0,
+                    grp,
+                    transform=x_transform((left + end) / 2, side == "right", group_above),
+                    ha="center",
+                    va="center_baseline",
+                    fontsize=fs,
+                    fontweight="bold",
+                    clip_on=False,
+                    parse_math=False,
+                )
+                g.set_gid("forest-group-header")
+    # texts that span the columns start at the left edge of the label column
+    label_col = next(p for p in placed if p.column.key == "label")
+    tr = x_transform(label_col.left_in, False)
+    for _, r in rows[rows["kind"].isin(TEXT_KINDS)].iterrows():
+        t = ax.text(
+            0,
+            float(r["y"]),
+            str(r["label"]),
+            transform=tr,
+            ha="left",
+            va="center_baseline",
+            fontsize=0.9 * fs,
+            color=FOOTER_COLOR,
+            clip_on=False,
+            parse_math=False,
+            # the background behind the text hides the null line where the two cross
+            bbox={"facecolor": background, "edgecolor": "none", "pad": 1.0},
+        )
+        t.set_gid(f"forest-{r['kind']}")

@@ -1,0 +1,483 @@
+"""Forest plots: :func:`forest_data` prepares the rows, :func:`forest_plot` draws them.
+
+The layout follows the forest plots of RevMan and of R's ``meta`` package
+(``forest.meta``): one row per study with its label, arm data, effect and
+confidence interval as text and weight; squares with area proportional to
+the weight; a diamond per pooled estimate; a prediction-interval bar; the
+heterogeneity statistics and the test for the overall effect under the
+pooled rows; and, for a subgroup analysis, one block per subgroup followed
+by the overall estimate and the test for subgroup differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._errors import MetaAnalysisError
+from ._common import (
+    MEASURE_NAMES,
+    AnyResult,
+    can_back_transform,
+    display_kind,
+    family_of,
+    fmt_num,
+    fmt_p,
+    root_result,
+)
+from ._forest_rows import (
+    ARM_KEYS,
+    ARROW_KINDS,
+    BOLD_KINDS,
+    RowContext,
+    SortKey,
+    analysis_name,
+    axis_limits,
+    check_favours,
+    extra_columns,
+    make_columns,
+    null_value_of,
+    pooled_block,
+    sorted_studies,
+    text_row,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["ForestColumn", "ForestData", "forest_data", "forest_plot"]
+
+
+@dataclass(frozen=True)
+class ForestColumn:
+    """A text column of a forest plot.
+
+    Attributes
+    ----------
+    key : str
+        Column of :attr:`ForestData.rows` holding the texts.
+    header : str
+        Column header.
+    side : {"left", "right"}
+        Left or right of the graph.
+    align : {"left", "right", "center"}
+        Horizontal alignment of the texts.
+    group : str
+        A header spanning consecutive columns with the same ``group`` (e.g.
+        the name of an arm above its "Events/Total" column); ``""`` for none.
+    """
+
+    key: str
+    header: str
+    side: Literal["left", "right"]
+    align: Literal["left", "right", "center"] = "right"
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class ForestData:
+    """Everything a forest plot shows, before any drawing (see :func:`forest_data`).
+
+    Attributes
+    ----------
+    rows : DataFrame
+        One row per line of the plot, top to bottom, with columns ``kind``
+        (``"study"``, ``"pooled_re"``, ``"pooled_ce"``, ``"prediction"``,
+        ``"subgroup_header"``, ``"heterogeneity"``, ``"test"``,
+        ``"subgroup_test"``), ``label``, ``group`` (subgroup name or ``""``),
+        ``study`` (index of the study in the result, -1 for other rows),
+        ``y`` (vertical position; rows are one unit apart, top = smallest),
+        ``estimate``, ``ci_low``, ``ci_high`` (display scale: ratios
+        exponentiated, proportions and correlations back-transformed),
+        ``weight`` (percent), the texts ``estimate_text``, ``ci_text``,
+        ``effect_text`` and ``weight_text``, the arm-data texts (``arm_t``,
+        ``arm_c``, ``n_t``, ``n_c``, ``arm``, ``n``, ``pre``, ``post``, as the
+        measure has them), extra columns from ``data`` (``extra_<name>``),
+        ``arrow_low`` and ``arrow_high`` (the interval leaves the axis) and
+        ``bold``.
+    columns : tuple of ForestColumn
+        The text columns, left to right.
+    log_scale : bool
+        Whether the x axis is logarithmic (ratio measures).
+    xlim : (float, float)
+        Limits of the x axis (display scale).
+    xticks : tuple of float
+        Tick positions (display scale).
+    null_value : float or None
+        Position of the line of no effect, None for none.
+    effect_label : str
+        Name of the effect on the display scale (e.g. ``"Risk ratio"``).
+    measure : str or None
+        The effect-size measure code.
+    level : float
+        Confidence level of the intervals.
+    favours : (str, str) or None
+        Labels under the axis, left and right of the null line.
+    """
+
+    rows: pd.DataFrame
+    columns: tuple[ForestColumn, ...]
+    log_scale: bool
+    xlim: tuple[float, float]
+    xticks: tuple[float, ...]
+    null_value: float | None
+    effect_label: str
+    measure: str | None
+    level: float
+    favours: tuple[str, str] | None = None
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        """The study rows only."""
+        return self.rows[self.rows["kind"] == "study"]
+
+
+def forest_data(
+    result: AnyResult,
+    *,
+    data: pd.DataFrame | None = None,
+    columns: Sequence[str] | Mapping[str, str] | None = None,
+    sort_by: SortKey | None = None,
+    descending: bool = False,
+    common: bool = False,
+    prediction: bool | None = None,
+    back_transform: bool = True,
+    xlim: tuple[float, float] | None = None,
+    xticks: Sequence[float] | None = None,
+    null: float | bool | None = None,
+    favours: tuple[str, str] | None = None,
+    arm_labels: tuple[str, str] = ("Experimental", "Control"),
+    show_arms: bool = True,
+    digits: int = 2,
+    arm_digits: int = 1,
+    label_header: str = "Study",
+) -> ForestData:
+    """Prepare the rows, texts and axis of a forest plot, without drawing.
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult, BinaryPooledResult or SubgroupResult
+        The meta-analysis. The arm data come from ``result.study_data``
+        (present when the result was pooled from :func:`~msc_meta.effect_sizes`
+        output, or by :func:`~msc_meta.mantel_haenszel` / :func:`~msc_meta.peto`).
+    data : DataFrame, optional
+        Extra per-study columns (year, design, ...), one row per study in the
+        order of ``result.labels`` (``result.overall.labels`` for subgroups).
+    columns : sequence of str or mapping of str to str, optional
+        Columns of ``data`` to show left of the arm data (a mapping gives
+        their headers).
+    sort_by : {"effect", "weight", "year"} or str, optional
+        Order of the studies (within each subgroup): by effect, by weight, by
+        year (``data["year"]``, else a year read from the labels) or by a
+        column of ``data``. Missing values go last. Default: as given.
+    descending : bool
+        Sort in descending order.
+    common : bool
+        Also show the common-effect estimate beside a random-effects one
+        (``result.ce_estimate``).
+    prediction : bool, optional
+        Show the prediction interval of random-effects models. Default: for
+        the overall estimate when k >= 3.
+    back_transform : bool
+        Show effects on the display scale (default): ratios on a log axis,
+        proportions and correlations back-transformed. False shows the
+        analysis scale, as does a PFT result without study sizes (pooled
+        from arrays rather than from :func:`~msc_meta.effect_sizes` output).
+    xlim : (float, float), optional
+        Limits of the x axis on the display scale; intervals that leave it
+        end in arrows. Default: round limits covering the intervals.
+    xticks : sequence of float, optional
+        Tick positions (display scale).
+    null : float or bool, optional
+        Line of no effect: a position, True (1 for ratios, 0 otherwise) or
+        False. Default: 1 for ratios, none for one-group proportions and
+        means, 0 otherwise.
+    favours : (str, str), optional
+        What the two sides of the null line favour, e.g. ``("MSC", "control")``
+        draws "Favours MSC" left and "Favours control" right.
+    arm_labels : (str, str)
+        Names of the two arms, shown above their data.
+    show_arms : bool
+        Show the arm data (when the result has them).
+    digits, arm_digits : int
+        Decimals of the effects and of arm means and SDs.
+    label_header : str
+        Header of the study-label column.
+
+    Returns
+    -------
+    ForestData
+
+    Raises
+    ------
+    MetaAnalysisError
+        An unknown ``sort_by`` or column, ``data`` of the wrong length, bad
+        ``xlim``, or no year to sort by.
+
+    See Also
+    --------
+    forest_plot : draws a :class:`ForestData`.
+
+    Examples
+    --------
+    >>> import msc_meta as mm
+    >>> bcg = mm.datasets.load_bcg()
+    >>> es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t",
+    ...                      events_c="cpos", n_c="n_c", labels="study")
+    >>> fd = forest_data(mm.meta_analysis(es))
+    >>> fd.studies[["label", "arm_t", "arm_c", "effect_text"]].iloc[0].tolist()
+    ['Aronson 1948', '4/123', '11/139', '0.41 [0.13; 1.26]']
+    >>> fd.log_scale, fd.null_value
+    (True, 1.0)
+    """
+    import pandas as pd
+
+    from ..moderators import SubgroupResult
+
+    root = root_result(result)
+    k = len(root.labels)
+    # PFT needs the study sizes to be back-transformed; without them, the analysis scale
+    back_transform = back_transform and can_back_transform(root)
+    kind = display_kind(root.measure) if back_transform else "identity"
+    log_scale = kind == "log"
+    if digits < 0 or arm_digits < 0:
+        raise MetaAnalysisError("digits and arm_digits must be >= 0")
+    extra = extra_columns(data, columns, k)
+    ctx = RowContext(
+        root=root,
+        transform=back_transform,
+        digits=digits,
+        arm_digits=arm_digits,
+        family=family_of(root.measure) if show_arms and root.study_data is not None else None,
+        extra=extra,
+        level=root.level,
+    )
+
+    rows: list[dict[str, Any]] = []
+    y = 0.0
+    if isinstance(result, SubgroupResult):
+        for name, sub in result.groups.items():
+            idx = [i for i, g in enumerate(result.group_of) if g == name]
+            idx = sorted_studies(idx, sort_by, descending, root, data)
+            rows.append(text_row("subgroup_header", str(name), y, group=str(name)))
+            y += 1
+            for i in idx:
+                rows.append(ctx.study_row(i, y, group=str(name)))
+                y += 1
+            y += 0.3
+            y = pooled_block(
+                rows,
+                ctx,
+                sub,
+                idx,
+                y,
+                group=str(name),
+                common=common,
+                prediction=bool(prediction),
+                subtotal=True,
+                tests=False,
+            )
+            y += 0.7
+        y = pooled_block(
+            rows,
+            ctx,
+            result.overall,
+            list(range(k)),
+            y,
+            group="",
+            common=common,
+            prediction=prediction,
+            subtotal=False,
+            tests=True,
+        )
+        rows.append(
+            text_row(
+                "subgroup_test",
+                f"Test for subgroup differences: Q = {fmt_num(result.q_between, 2)}, "
+                f"df = {result.q_between_df} ({fmt_p(result.q_between_pvalue)})",
+                y,
+            )
+        )
+    else:
+        idx = sorted_studies(list(range(k)), sort_by, descending, root, data)
+        for i in idx:
+            rows.append(ctx.study_row(i, y))
+            y += 1
+        y += 0.3
+        pooled_block(
+            rows,
+            ctx,
+            root,
+            idx,
+            y,
+            group="",
+            common=common,
+            prediction=prediction,
+            subtotal=False,
+            tests=True,
+        )
+
+    frame = pd.DataFrame(rows)
+    for col in ("estimate", "ci_low", "ci_high", "weight"):
+        frame[col] = frame[col].astype(float)
+    text_cols = [c for c in frame.columns if c.endswith("_text") or c in ARM_KEYS]
+    text_cols += [c for c in frame.columns if c.startswith("extra_")]
+    frame[text_cols] = frame[text_cols].fillna("")
+
+    null_value = null_value_of(root.measure, null, log_scale, kind)
+    lim, ticks = axis_limits(frame, log_scale, null_value, kind, root.measure, xlim, xticks)
+    frame["arrow_low"] = frame["ci_low"].lt(lim[0]) & frame["kind"].isin(ARROW_KINDS)
+    frame["arrow_high"] = frame["ci_high"].gt(lim[1]) & frame["kind"].isin(ARROW_KINDS)
+    frame["bold"] = frame["kind"].isin(BOLD_KINDS)
+
+    cols = make_columns(ctx, root, arm_labels, label_header, extra, frame)
+    label = (
+        MEASURE_NAMES.get(root.measure or "", "Effect")
+        if back_transform
+        else (analysis_name(root.measure))
+    )
+    return ForestData(
+        rows=frame,
+        columns=cols,
+        log_scale=log_scale,
+        xlim=lim,
+        xticks=ticks,
+        null_value=null_value,
+        effect_label=label,
+        measure=root.measure,
+        level=root.level,
+        favours=check_favours(favours),
+    )
+
+
+def forest_plot(
+    result: AnyResult | ForestData,
+    *,
+    ax: Axes | None = None,
+    data: pd.DataFrame | None = None,
+    columns: Sequence[str] | Mapping[str, str] | None = None,
+    sort_by: SortKey | None = None,
+    descending: bool = False,
+    common: bool = False,
+    prediction: bool | None = None,
+    back_transform: bool = True,
+    xlim: tuple[float, float] | None = None,
+    xticks: Sequence[float] | None = None,
+    null: float | bool | None = None,
+    favours: tuple[str, str] | None = None,
+    arm_labels: tuple[str, str] = ("Experimental", "Control"),
+    show_arms: bool = True,
+    digits: int = 2,
+    arm_digits: int = 1,
+    label_header: str = "Study",
+    fontsize: float | None = None,
+    plot_width: float | None = None,
+) -> Axes:
+    """Forest plot of a meta-analysis or a subgroup analysis, as RevMan and R's ``meta`` draw it.
+
+    Each study has a row with its label, the arm data (events/total per arm,
+    mean (SD) and N per arm, or one group's data), its effect with confidence
+    interval as text and its weight; a square of area proportional to the
+    weight marks the effect, a line its interval, and an arrow an interval
+    that leaves the axis. Pooled estimates are diamonds spanning their
+    confidence interval (the random-effects one filled; the common-effect one
+    open), the prediction interval a bar. Under them come the heterogeneity
+    statistics (τ² and I² with their Q-profile intervals, Q with its df and
+    p-value) and the test for the overall effect (z, or t with its df for the
+    ``t``, ``knha`` and ``adhoc`` tests). For a :class:`~msc_meta.SubgroupResult`
+    each subgroup gets a block with its own diamond and heterogeneity line
+    (weights are those of the overall analysis, as in RevMan), then come the
+    overall estimate and the test for subgroup differences. One-group
+    proportions get no test line: their test is against 0 on the transformed
+    scale (a logit of 0 is a proportion of 0.5), which answers no question.
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult, BinaryPooledResult, SubgroupResult or ForestData
+        What to draw; a :class:`ForestData` (from :func:`forest_data`, maybe
+        edited) is drawn as it is, and the data options below are then ignored.
+    ax : matplotlib Axes, optional
+        Where to draw. The whole forest (text columns, graph and headers) is
+        fitted into the Axes' place: the Axes is shrunk to the graph and the
+        columns are drawn beside it (not below 1 inch of graph; save with
+        ``bbox_inches="tight"`` if the place is too small). Default: a new
+        figure sized to the rows and columns, whose height grows with the
+        number of rows.
+    data, columns, sort_by, descending, common, prediction, back_transform, xlim, xticks, null, favours, arm_labels, show_arms, digits, arm_digits, label_header
+        As for :func:`forest_data`.
+    fontsize : float, optional
+        Font size in points. Default: 9, smaller for many rows (down to 6)
+        or, with ``ax``, to fit the rows into the Axes.
+    plot_width : float, optional
+        Width of the graph in inches (default: 3 when ``ax`` is None, wider
+        when the heterogeneity line needs it; with ``ax``, what the columns
+        leave of its width).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes of the graph (its figure is ``ax.figure``).
+
+    Notes
+    -----
+    Squares have areas proportional to the weights (with a floor of 2 points
+    per side so that every study stays visible). Ratio measures are drawn on
+    a logarithmic axis with the exponentiated values; proportions (PLO, PLN,
+    PAS, PFT) and correlations (ZCOR) are back-transformed (PFT with the
+    harmonic mean of the study sizes; Miller 1978). The text is never
+    mathtext (``$`` in labels is literal), and global matplotlib settings are
+    not changed. This is the equivalent of ``forest.meta`` in R's ``meta``
+    package and of metafor's ``forest.rma``.
+
+    References
+    ----------
+    .. [1] Lewis S, Clarke M (2001). Forest plots: trying to see the wood and
+       the trees. BMJ 322:1479-1480.
+    .. [2] Schwarzer G, Carpenter JR, Rücker G (2015). Meta-Analysis with R,
+       chapter 2. Springer.
+    .. [3] Higgins JPT, Thompson SG, Spiegelhalter DJ (2009). A re-evaluation
+       of random-effects meta-analysis. J R Stat Soc A 172:137-159
+       (prediction intervals).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import msc_meta as mm
+    >>> bcg = mm.datasets.load_bcg()
+    >>> es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t",
+    ...                      events_c="cpos", n_c="n_c", labels="study")
+    >>> ax = forest_plot(mm.meta_analysis(es), favours=("vaccine", "control"),
+    ...                  arm_labels=("Vaccine", "Control"))
+    >>> ax.get_xscale()
+    'log'
+    >>> plt.close(ax.figure)
+    """
+    if isinstance(result, ForestData):
+        fd = result
+    else:
+        fd = forest_data(
+            result,
+            data=data,
+            columns=columns,
+            sort_by=sort_by,
+            descending=descending,
+            common=common,
+            prediction=prediction,
+            back_transform=back_transform,
+            xlim=xlim,
+            xticks=xticks,
+            null=null,
+            favours=favours,
+            arm_labels=arm_labels,
+            show_arms=show_arms,
+            digits=digits,
+            arm_digits=arm_digits,
+            label_header=label_header,
+        )
+    from ._forest_draw import draw_forest
+
+    return draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)
