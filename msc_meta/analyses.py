@@ -101,6 +101,7 @@ class AnalysisInput:
     Attributes
     ----------
     spec : AnalysisSpec
+        The analysis the input was built for.
     frame : DataFrame
         One row per contributing study: ``study``, ``study_id``, the
         arguments of the measure (``events``/``n``, ``mean``/``sd``/``n``,
@@ -571,6 +572,9 @@ def run_analysis(
     Returns
     -------
     AnalysisResult
+        The specification, the input built from the records, the effect sizes,
+        the meta-analysis result and the notes (k, designs, conversions,
+        studies not contributing, overlaps).
 
     Raises
     ------

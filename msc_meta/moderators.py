@@ -139,6 +139,8 @@ def subgroup_analysis(
     Returns
     -------
     SubgroupResult
+        One meta-analysis per subgroup, the overall one, and the test for
+        subgroup differences.
 
     Raises
     ------

@@ -199,6 +199,9 @@ def meta_analysis(
     Returns
     -------
     MetaAnalysisResult
+        The pooled estimate with its test and confidence interval, the
+        prediction interval, τ², I² and H² with their Q-profile intervals,
+        Cochran's Q, and the study rows.
 
     Raises
     ------

@@ -647,6 +647,8 @@ def load_records(path: str | Path) -> TrialRecords:
     Returns
     -------
     TrialRecords
+        The four typed tables (``studies``, ``arms``, ``outcomes``, ``sources``)
+        and the folder they were read from.
 
     Raises
     ------

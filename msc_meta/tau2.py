@@ -147,7 +147,13 @@ def solve_q_equation(
 
     Returns
     -------
-    tau2, iterations, converged
+    tau2 : float
+        The root, or 0 when ``Q(0) <= target``.
+    iterations : int
+        Newton or bisection steps taken.
+    converged : bool
+        False when the iteration stopped before reaching ``control.tol`` (after
+        ``control.max_iter`` steps, or at a slope that is not positive).
     """
     t = 0.0
     w = 1.0 / v
@@ -495,6 +501,8 @@ def estimate_tau2(
     Returns
     -------
     Tau2Fit
+        The estimate, its standard error (``None`` for ``EE``) and, for the
+        iterative estimators, the iterations and whether they converged.
 
     Examples
     --------

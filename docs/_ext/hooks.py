@@ -1,0 +1,192 @@
+"""MkDocs hooks: fill generated sections of the pages from the code and the data.
+
+Markers in the Markdown sources are replaced at build time, so the pages cannot drift
+from what they describe:
+
+* ``<!-- include: PATH -->``: the file at ``PATH`` (relative to the repository), without
+  its first-level title and with its headings one level deeper;
+* ``<!-- schema -->``: one table per resource of ``data/datapackage.json``;
+* ``<!-- analyses -->``: the pre-specified analyses of ``msc_meta.analyses.ANALYSES``,
+  with the studies that contribute to each and why the others do not;
+* ``<!-- measures -->``: the effect-size registry ``msc_meta.effects.MEASURES``;
+* ``<!-- reference-counts -->``: versions and case counts of the metafor reference file.
+
+Loaded by ``mkdocs.yml`` (``hooks: - docs/_ext/hooks.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+_MARKER = re.compile(
+    r"<!--\s*(include:\s*(?P<path>\S+)|schema|analyses|measures|reference-counts)\s*-->"
+)
+
+
+def _root(config: Any) -> Path:
+    return Path(config["config_file_path"]).resolve().parent
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _include(root: Path, rel: str) -> str:
+    """The file without its first-level title, its headings one level deeper."""
+    lines = (root / rel).read_text(encoding="utf-8").splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    out, fenced = [], False
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
+    return "\n".join(out).strip() + "\n"
+
+
+def _constraints(field: dict[str, Any]) -> str:
+    cons = field.get("constraints", {})
+    parts = []
+    if "enum" in cons:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in cons["enum"]))
+    if "pattern" in cons:
+        parts.append(f"pattern `{cons['pattern']}`")
+    if "minimum" in cons:
+        parts.append(f"≥ {cons['minimum']}")
+    if "maximum" in cons:
+        parts.append(f"≤ {cons['maximum']}")
+    if cons.get("unique"):
+        parts.append("unique")
+    return "; ".join(parts)
+
+
+def _schema(root: Path) -> str:
+    descriptor = json.loads((root / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    out = []
+    for res in descriptor["resources"]:
+        schema = res["schema"]
+        out.append(f"### `{res['path']}`\n")
+        out.append(_cell(res.get("description", "")) + "\n")
+        keys = [f"primary key `{schema['primaryKey']}`"] if "primaryKey" in schema else []
+        for fk in schema.get("foreignKeys", []):
+            ref = fk["reference"]
+            keys.append(f"`{fk['fields']}` → `{ref['resource']}.{ref['fields']}`")
+        if keys:
+            out.append("Keys: " + "; ".join(keys) + ".\n")
+        out.append("| column | type | required | allowed values | unit | meaning |")
+        out.append("|---|---|---|---|---|---|")
+        for f in schema["fields"]:
+            required = "yes" if f.get("constraints", {}).get("required") else ""
+            out.append(
+                f"| `{f['name']}` | {f.get('type', 'string')} | {required} | "
+                f"{_cell(_constraints(f))} | {_cell(f.get('unit', ''))} | "
+                f"{_cell(f.get('description', ''))} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def _analyses() -> str:
+    from msc_meta.analyses import ANALYSES, analysis_input
+    from msc_meta.datasets import load_msc_ra
+
+    records = load_msc_ra()
+    labels = dict(zip(records.studies["study_id"], records.studies["label"], strict=True))
+    out = []
+    for spec in ANALYSES.values():
+        inp = analysis_input(records, spec)
+        when = (
+            "end of follow-up"
+            if spec.timepoint_weeks is None
+            else f"{spec.timepoint_weeks:g} weeks"
+        )
+        contributing = ", ".join(inp.frame["study"]) if inp.k else "none"
+        out.append(f"### `{spec.name}`\n")
+        out.append(f"**{_cell(spec.title)}**\n")
+        out.append("| | |\n|---|---|")
+        rows = [
+            ("comparison", spec.comparison),
+            ("kind", f"`{spec.kind}`"),
+            ("outcome, time point", f"`{spec.outcome}`, {when}"),
+            (
+                "arms",
+                ", ".join(f"`{a}`" for a in spec.experimental)
+                + (" vs " + ", ".join(f"`{a}`" for a in spec.control) if spec.control else ""),
+            ),
+            ("measure", f"`{spec.measure}`"),
+            ("τ² estimator, test", f"`{spec.method}`, `{spec.test}`"),
+            (f"studies contributing (k = {inp.k})", contributing),
+        ]
+        out += [f"| {k} | {_cell(v)} |" for k, v in rows]
+        out.append("")
+        out.append(f"*Rationale.* {spec.rationale}\n")
+        if len(inp.excluded):
+            out.append("Not contributing:\n")
+            out += [
+                f"- {labels.get(r.study_id, r.study_id)}: {r.reason}"
+                for r in inp.excluded.itertuples()
+            ]
+            out.append("")
+    return "\n".join(out)
+
+
+def _measures() -> str:
+    from msc_meta.effects import MEASURES, RATIO_MEASURES
+
+    out = [
+        "| code | measure | arguments | zero-cell `add` | reference |",
+        "|---|---|---|---|---|",
+    ]
+    for m in MEASURES.values():
+        args = "`" + " ".join(m.arguments) + "`"
+        if m.optional:
+            args += " (optional `" + " ".join(m.optional) + "`)"
+        add = f"{m.default_add:g}" if m.family in ("binary2", "binary1") else "–"
+        name = m.description + (" (log scale)" if m.code in RATIO_MEASURES else "")
+        out.append(f"| `{m.code}` | {_cell(name)} | {args} | {add} | {_cell(m.reference)} |")
+    return "\n".join(out) + "\n"
+
+
+def _reference_counts(root: Path) -> str:
+    ref = json.loads(
+        (root / "tests" / "reference" / "metafor_reference.json").read_text(encoding="utf-8")
+    )
+    counts = ref["counts"]
+    calls = {
+        "escalc": "escalc",
+        "rma": "rma + predict + confint",
+        "mh": "rma.mh",
+        "peto": "rma.peto",
+    }
+    lines = [
+        f"The reference file now in the repository was written on {ref['generated']} by "
+        f"{ref['r_version']} with metafor {ref['metafor_version']} (metadat "
+        f"{ref['metadat_version']}). It holds {sum(counts.values())} cases:",
+        "",
+        "| kind | cases | metafor call |",
+        "|---|---:|---|",
+    ]
+    lines += [f"| `{k}` | {n} | `{calls.get(k, k)}` |" for k, n in counts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any, **kwargs: Any) -> str:
+    """Replace the markers of a page by their generated content."""
+    root = _root(config)
+
+    def fill(m: re.Match[str]) -> str:
+        if m.group("path"):
+            return _include(root, m.group("path"))
+        kind = m.group(1).strip()
+        if kind == "schema":
+            return _schema(root)
+        if kind == "analyses":
+            return _analyses()
+        if kind == "reference-counts":
+            return _reference_counts(root)
+        return _measures()
+
+    return _MARKER.sub(fill, markdown)
