@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,8 +114,28 @@ _DISPLAY_NAMES = {
 # --------------------------------------------------------------------------- results
 
 
+class _Plottable:
+    """Plot methods shared by the pooled-result classes (matplotlib loads on first use)."""
+
+    def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Forest plot of the studies and the pooled estimate.
+
+        See :func:`msc_meta.plots.forest_plot` for the options; returns the
+        matplotlib ``Axes``.
+        """
+        from .plots import forest_plot
+
+        return forest_plot(cast(Any, self), ax=ax, **kwargs)
+
+    def funnel_plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`)."""
+        from .plots import funnel_plot
+
+        return funnel_plot(cast(Any, self), ax=ax, **kwargs)
+
+
 @dataclass(frozen=True, eq=False)
-class MetaAnalysisResult:
+class MetaAnalysisResult(_Plottable):
     """Result of :func:`msc_meta.meta_analysis` (metafor's ``rma.uni``).
 
     All effects are on the analysis scale (log for ratio measures). ``i2`` is in
@@ -294,25 +314,9 @@ class MetaAnalysisResult:
             )
         return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
 
-    def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Forest plot of the studies and the pooled estimate.
-
-        See :func:`msc_meta.plots.forest_plot` for the options; returns the
-        matplotlib ``Axes``.
-        """
-        from .plots import forest_plot
-
-        return forest_plot(self, ax=ax, **kwargs)
-
-    def funnel_plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`)."""
-        from .plots import funnel_plot
-
-        return funnel_plot(self, ax=ax, **kwargs)
-
 
 @dataclass(frozen=True, eq=False)
-class BinaryPooledResult:
+class BinaryPooledResult(_Plottable):
     """Result of :func:`msc_meta.mantel_haenszel` and :func:`msc_meta.peto`.
 
     As metafor's ``rma.mh`` and ``rma.peto``: a common-effect estimate on the
@@ -442,22 +446,6 @@ class BinaryPooledResult:
             ]
         )
         return pd.concat([rows, pooled], ignore_index=True)
-
-    def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Forest plot of the studies and the pooled estimate.
-
-        See :func:`msc_meta.plots.forest_plot` for the options; returns the
-        matplotlib ``Axes``.
-        """
-        from .plots import forest_plot
-
-        return forest_plot(self, ax=ax, **kwargs)
-
-    def funnel_plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`)."""
-        from .plots import funnel_plot
-
-        return funnel_plot(self, ax=ax, **kwargs)
 
 
 def study_rows(
