@@ -28,6 +28,16 @@ def _fmt(x: float) -> str:
     return f"{x:.10g}"
 
 
+def is_missing(x: Any) -> bool:
+    """Whether a single cell is missing: ``None``, NaN or pandas' ``NA``."""
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):  # array-likes are not a single missing cell
+        return False
+
+
 def check_choice(value: object, name: str, allowed: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise naming the valid ones."""
     allowed = list(allowed)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
+from ._validation import is_missing
 from .results import Summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,17 +198,17 @@ def _arm_binary(
     pct = _pick(sel, arm, "percent")
     if count is not None:
         den = count["denominator"]
-        if _missing(den):
+        if is_missing(den):
             den = arm_n
-        if _missing(den):
+        if is_missing(den):
             return "count without a denominator"
         used.append(str(count["row_id"]))
         if bool(count["derived"]):
             conversions.append(f"{arm or 'study'}: {count['derivation']}")
         return int(count["value"]), int(den)
     if pct is not None:
-        den = pct["denominator"] if not _missing(pct["denominator"]) else arm_n
-        if _missing(den):
+        den = pct["denominator"] if not is_missing(pct["denominator"]) else arm_n
+        if is_missing(den):
             return "percent without a denominator"
         conv = counts_from_percent(str(pct["value_text"]), int(den))
         used.append(str(pct["row_id"]))
@@ -225,8 +226,8 @@ def _arm_mean(
     mean = _pick(sel, arm, "change_mean")
     if mean is None:
         return "no mean change reported"
-    n = mean["denominator"] if not _missing(mean["denominator"]) else arm_n
-    if _missing(n):
+    n = mean["denominator"] if not is_missing(mean["denominator"]) else arm_n
+    if is_missing(n):
         return "no n for the mean change"
     sd = _pick(sel, arm, "change_sd")
     used.append(str(mean["row_id"]))
@@ -244,13 +245,6 @@ def _arm_mean(
         )
         return float(mean["value"]), sd_val, int(n)
     return "no SD or SE of the mean change"
-
-
-def _missing(x: Any) -> bool:
-    try:
-        return x is None or bool(x != x) or str(x) == "<NA>"
-    except TypeError:
-        return True
 
 
 def _side(
@@ -273,7 +267,7 @@ def _side(
     parts = []
     reasons = []
     for _, arm in mine.iterrows():
-        n_arm = arm["n_analysed"] if not _missing(arm["n_analysed"]) else arm["n_randomised"]
+        n_arm = arm["n_analysed"] if not is_missing(arm["n_analysed"]) else arm["n_randomised"]
         got = get(sel, arm["arm_id"], n_arm, conversions, used)
         if isinstance(got, str):
             reasons.append(f"{arm['arm_id']}: {got}")

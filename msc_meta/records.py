@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import MetaAnalysisError
+from ._validation import is_missing
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -309,10 +310,6 @@ def _parse_table(raw: pd.DataFrame, fields: list[dict[str, Any]], file: str) -> 
 # --------------------------------------------------------------------------- cross-table rules
 
 
-def _line_of(frame: pd.DataFrame, i: int) -> int:
-    return int(i) + 2
-
-
 def _check_references(t: Mapping[str, pd.DataFrame]) -> None:
     studies = set(t["studies"]["study_id"])
     arms = dict(zip(t["arms"]["arm_id"], t["arms"]["study_id"], strict=True))
@@ -441,7 +438,7 @@ def _check_values(t: Mapping[str, pd.DataFrame]) -> None:
                 column="value",
                 row_id=rid,
             )
-        if stat == "count" and den is not None and not _isna(den) and val > den:
+        if stat == "count" and den is not None and not is_missing(den) and val > den:
             raise RecordError(
                 "outcomes.csv",
                 f"count {row['value_text']} is larger than its denominator {den}",
@@ -521,7 +518,7 @@ def _check_values(t: Mapping[str, pd.DataFrame]) -> None:
                     column="derived_from",
                     row_id=rid,
                 )
-            if den is None or _isna(den):
+            if den is None or is_missing(den):
                 raise RecordError(
                     "outcomes.csv",
                     "count_from_percent needs the denominator",
@@ -563,19 +560,6 @@ def _check_values(t: Mapping[str, pd.DataFrame]) -> None:
     _check_percent_matches_count(out)
 
 
-def _isna(x: Any) -> bool:
-    try:
-        return bool(x is None or (isinstance(x, float) and math.isnan(x)) or x is _NA())
-    except TypeError:
-        return False
-
-
-def _NA() -> Any:
-    import pandas as pd
-
-    return pd.NA
-
-
 def _check_percent_matches_count(out: pd.DataFrame) -> None:
     """A count and a percent of the same study, arm, outcome and time must agree."""
     keys = ["study_id", "arm_id", "outcome", "timepoint_label"]
@@ -585,10 +569,10 @@ def _check_percent_matches_count(out: pd.DataFrame) -> None:
     for i, row in zip(counts.index, _records_of(counts), strict=True):
         hit = index.get(tuple(row[k] for k in keys))
         den = row["denominator"]
-        if hit is None or _isna(den):
+        if hit is None or is_missing(den):
             continue
         prow = hit
-        if not _isna(prow["denominator"]) and int(prow["denominator"]) != int(den):
+        if not is_missing(prow["denominator"]) and int(prow["denominator"]) != int(den):
             continue
         if not _reproduces(row["value"], int(den), prow["value_text"]):
             raise RecordError(
@@ -683,7 +667,7 @@ def load_records(path: str | Path) -> TrialRecords:
 
 
 def _format_cell(value: Any, kind: str) -> str:
-    if value is None or _isna(value):
+    if value is None or is_missing(value):
         return ""
     if kind == "boolean":
         return "true" if bool(value) else "false"
@@ -741,5 +725,5 @@ def iter_missing(records: TrialRecords) -> Iterable[tuple[str, str, str]]:
             for col in frame.columns:
                 if col in ("notes",) or col.endswith("_source"):
                     continue
-                if _isna(row[col]):
+                if is_missing(row[col]):
                     yield (str(sid), name, f"{col}" if name == "studies" else f"{row[key]}.{col}")
