@@ -366,6 +366,7 @@ class _Input:
     add: float
     level: float
     messages: tuple[tuple[type[Warning], str], ...]
+    not_estimable: tuple[str, ...] = ()
 
 
 def _read_input(
@@ -432,7 +433,8 @@ def _read_input(
     e_t, nt, e_c, nc = (arrs[n][keep] for n in ("events_t", "n_t", "events_c", "n_c"))
     tables = _Tables(a=e_t, b=nt - e_t, c=e_c, d=nc - e_c)
     kept_labels = tuple(lab for lab, kp in zip(labs, keep, strict=True) if kp)
-    return _Input(tables, kept_labels, add_f, level_f, tuple(messages))
+    missing_labels = tuple(lab for lab, kp in zip(labs, keep, strict=True) if not kp)
+    return _Input(tables, kept_labels, add_f, level_f, tuple(messages), missing_labels)
 
 
 def _names(labels: Sequence[str], mask: BoolArray) -> str:
@@ -501,6 +503,7 @@ def _assemble(
         measure=measure,
         method=method,
         level=inp.level,
+        not_estimable=inp.not_estimable,
         effect=study.effect,
         variance=study.variance,
         weights=100 * pooled.weights / pooled.weights.sum(),

@@ -8,6 +8,7 @@ intervals.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -295,7 +296,7 @@ def meta_analysis(
     study_data = None
     if inputs is not None and len(inputs) == len(keep):
         study_data = inputs[keep].reset_index(drop=True)
-    return _fit(
+    res = _fit(
         y,
         v,
         lab,
@@ -307,6 +308,10 @@ def meta_analysis(
         n_kept,
         study_data,
     )
+    if keep.all():
+        return res
+    not_estimable = tuple(lab_all[i] for i in np.flatnonzero(~keep))
+    return dataclasses.replace(res, not_estimable=not_estimable)
 
 
 def _fit(

@@ -142,6 +142,8 @@ class MetaAnalysisResult(_Plottable):
     percent. ``weights`` are percentages summing to 100. ``study_data`` holds
     the per-study arguments of :func:`~msc_meta.effect_sizes` (arm data) for
     the pooled studies, when the input was an ``EffectSizes``.
+    ``not_estimable`` holds the labels of the studies left out because their
+    effect or variance was missing (RevMan's "not estimable" rows).
     """
 
     estimate: float
@@ -181,6 +183,7 @@ class MetaAnalysisResult(_Plottable):
     notes: tuple[str, ...] = ()
     n_per_study: FloatArray | None = field(default=None, repr=False)
     study_data: pd.DataFrame | None = field(default=None, repr=False)
+    not_estimable: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def tau(self) -> float:
@@ -324,7 +327,8 @@ class BinaryPooledResult(_Plottable):
     computed from the study-level effects. For the MH odds ratio the
     Cochran-Mantel-Haenszel test, and Tarone's and the Breslow-Day tests of
     homogeneity (``tarone_df``: tables with both events and non-events, minus
-    1) are also given.
+    1) are also given. ``not_estimable`` holds the labels of the studies left
+    out because a count was missing.
     """
 
     estimate: float
@@ -355,6 +359,7 @@ class BinaryPooledResult(_Plottable):
     breslow_day_pvalue: float | None = None
     notes: tuple[str, ...] = ()
     study_data: pd.DataFrame | None = field(default=None, repr=False)
+    not_estimable: tuple[str, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
         return (
