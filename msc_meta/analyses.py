@@ -16,6 +16,7 @@ designs and its conversions, and small k is flagged with a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
 from ._validation import is_missing
-from .results import Summary
+from .results import DISPLAY_MAX_ROWS, Summary
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -141,20 +142,20 @@ class AnalysisResult:
     def __repr__(self) -> str:
         return f"<AnalysisResult {self.spec.name}: k={self.k}, {self.result!r}>"
 
-    def summary(self, digits: int = 4) -> Summary:
-        """The meta-analysis summary headed by what was compared and noted."""
-        base = self.result.summary(digits)
+    def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
+        """The meta-analysis summary headed by what was compared and noted.
+
+        ``max_rows`` as for :meth:`~msc_meta.MetaAnalysisResult.summary`.
+        """
+        base = self.result.summary(digits, max_rows=max_rows)
         head = (
             ("Analysis", self.spec.title),
             ("Comparison", self.spec.comparison),
             ("Outcome", f"{self.spec.outcome} at {_when(self.spec.timepoint_weeks)}"),
             ("Designs", ", ".join(sorted(set(self.input.frame["design"])))),
         )
-        return Summary(
-            title=f"{self.spec.name} (msc_meta)",
-            lines=head + base.lines,
-            table=base.table,
-            notes=self.notes,
+        return dataclasses.replace(
+            base, title=f"{self.spec.name} (msc_meta)", lines=head + base.lines, notes=self.notes
         )
 
     def _repr_html_(self) -> str:

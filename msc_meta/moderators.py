@@ -19,7 +19,14 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from ._errors import MetaAnalysisError
-from .results import MetaAnalysisResult, Summary, _f, _p_eq
+from .results import (
+    DISPLAY_MAX_ROWS,
+    MetaAnalysisResult,
+    Summary,
+    _check_max_rows,
+    _f,
+    _p_eq,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -84,8 +91,13 @@ class SubgroupResult:
             )
         return pd.DataFrame(rows)
 
-    def summary(self, digits: int = 4) -> Summary:
-        """Subgroup table and the test for subgroup differences."""
+    def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
+        """Subgroup table and the test for subgroup differences.
+
+        ``max_rows`` is the most subgroup rows shown (the first and last ones,
+        around a "… n more subgroups" row; ``None``: all); the overall row is
+        always shown and :meth:`to_frame` is complete.
+        """
         lines = (
             ("Subgroups", str(len(self.groups))),
             ("Studies (k)", str(self.overall.k)),
@@ -100,6 +112,9 @@ class SubgroupResult:
             title="Subgroup analysis (msc_meta)",
             lines=lines,
             table=self.to_frame().round(digits).set_index("subgroup"),
+            max_rows=_check_max_rows(max_rows),
+            fixed_rows=1,
+            row_noun="subgroups",
         )
 
     def _repr_html_(self) -> str:

@@ -24,24 +24,67 @@ FloatArray = NDArray[np.float64]
 # --------------------------------------------------------------------------- summary
 
 
+#: Most study rows that ``summary()`` and the HTML display show; beyond it, the first and
+#: last rows are shown with a "… n more studies" row (as pandas truncates long frames).
+#: ``summary(max_rows=None)`` shows every row; ``to_frame()`` is always complete.
+DISPLAY_MAX_ROWS = 30
+
+#: How a result of one study is described, everywhere it is displayed (summaries,
+#: ``to_frame()``, forest plots, the report): nothing is pooled, and there is no
+#: prediction interval and no heterogeneity.
+SINGLE_STUDY = "Single study (nothing pooled)"
+
+#: What a summary says for quantities that need two or more studies (PI, τ², I², Q).
+NOT_APPLICABLE_K1 = "not applicable (k = 1)"
+
+
 @dataclass(frozen=True)
 class Summary:
     """A printable summary: a title, labelled lines, an optional table and notes.
 
     ``str(summary)`` gives plain text; in Jupyter ``_repr_html_`` renders tables.
+    A table longer than ``max_rows`` (not counting its last ``fixed_rows``
+    rows, the pooled rows, which are always shown) is shown as its first and
+    last rows around a "… n more studies" row; ``table`` itself stays complete.
     """
 
     title: str
     lines: tuple[tuple[str, str], ...]
     table: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
+    max_rows: int | None = None
+    fixed_rows: int = 0
+    row_noun: str = "studies"
+
+    def _shown(self) -> tuple[pd.DataFrame, int, int]:
+        """The rows to show, where the omission row goes, and how many rows it stands for."""
+        import pandas as pd
+
+        table = self.table
+        assert table is not None
+        n_body = len(table) - self.fixed_rows
+        if self.max_rows is None or n_body <= self.max_rows:
+            return table, 0, 0
+        head = (self.max_rows + 1) // 2
+        tail = self.max_rows - head
+        body = table.iloc[:n_body]
+        parts = [body.iloc[:head], body.iloc[n_body - tail : n_body], table.iloc[n_body:]]
+        return pd.concat(parts), head, n_body - self.max_rows
+
+    def _omitted_text(self, n: int) -> str:
+        return f"… {n:,} more {self.row_noun}"
 
     def __str__(self) -> str:
         width = max((len(k) for k, _ in self.lines), default=0)
         out = [self.title, "=" * len(self.title)]
         out += [f"{k.ljust(width)} : {v}" for k, v in self.lines]
         if self.table is not None:
-            out += ["", self.table.to_string()]
+            shown, at, omitted = self._shown()
+            text = shown.to_string().splitlines()
+            if omitted:
+                header = len(text) - len(shown)
+                text.insert(header + at, self._omitted_text(omitted))
+            out += ["", *text]
         if self.notes:
             out += [""] + [f"Note: {n}" for n in self.notes]
         return "\n".join(out)
@@ -57,9 +100,40 @@ class Summary:
         )
         parts = [f"<h4>{html.escape(self.title)}</h4>", f"<table>{rows}</table>"]
         if self.table is not None:
-            parts.append(self.table.to_html(border=0))
+            shown, at, omitted = self._shown()
+            table_html = shown.to_html(border=0)
+            if omitted:
+                head, sep, body = table_html.partition("<tbody>")
+                rows_html = body.split("<tr>")
+                span = shown.shape[1] + shown.index.nlevels
+                gap = (
+                    f"\n      <td colspan='{span}' style='text-align:left'>"
+                    f"{html.escape(self._omitted_text(omitted))}</td>\n    </tr>\n    "
+                )
+                rows_html.insert(at + 1, gap)
+                table_html = head + sep + "<tr>".join(rows_html)
+            parts.append(table_html)
         parts += [f"<p><em>Note:</em> {html.escape(n)}</p>" for n in self.notes]
         return "<div class='msc-meta-summary'>" + "".join(parts) + "</div>"
+
+
+def _check_max_rows(max_rows: int | None) -> int | None:
+    from ._errors import MetaAnalysisError
+
+    if max_rows is None:
+        return None
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 1:
+        raise MetaAnalysisError(
+            f"max_rows={max_rows!r} must be a positive whole number, or None to show every row"
+        )
+    return int(max_rows)
+
+
+def _names_text(names: Sequence[str], limit: int = 10) -> str:
+    """``"3: A, B, C"``, the first ``limit`` names and how many more."""
+    shown = ", ".join(map(str, names[:limit]))
+    more = f", … {len(names) - limit:,} more" if len(names) > limit else ""
+    return f"{len(names)}: {shown}{more}"
 
 
 def _f(x: float, digits: int) -> str:
@@ -215,11 +289,29 @@ class MetaAnalysisResult(_Plottable):
 
         return back_transform(self.measure, x, n=self.n_per_study)
 
-    def summary(self, digits: int = 4) -> Summary:
-        """A metafor-like summary with the pooled estimate, heterogeneity and tests."""
+    def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
+        """A metafor-like summary with the pooled estimate, heterogeneity and tests.
+
+        Parameters
+        ----------
+        digits : int
+            Decimals shown.
+        max_rows : int or None
+            Most study rows shown in the table (the first and last ones, around
+            a "… n more studies" row); ``None`` shows every study. The pooled
+            rows are always shown; :meth:`to_frame` is always complete.
+
+        Notes
+        -----
+        A single study (k = 1) is shown as :data:`SINGLE_STUDY`: nothing is
+        pooled, and the prediction interval and the heterogeneity statistics
+        are "not applicable (k = 1)".
+        """
+        max_rows = _check_max_rows(max_rows)
         lvl = f"{100 * self.level:g}%"
-        if self.k == 1:
-            model = "Single study (nothing pooled; no tau^2 estimated)"
+        one = self.k == 1
+        if one:
+            model = SINGLE_STUDY
         elif not self.is_random:
             model = "Common-effect model"
         else:
@@ -244,7 +336,9 @@ class MetaAnalysisResult(_Plottable):
             (stat_name, _f(self.statistic, digits)),
             ("p-value", _p(self.pvalue, digits)),
         ]
-        if self.is_random:
+        if one:
+            lines.append((f"{lvl} PI", NOT_APPLICABLE_K1))
+        elif self.is_random:
             lines.append((f"{lvl} PI", f"[{_f(self.pi_low, digits)}, {_f(self.pi_high, digits)}]"))
         if self.measure is not None and self.measure in _DISPLAY_NAMES:
             t = self.transform
@@ -272,9 +366,19 @@ class MetaAnalysisResult(_Plottable):
             ),
             ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
         ]
-        table = self.to_frame().round(digits).set_index("study")
+        if one:
+            heterogeneity = {"tau^2", "tau", "I^2", "H^2", "Q"}
+            lines = [(k, NOT_APPLICABLE_K1 if k in heterogeneity else v) for k, v in lines]
+        if self.not_estimable:
+            lines.append(("Not estimable (missing values)", _names_text(self.not_estimable)))
+        frame = self.to_frame()
         return Summary(
-            title="Meta-analysis (msc_meta)", lines=tuple(lines), table=table, notes=self.notes
+            title="Meta-analysis (msc_meta)",
+            lines=tuple(lines),
+            table=frame.round(digits).set_index("study"),
+            notes=self.notes,
+            max_rows=max_rows,
+            fixed_rows=int((frame["kind"] != "study").sum()),
         )
 
     def _repr_html_(self) -> str:
@@ -284,14 +388,19 @@ class MetaAnalysisResult(_Plottable):
         """Per-study rows (effect, SE, CI, weight %) followed by the pooled rows.
 
         Columns: ``study, effect, se, ci_low, ci_high, weight, kind`` with ``kind``
-        one of ``"study"``, ``"pooled"`` and (random-effects models)
+        one of ``"study"``, ``"pooled"`` and (random-effects models with k ≥ 2)
         ``"prediction"`` for the prediction interval. Study intervals are Wald
-        intervals on the analysis scale.
+        intervals on the analysis scale. With k = 1 the pooled row is the
+        study itself, labelled :data:`SINGLE_STUDY`, and there is no
+        prediction row.
         """
         import pandas as pd
 
         rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
-        pooled_label = "RE model" if self.is_random else "EE model"
+        if self.k == 1:
+            pooled_label = SINGLE_STUDY
+        else:
+            pooled_label = "RE model" if self.is_random else "EE model"
         extra = [
             {
                 "study": pooled_label,
@@ -303,7 +412,7 @@ class MetaAnalysisResult(_Plottable):
                 "kind": "pooled",
             }
         ]
-        if self.is_random:
+        if self.is_random and self.k >= 2:
             extra.append(
                 {
                     "study": "Prediction interval",
@@ -374,11 +483,18 @@ class BinaryPooledResult(_Plottable):
 
         return back_transform(self.measure, x)
 
-    def summary(self, digits: int = 4) -> Summary:
-        """A metafor-like summary of the pooled estimate and heterogeneity."""
+    def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
+        """A metafor-like summary of the pooled estimate and heterogeneity.
+
+        ``max_rows`` is the most study rows shown (``None``: all), as for
+        :meth:`MetaAnalysisResult.summary`; a single study is described the
+        same way.
+        """
+        max_rows = _check_max_rows(max_rows)
         lvl = f"{100 * self.level:g}%"
+        one = self.k == 1
         lines: list[tuple[str, str]] = [
-            ("Model", f"Common-effect model ({self.method})"),
+            ("Model", SINGLE_STUDY if one else f"Common-effect model ({self.method})"),
             ("Studies (k)", str(self.k)),
             ("Measure", self.measure),
             ("Estimate", _f(self.estimate, digits)),
@@ -421,26 +537,35 @@ class BinaryPooledResult(_Plottable):
                     f"(df = {self.tarone_df}, {_p_eq(self.breslow_day_pvalue, digits)})",
                 )
             )
-        table = self.to_frame().round(digits).set_index("study")
+        if one:
+            lines = [(k, NOT_APPLICABLE_K1 if k in ("I^2", "H^2", "Q") else v) for k, v in lines]
+        if self.not_estimable:
+            lines.append(("Not estimable (missing values)", _names_text(self.not_estimable)))
+        frame = self.to_frame()
         return Summary(
             title=f"{self.method} meta-analysis (msc_meta)",
             lines=tuple(lines),
-            table=table,
+            table=frame.round(digits).set_index("study"),
             notes=self.notes,
+            max_rows=max_rows,
+            fixed_rows=int((frame["kind"] != "study").sum()),
         )
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-study rows (effect, SE, CI, weight %) followed by the pooled row."""
+        """Per-study rows (effect, SE, CI, weight %) followed by the pooled row.
+
+        With k = 1 the pooled row is the study itself, labelled :data:`SINGLE_STUDY`.
+        """
         import pandas as pd
 
         rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         pooled = pd.DataFrame(
             [
                 {
-                    "study": f"{self.method} model",
+                    "study": SINGLE_STUDY if self.k == 1 else f"{self.method} model",
                     "effect": self.estimate,
                     "se": self.se,
                     "ci_low": self.ci_low,

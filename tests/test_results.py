@@ -83,3 +83,100 @@ def test_pft_back_transform_uses_harmonic_mean_of_study_sizes() -> None:
     expected = 0.5 * (1 - np.sign(np.cos(2 * x)) * np.sqrt(1 - (s + (s - 1 / s) / nhm) ** 2))
     assert res.transform(res.estimate) == pytest.approx(expected, rel=1e-12)
     assert 0.0 < res.transform(res.estimate) < 1.0
+
+
+# --------------------------------------------------------------------------- large results
+
+
+@pytest.fixture(scope="module")
+def big() -> mm.MetaAnalysisResult:
+    rng = np.random.default_rng(20261130)
+    k = 5000
+    return mm.meta_analysis(
+        rng.normal(0.0, 0.3, k),
+        rng.uniform(0.01, 0.1, k),
+        method="DL",
+        labels=[f"Study {i + 1}" for i in range(k)],
+    )
+
+
+def _study_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("Study ")]
+
+
+def test_summary_of_a_large_result_shows_first_and_last_studies(
+    big: mm.MetaAnalysisResult,
+) -> None:
+    text = str(big.summary())
+    shown = _study_lines(text)
+    limit = mm.results.DISPLAY_MAX_ROWS
+    assert len(shown) == limit
+    assert shown[0].startswith("Study 1 ") and shown[-1].startswith("Study 5000 ")
+    assert f"… {5000 - limit:,} more studies" in text
+    assert "RE model" in text and "Prediction interval" in text  # pooled rows always shown
+    html = big._repr_html_()
+    assert html.count("<tr") < 2 * limit + 40 and len(html) < 20_000
+    assert f"… {5000 - limit:,} more studies" in html
+    assert ">Study 1<" in html and ">Study 5000<" in html and ">Study 2500<" not in html
+    # everything on request, and to_frame stays complete
+    assert len(_study_lines(str(big.summary(max_rows=None)))) == 5000
+    assert len(big.to_frame()) == 5002
+    assert len(_study_lines(str(big.summary(max_rows=10)))) == 10
+    # a result at the limit is shown whole
+    small = mm.meta_analysis(big.effect[:limit], big.variance[:limit], labels=big.labels[:limit])
+    assert len(_study_lines(str(small.summary()))) == limit
+    assert "more studies" not in str(small.summary())
+
+
+def test_binary_and_subgroup_summaries_truncate_too() -> None:
+    rng = np.random.default_rng(3)
+    k = 400
+    n = rng.integers(20, 200, size=(2, k))
+    ev_t, ev_c = rng.binomial(n[0], 0.3), rng.binomial(n[1], 0.4)
+    labels = [f"Study {i + 1}" for i in range(k)]
+    mh = mm.mantel_haenszel("OR", events_t=ev_t, n_t=n[0], events_c=ev_c, n_c=n[1], labels=labels)
+    text = str(mh.summary())
+    assert len(_study_lines(text)) == mm.results.DISPLAY_MAX_ROWS
+    assert f"… {k - mm.results.DISPLAY_MAX_ROWS:,} more studies" in text
+    assert "MH model" in text
+    assert len(_study_lines(str(mh.summary(max_rows=None)))) == k
+    assert "more studies" in mh._repr_html_()
+    es = mm.effect_sizes("OR", events_t=ev_t, n_t=n[0], events_c=ev_c, n_c=n[1], labels=labels)
+    groups = [f"G{i % 100:03d}" for i in range(k)]
+    sub = mm.subgroup_analysis(es, groups=groups, method="DL")
+    text = str(sub.summary())
+    assert f"… {100 - mm.results.DISPLAY_MAX_ROWS:,} more subgroups" in text
+    assert "Overall" in text and "G000" in text and "G099" in text and "G050" not in text
+    assert "G050" in str(sub.summary(max_rows=None))
+    assert "more subgroups" in sub._repr_html_()
+
+
+def test_one_study_is_described_one_way() -> None:
+    with pytest.warns(mm.FewStudiesWarning):
+        one = mm.meta_analysis([0.3], [0.04], labels=["Solo 2020"], method="REML")
+    text = str(one.summary())
+    assert "Single study (nothing pooled)" in text
+    assert "RE model" not in text and "Prediction interval" not in text
+    assert "95% PI      : not applicable (k = 1)" in text
+    assert "I^2         : not applicable (k = 1)" in text
+    frame = one.to_frame()
+    assert frame["kind"].tolist() == ["study", "pooled"]
+    assert frame["study"].tolist() == ["Solo 2020", mm.results.SINGLE_STUDY]
+    with pytest.warns(mm.FewStudiesWarning):
+        mh = mm.mantel_haenszel("RR", events_t=[5], n_t=[20], events_c=[3], n_c=[21])
+    assert mh.to_frame()["study"].tolist()[-1] == mm.results.SINGLE_STUDY
+    assert "Single study (nothing pooled)" in str(mh.summary())
+
+
+def test_summary_lists_studies_not_estimable() -> None:
+    with pytest.warns(mm.DroppedStudiesWarning):
+        r = mm.meta_analysis(
+            [0.1, np.nan, 0.3, 0.2], [0.04, 0.05, np.nan, 0.02], labels=list("ABCD")
+        )
+    assert r.not_estimable == ("B", "C")
+    assert "Not estimable (missing values) : 2: B, C" in str(r.summary())
+
+
+def test_max_rows_must_be_positive(res: mm.MetaAnalysisResult) -> None:
+    with pytest.raises(mm.MetaAnalysisError, match="max_rows=0"):
+        res.summary(max_rows=0)
