@@ -13,6 +13,7 @@ __all__ = [
     "ConvergenceWarning",
     "DroppedStudiesWarning",
     "FewStudiesWarning",
+    "LargePlotWarning",
     "MetaAnalysisError",
     "MetaAnalysisWarning",
     "ZeroCellWarning",
@@ -49,3 +50,11 @@ class BoundaryWarning(MetaAnalysisWarning):
 
 class DroppedStudiesWarning(MetaAnalysisWarning):
     """Studies with missing (NaN) values were dropped from the analysis."""
+
+
+class LargePlotWarning(MetaAnalysisWarning):
+    """A plot has so many rows that it is slow to draw and too tall to read.
+
+    The message says how to proceed: show fewer rows (``max_rows=``), plot a
+    subset, or use a plot made for many studies (a funnel plot).
+    """

@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,8 +221,8 @@ def test_forest_common_effect_and_binary_results_have_no_prediction(
 
 def test_forest_prediction_on_request(es: mm.EffectSizes) -> None:
     two = mm.meta_analysis(es["effect"][:2], es["variance"][:2])
-    assert "prediction" not in set(forest_data(two).rows["kind"])  # k < 3
-    assert "prediction" in set(forest_data(two, prediction=True).rows["kind"])
+    assert "prediction" in set(forest_data(two).rows["kind"])  # from k = 2, as the tables
+    assert "prediction" not in set(forest_data(two, prediction=False).rows["kind"])
     assert "prediction" not in set(
         forest_data(mm.meta_analysis(es), prediction=False).rows["kind"]
     )
@@ -231,7 +232,7 @@ def test_forest_means_arm_columns_and_linear_axis(md_res: mm.MetaAnalysisResult)
     fd = forest_data(md_res, arm_labels=("MSC", "Placebo"))
     row = fd.studies.iloc[0]
     assert (row["arm_t"], row["n_t"], row["arm_c"], row["n_c"]) == (
-        "10.7 (3.7)", "50", "13.2 (2.6)", "56",
+        "10.70 (3.70)", "50", "13.20 (2.60)", "56",
     )  # fmt: skip
     pooled = fd.rows[fd.rows["kind"] == "pooled_re"].iloc[0]
     assert (pooled["n_t"], pooled["n_c"], pooled["arm_t"]) == ("173", "169", "")
@@ -278,7 +279,7 @@ def test_forest_edge_cases_one_study_double_zero_and_pft_without_sizes() -> None
     fd = forest_data(one, prediction=True)
     assert "prediction" not in set(fd.rows["kind"])  # no prediction interval from one study
     het = fd.rows.loc[fd.rows["kind"] == "heterogeneity", "label"].item()
-    assert het == "Heterogeneity: not applicable (one study)"
+    assert het == "Heterogeneity: not applicable (k = 1)"
     forest_plot(one)
     with pytest.warns(mm.ZeroCellWarning):
         mh = mm.mantel_haenszel(
@@ -418,10 +419,11 @@ def test_forest_plot_arrows_where_xlim_cuts_an_interval(mh: mm.BinaryPooledResul
 
 def test_forest_plot_favours_labels(res: mm.MetaAnalysisResult) -> None:
     ax = forest_plot(res, favours=("MSC", "control"))
-    assert _texts(ax, "forest-favours") == ["← Favours MSC", "Favours control →"]
+    assert _texts(ax, "forest-direction") == ["← Favours MSC", "Favours control →"]
     assert ax.get_xlabel() == ""
-    assert forest_plot(res, favours=("Favours A", "B")).figure is not None
-    assert _texts(forest_plot(res), "forest-favours") == []
+    ax = forest_plot(res, favours=("Favours A", "B"))
+    assert _texts(ax, "forest-direction") == ["← Favours A", "Favours B →"]
+    assert _texts(forest_plot(res), "forest-direction") == []
 
 
 def test_forest_plot_extra_columns_and_year_sort(
@@ -506,7 +508,7 @@ def test_forest_text_columns_do_not_overlap(sub: mm.SubgroupResult) -> None:
     graph = ax.get_window_extent(renderer)
     by_row: dict[float, list[Any]] = {}
     for text in ax.texts:
-        if text.get_gid() in SPANNING or text.get_gid() == "forest-favours":
+        if text.get_gid() in SPANNING or text.get_gid() == "forest-direction":
             continue  # text lines spanning the columns, and the labels under the axis
         box = text.get_window_extent(renderer)
         by_row.setdefault(round(box.y0 + box.y1), []).append(box)
@@ -516,6 +518,186 @@ def test_forest_text_columns_do_not_overlap(sub: mm.SubgroupResult) -> None:
         boxes.sort(key=lambda b: b.x0)
         for a, b in itertools.pairwise(boxes):
             assert a.x1 < b.x0, "texts of one row overlap"
+
+
+# --------------------------------------------------------------------------- forest: review fixes
+
+
+def test_forest_of_many_studies_warns_quickly_and_max_rows_shortens_it() -> None:
+    rng = np.random.default_rng(11)
+    k = 1000
+    r = mm.meta_analysis(
+        rng.normal(0, 0.3, k), rng.uniform(0.01, 0.1, k), labels=[f"S{i + 1}" for i in range(k)]
+    )
+    start = time.perf_counter()
+    with pytest.warns(mm.LargePlotWarning, match=r"1000 study rows.*max_rows=.*funnel_plot"):
+        fd = forest_data(r)
+    assert time.perf_counter() - start < 5.0
+    assert len(fd.studies) == k
+    # forest_plot warns before it draws (drawing is mocked: the test stays fast)
+    import msc_meta.plots._forest_draw as draw_module
+
+    calls: list[ForestData] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(draw_module, "draw_forest", lambda fd, **kw: calls.append(fd))
+        with pytest.warns(mm.LargePlotWarning):
+            forest_plot(r)
+        with pytest.warns(mm.LargePlotWarning):
+            forest_plot(fd)
+    assert len(calls) == 2
+    # max_rows: the first and last studies and a row saying how many are not shown
+    short = forest_data(r, max_rows=20)  # no warning (filterwarnings = error)
+    assert short.studies["label"].tolist() == [
+        f"S{i + 1}" for i in [*range(10), *range(990, 1000)]
+    ]
+    (gap,) = short.rows[short.rows["kind"] == "omitted"]["label"].tolist()
+    assert gap == "… 980 more studies (not shown; all are pooled)"
+    pooled = short.rows[short.rows["kind"] == "pooled_re"].iloc[0]
+    assert pooled["estimate"] == pytest.approx(r.estimate)
+    assert pooled["weight"] == pytest.approx(100.0)
+    with pytest.raises(mm.MetaAnalysisError, match="max_rows"):
+        forest_data(r, max_rows=0)
+    assert issubclass(mm.LargePlotWarning, mm.MetaAnalysisWarning)
+    assert "LargePlotWarning" in mm.__all__
+
+
+def test_forest_left_and_right_columns_use_one_digits_setting(
+    md_res: mm.MetaAnalysisResult,
+) -> None:
+    row = forest_data(md_res).studies.iloc[0]
+    assert (row["arm_t"], row["arm_c"], row["estimate_text"]) == (
+        "10.70 (3.70)", "13.20 (2.60)", "\u22122.50",
+    )  # fmt: skip
+    row = forest_data(md_res, digits=1).studies.iloc[0]
+    assert (row["arm_t"], row["estimate_text"], row["ci_text"]) == (
+        "10.7 (3.7)", "\u22122.5", "[\u22123.7; \u22121.3]",
+    )  # fmt: skip
+
+
+def test_forest_draws_the_prediction_interval_from_two_studies(es: mm.EffectSizes) -> None:
+    two = mm.meta_analysis(es["effect"][:2], es["variance"][:2], measure="RR", test="knha")
+    fd = forest_data(two)
+    pi = fd.rows[fd.rows["kind"] == "prediction"].iloc[0]
+    assert (pi["ci_low"], pi["ci_high"]) == pytest.approx(tuple(np.exp([two.pi_low, two.pi_high])))
+    assert "prediction" in set(two.to_frame()["kind"])  # the table has it too
+    assert "prediction" not in set(forest_data(two, prediction=False).rows["kind"])
+    assert len(_by_gid(forest_plot(two), "forest-prediction")) == 1
+
+
+def test_forest_one_study_is_described_as_in_the_summary() -> None:
+    with pytest.warns(mm.FewStudiesWarning):
+        one = mm.meta_analysis([0.3], [0.04], labels=["Solo 2020"])
+    fd = forest_data(one)
+    (label,) = fd.rows.loc[fd.rows["kind"] == "pooled_re", "label"].tolist()
+    assert label == mm.results.SINGLE_STUDY == one.to_frame()["study"].iloc[-1]
+    assert fd.rows.loc[fd.rows["kind"] == "heterogeneity", "label"].item() == (
+        "Heterogeneity: not applicable (k = 1)"
+    )
+    assert "prediction" not in set(fd.rows["kind"])
+
+
+def test_forest_shows_studies_not_estimable_as_rows() -> None:
+    es = mm.effect_sizes(
+        "RR",
+        events_t=[4, 6, np.nan, 10],
+        n_t=[123, 306, 50, 200],
+        events_c=[11, 29, 7, np.nan],
+        n_c=[139, 303, 50, 210],
+        labels=["A 1990", "B 1991", "C 1992", "D 1993"],
+    )
+    with pytest.warns(mm.DroppedStudiesWarning):
+        r = mm.meta_analysis(es)
+    assert r.not_estimable == ("C 1992", "D 1993")
+    fd = forest_data(r)
+    ne = fd.rows[fd.rows["kind"] == "not_estimable"]
+    assert ne["label"].tolist() == ["C 1992", "D 1993"]
+    assert set(ne["ci_text"]) == {"not estimable"} and set(ne["effect_text"]) == {"not estimable"}
+    assert ne["y"].max() < fd.rows.loc[fd.rows["kind"] == "pooled_re", "y"].item()
+    assert len(fd.studies) == 2
+    ax = forest_plot(r)
+    assert _texts(ax, "forest-label")[:4] == ["A 1990", "B 1991", "C 1992", "D 1993"]
+    assert _texts(ax, "forest-ci_text").count("not estimable") == 2
+    assert len(_by_gid(ax, "forest-squares")[0].get_offsets()) == 2
+    with pytest.warns(mm.DroppedStudiesWarning):
+        mh = mm.mantel_haenszel(
+            "OR", events_t=[4, np.nan, 9], n_t=[50, 60, 70], events_c=[8, 5, 12], n_c=[50, 60, 70]
+        )
+    assert forest_data(mh).rows["kind"].tolist().count("not_estimable") == 1
+    # a subgroup analysis lists them before the overall estimate
+    with pytest.warns(mm.DroppedStudiesWarning):
+        sub = mm.subgroup_analysis(es, groups=["x", "x", "y", "y"])
+    rows = forest_data(sub).rows
+    ne = rows[rows["kind"] == "not_estimable"]
+    assert ne["label"].tolist() == ["C 1992", "D 1993"]
+    overall = rows[(rows["kind"] == "pooled_re") & (rows["group"] == "")]
+    assert ne["y"].max() < overall["y"].item()
+
+
+def _two_wide_studies(test: str = "knha") -> mm.MetaAnalysisResult:
+    # two studies whose risk-ratio intervals span about 0.11 to 1.98, with almost equal
+    # estimates: the Hartung-Knapp interval of the pooled estimate is narrow
+    se = (math.log(1.98) - math.log(0.11)) / (2 * 1.959963984540054)
+    centre = (math.log(1.98) + math.log(0.11)) / 2
+    return mm.meta_analysis(
+        [centre, centre + 0.05], [se**2, (0.95 * se) ** 2], measure="RR", test=test,
+        labels=["One", "Two"],
+    )  # fmt: skip
+
+
+def test_forest_axis_covers_the_study_intervals() -> None:
+    r = _two_wide_studies()
+    fd = forest_data(r)
+    st = fd.studies
+    assert st["ci_low"].min() == pytest.approx(0.11, rel=1e-3)
+    assert st["ci_high"].max() == pytest.approx(1.98, rel=1e-3)
+    assert fd.xlim[0] <= st["ci_low"].min() and fd.xlim[1] >= st["ci_high"].max()
+    assert not fd.rows["arrow_low"].any() and not fd.rows["arrow_high"].any()
+    assert _by_gid(forest_plot(r), "forest-arrow") == []
+    # an interval extreme relative to the others and the pooled interval still ends in an arrow
+    rng = np.random.default_rng(5)
+    y = np.append(rng.normal(-0.5, 0.1, 6), -0.4)
+    v = np.append(rng.uniform(0.01, 0.03, 6), 25.0)  # CI of the last: 0.0000 to 12000
+    fd = forest_data(mm.meta_analysis(y, v, measure="RR"))
+    assert fd.studies["arrow_low"].tolist() == [False] * 6 + [True]
+    assert fd.studies["arrow_high"].tolist() == [False] * 6 + [True]
+    assert fd.xlim[0] <= fd.studies["ci_low"].iloc[:6].min()
+    assert fd.xlim[1] >= fd.studies["ci_high"].iloc[:6].max()
+
+
+def test_forest_left_and_right_labels(res: mm.MetaAnalysisResult) -> None:
+    left, right = "higher response with control", "higher with MSC"
+    fd = forest_data(res, label_left=left, label_right=right)
+    assert (fd.label_left, fd.label_right) == (left, right)
+    ax = forest_plot(fd)
+    assert _texts(ax, "forest-direction") == [f"← {left}", f"{right} →"]
+    # the labels meet at the null line
+    a, b = _by_gid(ax, "forest-direction")
+    assert a.xy[0] == b.xy[0] == 1.0 and (a.get_ha(), b.get_ha()) == ("right", "left")
+    # favours= is a shorthand for "Favours ..." labels
+    fav = forest_data(res, favours=("MSC", "control"))
+    assert (fav.label_left, fav.label_right) == ("Favours MSC", "Favours control")
+    with pytest.raises(mm.MetaAnalysisError, match="favours= or label_left="):
+        forest_data(res, favours=("A", "B"), label_left="x")
+    # without a null line the labels sit at the ends of the axis
+    es1 = mm.effect_sizes("PLO", events=[3, 10, 25, 7], n=[20, 40, 60, 30])
+    ax = forest_plot(mm.meta_analysis(es1), label_left="fewer", label_right="more")
+    a, b = _by_gid(ax, "forest-direction")
+    assert (a.xy[0], b.xy[0]) == pytest.approx(ax.get_xlim())
+    assert (a.get_ha(), b.get_ha()) == ("left", "right")
+    # one label alone is drawn alone
+    assert _texts(forest_plot(res, label_right="more events with MSC"), "forest-direction") == [
+        "more events with MSC →"
+    ]
+
+
+def test_forest_null_line_for_a_mean_change() -> None:
+    es1 = mm.effect_sizes("MN", mean=[-0.7, -1.6], sd=[0.6, 1.6], n=[30, 9])
+    r = mm.meta_analysis(es1, test="knha")
+    assert forest_data(r).null_value is None  # a plain mean has no natural null
+    fd = forest_data(r, null=True)  # a mean change: 0
+    assert fd.null_value == 0.0
+    (line,) = _by_gid(forest_plot(fd), "forest-null")
+    assert line.get_segments()[0][0, 0] == 0.0
 
 
 # --------------------------------------------------------------------------- funnel
@@ -783,7 +965,11 @@ IMAGES = {
     "forest_bcg_subgroups": lambda f: _bcg_sub_plot(f["sub"], f["bcg"]),
     "forest_mh_xlim_sorted": lambda f: forest_plot(f["mh"], xlim=(0.2, 2), sort_by="effect"),
     "forest_md_common": lambda f: forest_plot(
-        f["md"], common=True, favours=("MSC", "placebo"), arm_labels=("MSC", "Placebo")
+        f["md"],
+        common=True,
+        arm_labels=("MSC", "Placebo"),
+        label_left="lower mean with MSC",
+        label_right="lower mean with placebo",
     ),
     "funnel_bcg": lambda f: funnel_plot(f["res"]),
     "galbraith_bcg": lambda f: galbraith_plot(f["res"]),

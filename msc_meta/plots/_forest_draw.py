@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +117,7 @@ def draw_forest(
             pw = max(pw, footer_w - left_w + 0.1)
         margin = 0.08
         top = (header_rows + 0.4) * row_h + margin
-        bottom = (4.6 if fd.favours else 3.6) * fs / 72 + margin
+        bottom = (4.6 if _has_direction(fd) else 3.6) * fs / 72 + margin
         width = left_w + pw + right_w + 2 * margin
         height = span * row_h + top + bottom
         fig: Figure = plt.figure(figsize=(width, height))
@@ -216,8 +215,12 @@ def _style_forest_axes(ax: Axes, fd: ForestData, fs: float, ticks: tuple[float, 
     ax.set_xticks(list(ticks), labels=[fmt_tick(t) for t in ticks])
     ax.tick_params(axis="x", labelsize=0.9 * fs, length=3, width=0.8, pad=2)
     ax.patch.set_visible(False)
-    if fd.favours is None:
+    if not _has_direction(fd):
         ax.set_xlabel(fd.effect_label, fontsize=0.9 * fs, labelpad=3)
+
+
+def _has_direction(fd: ForestData) -> bool:
+    return fd.label_left is not None or fd.label_right is not None
 
 
 def _draw_graph(ax: Axes, fd: ForestData, fs: float, row_pt: float) -> None:
@@ -289,31 +292,42 @@ def _draw_graph(ax: Axes, fd: ForestData, fs: float, row_pt: float) -> None:
         rect.set_gid("forest-prediction")
         ax.add_patch(rect)
 
-    if fd.favours is not None:
-        center = fd.null_value
-        if center is None:
-            center = math.sqrt(lo_lim * hi_lim) if fd.log_scale else (lo_lim + hi_lim) / 2
-        offset = -(0.9 * fs + 7.5)
-        for text, ha, dx in (
-            (f"← {_favours(fd.favours[0])}", "right", -4.0),
-            (f"{_favours(fd.favours[1])} →", "left", 4.0),
-        ):
-            t = ax.annotate(
-                text,
-                xy=(center, 0),
-                xycoords=("data", "axes fraction"),
-                xytext=(dx, offset),
-                textcoords="offset points",
-                ha=ha,
-                va="top",
-                fontsize=0.9 * fs,
-                annotation_clip=False,
-            )
-            t.set_gid("forest-favours")
+    _draw_direction(ax, fd, fs)
 
 
-def _favours(label: str) -> str:
-    return label if re.match(r"(?i)favou?rs?\b", label) else f"Favours {label}"
+def _draw_direction(ax: Axes, fd: ForestData, fs: float) -> None:
+    """The labels under the axis: either side of the null line, or at the ends of the axis."""
+    lo_lim, hi_lim = fd.xlim
+    null = fd.null_value
+    centre = null if null is not None and lo_lim <= null <= hi_lim else None
+    offset = -(0.9 * fs + 7.5)
+    labels: list[tuple[str, float, str, float]] = []
+    if fd.label_left is not None:
+        text = fd.label_left if fd.label_left.startswith("←") else f"← {fd.label_left}"
+        if centre is None:
+            labels.append((text, lo_lim, "left", 0.0))
+        else:
+            labels.append((text, centre, "right", -4.0))
+    if fd.label_right is not None:
+        text = fd.label_right if fd.label_right.endswith("→") else f"{fd.label_right} →"
+        if centre is None:
+            labels.append((text, hi_lim, "right", 0.0))
+        else:
+            labels.append((text, centre, "left", 4.0))
+    for text, x, ha, dx in labels:
+        t = ax.annotate(
+            text,
+            xy=(x, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(dx, offset),
+            textcoords="offset points",
+            ha=ha,
+            va="top",
+            fontsize=0.9 * fs,
+            annotation_clip=False,
+            parse_math=False,
+        )
+        t.set_gid("forest-direction")
 
 
 def _draw_arrows(ax: Axes, rows: pd.DataFrame, fd: ForestData, fs: float) -> None:

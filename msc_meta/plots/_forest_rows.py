@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RowKind = Literal[
     "study",
+    "not_estimable",
+    "omitted",
     "pooled_re",
     "pooled_ce",
     "prediction",
@@ -49,7 +51,7 @@ RowKind = Literal[
 SortKey = Literal["effect", "weight", "year"] | str
 
 #: Rows whose text spans the columns (drawn from the left edge, smaller font).
-TEXT_KINDS = frozenset({"heterogeneity", "test", "subgroup_test"})
+TEXT_KINDS = frozenset({"heterogeneity", "test", "subgroup_test", "omitted"})
 #: Rows drawn in bold.
 BOLD_KINDS = frozenset({"pooled_re", "pooled_ce", "subgroup_header"})
 
@@ -58,6 +60,9 @@ PROPORTIONS = frozenset({"PR", "PLO", "PLN", "PAS", "PFT"})
 ARM_KEYS = ("arm_t", "n_t", "arm_c", "n_c", "arm", "n", "pre", "post")
 GRAPH_KINDS = ("study", "pooled_re", "pooled_ce", "prediction")
 ARROW_KINDS = ("study", "prediction")
+#: How far (in widths of the core of the plot) the automatic axis reaches to cover study
+#: intervals beyond the estimates and the pooled intervals; see :func:`axis_limits`.
+COVER_REACH = 2.0
 
 
 def analysis_name(measure: str | None) -> str:
@@ -66,14 +71,67 @@ def analysis_name(measure: str | None) -> str:
     return ANALYSIS_NAMES.get(measure or "", MEASURE_NAMES.get(measure or "", "Effect"))
 
 
-def check_favours(favours: Any) -> tuple[str, str] | None:
+#: Text of a study left out for missing values, in the columns of its effect (RevMan's words).
+NOT_ESTIMABLE = "not estimable"
+
+
+def direction_labels(
+    favours: Any, label_left: str | None, label_right: str | None
+) -> tuple[str | None, str | None]:
+    """The labels under the axis, left and right: given, or ``"Favours ..."`` from ``favours``."""
     if favours is None:
-        return None
+        return (
+            None if label_left is None else str(label_left),
+            None if label_right is None else str(label_right),
+        )
+    if label_left is not None or label_right is not None:
+        raise MetaAnalysisError(
+            "give favours= or label_left=/label_right=, not both (favours=('A', 'B') is "
+            "label_left='Favours A', label_right='Favours B')"
+        )
     if isinstance(favours, str) or len(favours) != 2:
         raise MetaAnalysisError(
             f"favours={favours!r} must be two labels (left, right), e.g. ('MSC', 'control')"
         )
-    return (str(favours[0]), str(favours[1]))
+    return _favours(str(favours[0])), _favours(str(favours[1]))
+
+
+def _favours(label: str) -> str:
+    return label if re.match(r"(?i)favou?rs?\b", label) else f"Favours {label}"
+
+
+def check_max_rows(max_rows: Any) -> int | None:
+    if max_rows is None:
+        return None
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 1:
+        raise MetaAnalysisError(
+            f"max_rows={max_rows!r} must be a positive whole number, or None to show every study"
+        )
+    return int(max_rows)
+
+
+def shown_studies(idx: list[int], max_rows: int | None) -> tuple[list[int], list[int], int]:
+    """The first and last studies of ``idx`` within ``max_rows``, and how many are left out."""
+    if max_rows is None or len(idx) <= max_rows:
+        return idx, [], 0
+    head = (max_rows + 1) // 2
+    tail = max_rows - head
+    return idx[:head], idx[len(idx) - tail :], len(idx) - max_rows
+
+
+def omitted_row(n: int, y: float, group: str = "") -> dict[str, Any]:
+    text = f"… {n:,} more {'study' if n == 1 else 'studies'} (not shown; all are pooled)"
+    return text_row("omitted", text, y, group)
+
+
+def not_estimable_row(label: str, y: float, group: str = "") -> dict[str, Any]:
+    return {
+        **text_row("not_estimable", str(label), y, group),
+        "estimate_text": "",
+        "ci_text": NOT_ESTIMABLE,
+        "effect_text": NOT_ESTIMABLE,
+        "weight_text": "",
+    }
 
 
 @dataclass(frozen=True)
@@ -103,8 +161,8 @@ class RowContext:
         if not math.isfinite(est):
             return {
                 "estimate_text": "",
-                "ci_text": "not estimable",
-                "effect_text": "not estimable",
+                "ci_text": NOT_ESTIMABLE,
+                "effect_text": NOT_ESTIMABLE,
             }
         ci = f"[{fmt_num(lo, d)}; {fmt_num(hi, d)}]"
         e = fmt_num(est, d)
@@ -277,11 +335,8 @@ def pooled_block(
         arms = {}  # totals once, on the first pooled row
         rows.append(row)
         y += 1
-    show_pi = (
-        random
-        and res.k >= 2
-        and (prediction if prediction is not None else (not subtotal and res.k >= 3))
-    )
+    # from k = 2, as the result's tables report it (to_frame, the report)
+    show_pi = random and res.k >= 2 and (prediction if prediction is not None else not subtotal)
     if show_pi:
         lo_pi, hi_pi = (
             float(v)
@@ -312,8 +367,10 @@ def pooled_block(
 
 
 def _model_label(model: str, subtotal: bool, how: str, k: int = 2) -> str:
-    if k == 1:  # nothing is pooled: say so rather than name a model
-        return "Subtotal (one study)" if subtotal else "Single study (no pooling)"
+    if k == 1:  # nothing is pooled: say so rather than name a model, as the summaries do
+        from ..results import SINGLE_STUDY
+
+        return "Subtotal (one study)" if subtotal else SINGLE_STUDY
     if subtotal:
         return f"Subtotal ({model} effect{'s' if model == 'random' else ''})"
     name = "Random-effects model" if model == "random" else "Common-effect model"
@@ -322,7 +379,9 @@ def _model_label(model: str, subtotal: bool, how: str, k: int = 2) -> str:
 
 def _heterogeneity_text(res: PooledResult) -> str:
     if res.k < 2:
-        return "Heterogeneity: not applicable (one study)"
+        from ..results import NOT_APPLICABLE_K1
+
+        return f"Heterogeneity: {NOT_APPLICABLE_K1}"
     parts = []
     if is_random(res):
         tau2 = float(res.tau2)  # type: ignore[union-attr]
@@ -561,16 +620,24 @@ def axis_limits(
         ]
     )
     core = core[np.isfinite(core)]
-    ext = np.concatenate(
-        [fwd(studies["ci_low"].to_numpy(float)), fwd(studies["ci_high"].to_numpy(float))]
-    )
+    s_lo = fwd(studies["ci_low"].to_numpy(float))
+    s_hi = fwd(studies["ci_high"].to_numpy(float))
+    ext = np.concatenate([s_lo, s_hi])
     ext = ext[np.isfinite(ext)]
+    spans = (s_hi - s_lo)[np.isfinite(s_lo) & np.isfinite(s_hi)]
     if core.size == 0:
         core = np.array([0.0 if log_scale else (null_value or 0.0)])
     c_lo, c_hi = float(core.min()), float(core.max())
-    width = max(c_hi - c_lo, 0.3 if log_scale else max(abs(c_lo), abs(c_hi), 1e-3) * 0.5)
-    lo = min(c_lo, max(float(ext.min()), c_lo - width)) if ext.size else c_lo
-    hi = max(c_hi, min(float(ext.max()), c_hi + width)) if ext.size else c_hi
+    # The study intervals are covered unless they reach far beyond the core (the estimates,
+    # the pooled and prediction intervals): more than COVER_REACH times the larger of the
+    # core's width and the median width of a study interval. Only such extreme intervals
+    # end in arrows; a narrow pooled interval (Hartung-Knapp with k = 2 and similar
+    # estimates) no longer cuts ordinary study intervals.
+    typical = float(np.median(spans)) if spans.size else 0.0
+    floor = 0.3 if log_scale else max(abs(c_lo), abs(c_hi), 1e-3) * 0.5
+    reach = COVER_REACH * max(c_hi - c_lo, typical, floor)
+    lo = min(c_lo, max(float(ext.min()), c_lo - reach)) if ext.size else c_lo
+    hi = max(c_hi, min(float(ext.max()), c_hi + reach)) if ext.size else c_hi
     if null_value is not None:
         nv = math.log10(null_value) if log_scale else null_value
         lo, hi = min(lo, nv), max(hi, nv)

@@ -11,11 +11,12 @@ by the overall estimate and the test for subgroup differences.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._errors import MetaAnalysisError
+from .._errors import LargePlotWarning, MetaAnalysisError
 from ._common import (
     MEASURE_NAMES,
     AnyResult,
@@ -34,11 +35,15 @@ from ._forest_rows import (
     SortKey,
     analysis_name,
     axis_limits,
-    check_favours,
+    check_max_rows,
+    direction_labels,
     extra_columns,
     make_columns,
+    not_estimable_row,
     null_value_of,
+    omitted_row,
     pooled_block,
+    shown_studies,
     sorted_studies,
     text_row,
 )
@@ -47,7 +52,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["ForestColumn", "ForestData", "forest_data", "forest_plot"]
+__all__ = ["LARGE_FOREST_ROWS", "ForestColumn", "ForestData", "forest_data", "forest_plot"]
+
+#: Above this many study rows a forest plot warns (:class:`~msc_meta.LargePlotWarning`): it
+#: is slow to draw (about 30 s for 5,000 rows) and taller than anyone reads (0.13 inch a
+#: row at the smallest font, 6 points). The figure is not cut or squeezed: the warning says
+#: how to show fewer rows.
+LARGE_FOREST_ROWS = 300
 
 
 @dataclass(frozen=True)
@@ -84,9 +95,11 @@ class ForestData:
     ----------
     rows : DataFrame
         One row per line of the plot, top to bottom, with columns ``kind``
-        (``"study"``, ``"pooled_re"``, ``"pooled_ce"``, ``"prediction"``,
-        ``"subgroup_header"``, ``"heterogeneity"``, ``"test"``,
-        ``"subgroup_test"``), ``label``, ``group`` (subgroup name or ``""``),
+        (``"study"``, ``"not_estimable"`` (a study left out for missing
+        values), ``"omitted"`` (the line standing for the studies that
+        ``max_rows`` leaves out), ``"pooled_re"``, ``"pooled_ce"``,
+        ``"prediction"``, ``"subgroup_header"``, ``"heterogeneity"``,
+        ``"test"``, ``"subgroup_test"``), ``label``, ``group`` (subgroup name or ``""``),
         ``study`` (index of the study in the result, -1 for other rows),
         ``y`` (vertical position; rows are one unit apart, top = smallest),
         ``estimate``, ``ci_low``, ``ci_high`` (display scale: ratios
@@ -113,8 +126,10 @@ class ForestData:
         The effect-size measure code.
     level : float
         Confidence level of the intervals.
-    favours : (str, str) or None
-        Labels under the axis, left and right of the null line.
+    label_left, label_right : str or None
+        Labels under the axis, left and right of the null line (at the ends
+        of the axis when there is none), drawn with an arrow pointing away
+        from the centre.
     """
 
     rows: pd.DataFrame
@@ -126,7 +141,8 @@ class ForestData:
     effect_label: str
     measure: str | None
     level: float
-    favours: tuple[str, str] | None = None
+    label_left: str | None = None
+    label_right: str | None = None
 
     @property
     def studies(self) -> pd.DataFrame:
@@ -148,11 +164,14 @@ def forest_data(
     xticks: Sequence[float] | None = None,
     null: float | bool | None = None,
     favours: tuple[str, str] | None = None,
+    label_left: str | None = None,
+    label_right: str | None = None,
     arm_labels: tuple[str, str] = ("Experimental", "Control"),
     show_arms: bool = True,
     digits: int = 2,
-    arm_digits: int = 1,
+    arm_digits: int | None = None,
     label_header: str = "Study",
+    max_rows: int | None = None,
 ) -> ForestData:
     """Prepare the rows, texts and axis of a forest plot, without drawing.
 
@@ -195,16 +214,34 @@ def forest_data(
         False. Default: 1 for ratios, none for one-group proportions and
         means, 0 otherwise.
     favours : (str, str), optional
-        What the two sides of the null line favour, e.g. ``("MSC", "control")``
-        draws "Favours MSC" left and "Favours control" right.
+        Shorthand for ``label_left="Favours A", label_right="Favours B"``
+        (``favours=("A", "B")``).
+    label_left, label_right : str, optional
+        What each side of the null line means, drawn under the axis (with
+        an arrow) left and right of the null line, or at the ends of the
+        axis when there is no null line; as ``label.left`` and
+        ``label.right`` of R's ``meta``. Neutral wording says which side
+        means more of the outcome in which arm, e.g.
+        ``label_left="higher response with control"``,
+        ``label_right="higher response with MSC"``.
     arm_labels : (str, str)
         Names of the two arms, shown above their data.
     show_arms : bool
         Show the arm data (when the result has them).
-    digits, arm_digits : int
-        Decimals of the effects and of arm means and SDs.
+    digits : int
+        Decimals of every number in the columns: effects and intervals on
+        the right, arm means and SDs on the left.
+    arm_digits : int, optional
+        Decimals of the arm means and SDs when they should differ from
+        ``digits`` (default: ``digits``).
     label_header : str
         Header of the study-label column.
+    max_rows : int, optional
+        Show at most this many study rows (per subgroup): the first and last
+        ones, with a line saying how many are not shown. Every study is
+        pooled whatever is shown. Default: all; above
+        :data:`LARGE_FOREST_ROWS` study rows a :class:`~msc_meta.LargePlotWarning`
+        says how to proceed.
 
     Returns
     -------
@@ -214,7 +251,23 @@ def forest_data(
     ------
     MetaAnalysisError
         An unknown ``sort_by`` or column, ``data`` of the wrong length, bad
-        ``xlim``, or no year to sort by.
+        ``xlim``, no year to sort by, bad ``max_rows``, or both ``favours``
+        and ``label_left``/``label_right``.
+
+    Warns
+    -----
+    LargePlotWarning
+        More than :data:`LARGE_FOREST_ROWS` study rows are shown.
+
+    Notes
+    -----
+    Studies left out of the result for missing values
+    (``result.not_estimable``) are listed after the pooled studies (of the
+    whole analysis, for a subgroup analysis) with "not estimable" in place of
+    their effect, as RevMan shows them. The automatic axis covers every
+    study interval unless one reaches further beyond the estimates and the
+    pooled intervals than twice the larger of their spread and the median
+    width of a study interval; such an interval ends in an arrow.
 
     See Also
     --------
@@ -232,10 +285,80 @@ def forest_data(
     >>> fd.log_scale, fd.null_value
     (True, 1.0)
     """
+    fd = _forest_data(
+        result,
+        data=data,
+        columns=columns,
+        sort_by=sort_by,
+        descending=descending,
+        common=common,
+        prediction=prediction,
+        back_transform=back_transform,
+        xlim=xlim,
+        xticks=xticks,
+        null=null,
+        favours=favours,
+        label_left=label_left,
+        label_right=label_right,
+        arm_labels=arm_labels,
+        show_arms=show_arms,
+        digits=digits,
+        arm_digits=arm_digits,
+        label_header=label_header,
+        max_rows=max_rows,
+    )
+    _warn_if_large(fd)
+    return fd
+
+
+def _warn_if_large(fd: ForestData) -> None:
+    """Warn (at the caller of the public function) when ``fd`` has very many study rows."""
+    n = int(fd.rows["kind"].isin(("study", "not_estimable")).sum())
+    if n <= LARGE_FOREST_ROWS:
+        return
+    inches = 1.55 * 6.0 / 72 * len(fd.rows)
+    warnings.warn(
+        f"forest plot of {n} study rows: it is slow to draw and about {inches:.0f} inches "
+        "tall, too long to read (and beyond what a PNG can hold at 300 dpi from about "
+        "1,700 rows). Pass max_rows= to show the first and last studies (all are still "
+        "pooled), plot a subset of the studies, or look at many studies with a funnel plot "
+        "(funnel_plot).",
+        LargePlotWarning,
+        stacklevel=3,
+    )
+
+
+def _forest_data(
+    result: AnyResult,
+    *,
+    data: pd.DataFrame | None,
+    columns: Sequence[str] | Mapping[str, str] | None,
+    sort_by: SortKey | None,
+    descending: bool,
+    common: bool,
+    prediction: bool | None,
+    back_transform: bool,
+    xlim: tuple[float, float] | None,
+    xticks: Sequence[float] | None,
+    null: float | bool | None,
+    favours: tuple[str, str] | None,
+    label_left: str | None,
+    label_right: str | None,
+    arm_labels: tuple[str, str],
+    show_arms: bool,
+    digits: int,
+    arm_digits: int | None,
+    label_header: str,
+    max_rows: int | None,
+) -> ForestData:
     import pandas as pd
 
     from ..moderators import SubgroupResult
 
+    max_rows = check_max_rows(max_rows)
+    left_label, right_label = direction_labels(favours, label_left, label_right)
+    if arm_digits is None:
+        arm_digits = digits
     root = root_result(result)
     k = len(root.labels)
     # PFT needs the study sizes to be back-transformed; without them, the analysis scale
@@ -263,9 +386,7 @@ def forest_data(
             idx = sorted_studies(idx, sort_by, descending, root, data)
             rows.append(text_row("subgroup_header", str(name), y, group=str(name)))
             y += 1
-            for i in idx:
-                rows.append(ctx.study_row(i, y, group=str(name)))
-                y += 1
+            y = _study_rows(rows, ctx, idx, y, max_rows, group=str(name))
             y += 0.3
             y = pooled_block(
                 rows,
@@ -280,6 +401,11 @@ def forest_data(
                 tests=False,
             )
             y += 0.7
+        if root.not_estimable:
+            for label in root.not_estimable:
+                rows.append(not_estimable_row(label, y))
+                y += 1
+            y += 0.3
         y = pooled_block(
             rows,
             ctx,
@@ -302,8 +428,9 @@ def forest_data(
         )
     else:
         idx = sorted_studies(list(range(k)), sort_by, descending, root, data)
-        for i in idx:
-            rows.append(ctx.study_row(i, y))
+        y = _study_rows(rows, ctx, idx, y, max_rows)
+        for label in root.not_estimable:
+            rows.append(not_estimable_row(label, y))
             y += 1
         y += 0.3
         pooled_block(
@@ -348,8 +475,31 @@ def forest_data(
         effect_label=label,
         measure=root.measure,
         level=root.level,
-        favours=check_favours(favours),
+        label_left=left_label,
+        label_right=right_label,
     )
+
+
+def _study_rows(
+    rows: list[dict[str, Any]],
+    ctx: RowContext,
+    idx: list[int],
+    y: float,
+    max_rows: int | None,
+    group: str = "",
+) -> float:
+    """Append the study rows of ``idx`` (at most ``max_rows``); return the next y."""
+    first, last, omitted = shown_studies(idx, max_rows)
+    for i in first:
+        rows.append(ctx.study_row(i, y, group=group))
+        y += 1
+    if omitted:
+        rows.append(omitted_row(omitted, y, group))
+        y += 1
+    for i in last:
+        rows.append(ctx.study_row(i, y, group=group))
+        y += 1
+    return y
 
 
 def forest_plot(
@@ -367,11 +517,14 @@ def forest_plot(
     xticks: Sequence[float] | None = None,
     null: float | bool | None = None,
     favours: tuple[str, str] | None = None,
+    label_left: str | None = None,
+    label_right: str | None = None,
     arm_labels: tuple[str, str] = ("Experimental", "Control"),
     show_arms: bool = True,
     digits: int = 2,
-    arm_digits: int = 1,
+    arm_digits: int | None = None,
     label_header: str = "Study",
+    max_rows: int | None = None,
     fontsize: float | None = None,
     plot_width: float | None = None,
 ) -> Axes:
@@ -405,7 +558,7 @@ def forest_plot(
         ``bbox_inches="tight"`` if the place is too small). Default: a new
         figure sized to the rows and columns, whose height grows with the
         number of rows.
-    data, columns, sort_by, descending, common, prediction, back_transform, xlim, xticks, null, favours, arm_labels, show_arms, digits, arm_digits, label_header
+    data, columns, sort_by, descending, common, prediction, back_transform, xlim, xticks, null, favours, label_left, label_right, arm_labels, show_arms, digits, arm_digits, label_header, max_rows
         As for :func:`forest_data`.
     fontsize : float, optional
         Font size in points. Default: 9, smaller for many rows (down to 6)
@@ -419,6 +572,13 @@ def forest_plot(
     -------
     matplotlib.axes.Axes
         The Axes of the graph (its figure is ``ax.figure``).
+
+    Warns
+    -----
+    LargePlotWarning
+        More than :data:`LARGE_FOREST_ROWS` study rows, before drawing them.
+        The figure is drawn whole, its height growing with the rows: pass
+        ``max_rows=`` for fewer rows.
 
     Notes
     -----
@@ -459,7 +619,7 @@ def forest_plot(
     if isinstance(result, ForestData):
         fd = result
     else:
-        fd = forest_data(
+        fd = _forest_data(
             result,
             data=data,
             columns=columns,
@@ -472,12 +632,16 @@ def forest_plot(
             xticks=xticks,
             null=null,
             favours=favours,
+            label_left=label_left,
+            label_right=label_right,
             arm_labels=arm_labels,
             show_arms=show_arms,
             digits=digits,
             arm_digits=arm_digits,
             label_header=label_header,
+            max_rows=max_rows,
         )
-    from ._forest_draw import draw_forest
+    _warn_if_large(fd)
+    from . import _forest_draw
 
-    return draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)
+    return _forest_draw.draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)
