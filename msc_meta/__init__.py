@@ -27,6 +27,7 @@ from ._errors import (
     LargePlotWarning,
     MetaAnalysisError,
     MetaAnalysisWarning,
+    MultimodalLikelihoodWarning,
     ZeroCellWarning,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "MetaAnalysisError",
     "MetaAnalysisResult",
     "MetaAnalysisWarning",
+    "MultimodalLikelihoodWarning",
     "SubgroupResult",
     "ZeroCellWarning",
     "__version__",

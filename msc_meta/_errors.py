@@ -16,6 +16,7 @@ __all__ = [
     "LargePlotWarning",
     "MetaAnalysisError",
     "MetaAnalysisWarning",
+    "MultimodalLikelihoodWarning",
     "ZeroCellWarning",
 ]
 
@@ -42,6 +43,10 @@ class ConvergenceWarning(MetaAnalysisWarning):
 
 class FewStudiesWarning(MetaAnalysisWarning):
     """Too few studies for the requested quantity (e.g. k = 1: no heterogeneity)."""
+
+
+class MultimodalLikelihoodWarning(MetaAnalysisWarning):
+    """The ML or REML likelihood has several local maxima in τ²; the global one is used."""
 
 
 class BoundaryWarning(MetaAnalysisWarning):

@@ -254,6 +254,59 @@ def resolve_columns(
     return out
 
 
+def _is_series(x: Any) -> bool:
+    return hasattr(x, "index") and hasattr(x, "to_numpy") and not hasattr(x, "columns")
+
+
+def align_series(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Align pandas Series arguments on their index, as pandas would, or refuse.
+
+    Parameters
+    ----------
+    values : mapping of str to object
+        Arguments by name, in order; the first Series is the reference. Values
+        that are not Series (arrays, lists, scalars, ``None``) pass unchanged
+        and are paired by position.
+
+    Returns
+    -------
+    dict
+        The same arguments, Series reordered to the reference's index.
+
+    Raises
+    ------
+    MetaAnalysisError
+        A Series has labels that the reference lacks (or lacks some of its
+        labels), or a Series index has duplicates while the indexes differ:
+        pairing such Series by position would silently match the wrong studies.
+    """
+    out = dict(values)
+    series = [(name, x) for name, x in values.items() if _is_series(x)]
+    if len(series) < 2:
+        return out
+    ref_name, ref = series[0]
+    for name, x in series[1:]:
+        if x.index.equals(ref.index):
+            continue
+        if ref.index.has_duplicates or x.index.has_duplicates:
+            raise MetaAnalysisError(
+                f"{name} and {ref_name} are pandas Series whose indexes differ and have "
+                "duplicate labels, so they cannot be aligned; give them the same index, or "
+                "pass arrays (paired by position)"
+            )
+        missing = ref.index.difference(x.index)
+        extra = x.index.difference(ref.index)
+        if len(missing) or len(extra):
+            shown = ", ".join(map(repr, [*missing[:5], *extra[:5]]))
+            raise MetaAnalysisError(
+                f"{name} and {ref_name} are pandas Series with different index labels "
+                f"({shown}); align them (e.g. with .reindex) or pass arrays, which are paired "
+                "by position"
+            )
+        out[name] = x.reindex(ref.index)
+    return out
+
+
 def as_labels(labels: Any, n: int, name: str = "labels") -> list[str] | None:
     """Return study labels as a list of strings of length ``n`` (or ``None``)."""
     if labels is None:

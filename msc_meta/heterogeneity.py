@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from ._errors import ConvergenceWarning
-from .tau2 import Tau2Control, _resid, _trace_p, solve_q_equation
+from .tau2 import Tau2Control, _resid, _trace_p, solve_q_equation, working_units
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -94,6 +94,31 @@ def h2_from_q(q: float, df: int) -> float:
     return q / df
 
 
+def q_profile_working(
+    y: FloatArray,
+    v: FloatArray,
+    X: FloatArray | None,
+    level: float,
+    control: Tau2Control,
+) -> tuple[float, float, bool]:
+    """Q-profile bounds for τ² in working units (:func:`~msc_meta.tau2.working_units`).
+
+    Returns the lower and upper bound and whether both root searches converged;
+    :func:`q_profile_ci` is the public form in the data's units.
+    """
+    df = y.shape[0] - (1 if X is None else int(X.shape[1]))
+    alpha = 1.0 - level
+    crit_for_lower = float(special.chdtri(df, alpha / 2))  # upper alpha/2 quantile
+    crit_for_upper = float(special.chdtri(df, 1 - alpha / 2))  # lower alpha/2 quantile
+    lo, _, ok_lo = solve_q_equation(y, v, X, crit_for_lower, control)
+    hi, _, ok_hi = solve_q_equation(y, v, X, crit_for_upper, control)
+    return lo, hi, ok_lo and ok_hi
+
+
+#: Text of the warning when a Q-profile bound did not converge.
+Q_PROFILE_NOT_CONVERGED = "Q-profile bound for tau^2 did not converge in {} iterations"
+
+
 def q_profile_ci(
     y: FloatArray,
     v: FloatArray,
@@ -106,14 +131,16 @@ def q_profile_ci(
 
     Parameters
     ----------
-    y, v : ndarray
-        Effects and sampling variances (k >= p + 1).
+    y : ndarray
+        Effects (k >= p + 1).
+    v : ndarray
+        Their sampling variances (> 0).
     X : ndarray, optional
         Design matrix; ``None`` for the intercept-only model.
-    level : float
+    level : float, default 0.95
         Confidence level in (0, 1).
     control : Tau2Control, optional
-        Convergence options of the root finder.
+        Convergence options of the root finder (relative tolerance).
 
     Returns
     -------
@@ -122,13 +149,22 @@ def q_profile_ci(
     high : float
         Upper bound, truncated at 0.
 
+    Warns
+    -----
+    ConvergenceWarning
+        A bound did not converge in ``control.max_iter`` iterations.
+
     Notes
     -----
     The bounds solve :math:`Q(\\tau^2) = \\chi^2_{k-p;\\,1-\\alpha/2}` (lower)
     and :math:`Q(\\tau^2) = \\chi^2_{k-p;\\,\\alpha/2}` (upper), where
     :math:`Q(\\tau^2)` is the generalised Q statistic, decreasing in τ². A bound
-    whose equation has no positive root is 0. Unlike metafor, the search has
-    no upper limit (metafor stops at ``tau2.max``, 100 by default).
+    whose equation has no positive root is 0. The equations are solved in
+    centred, rescaled working units (:func:`~msc_meta.tau2.working_units`),
+    so the bounds do not depend on the units or the location of the effects.
+    Unlike metafor, the search has no upper limit (metafor stops at
+    ``tau2.max``, 100 by default) and works on centred effects (metafor's
+    search on uncentred effects loses digits when they share a large offset).
 
     References
     ----------
@@ -145,21 +181,14 @@ def q_profile_ci(
     True
     """
     control = control or Tau2Control()
-    df = y.shape[0] - (1 if X is None else int(X.shape[1]))
-    alpha = 1.0 - level
-    crit_for_lower = float(special.chdtri(df, alpha / 2))  # upper alpha/2 quantile
-    crit_for_upper = float(special.chdtri(df, 1 - alpha / 2))  # lower alpha/2 quantile
-    bounds = []
-    for target in (crit_for_lower, crit_for_upper):
-        t, _, ok = solve_q_equation(y, v, X, target, control)
-        if not ok:
-            warnings.warn(
-                f"Q-profile bound for tau^2 did not converge in {control.max_iter} iterations",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        bounds.append(t)
-    return bounds[0], bounds[1]
+    y_w, v_w, units = working_units(y, v, X)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        lo, hi, ok = q_profile_working(y_w, v_w, X, level, control)
+    if not ok:
+        warnings.warn(
+            Q_PROFILE_NOT_CONVERGED.format(control.max_iter), ConvergenceWarning, stacklevel=2
+        )
+    return units.variance(lo), units.variance(hi)
 
 
 # --------------------------------------------------------------------------- tables and words

@@ -19,32 +19,49 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from ._errors import BoundaryWarning, DroppedStudiesWarning, FewStudiesWarning, MetaAnalysisError
+from ._errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DroppedStudiesWarning,
+    FewStudiesWarning,
+    MetaAnalysisError,
+)
 from ._validation import (
+    align_series,
     as_1d,
     as_labels,
-    check_choice,
     check_level,
     check_no_inf,
     check_number,
     check_positive,
 )
 from .heterogeneity import (
+    Q_PROFILE_NOT_CONVERGED,
     cochran_q,
     h2_from_q,
     h2_from_tau2,
     i2_from_q,
     i2_from_tau2,
-    q_profile_ci,
+    q_profile_working,
     typical_variance,
 )
 from .results import MetaAnalysisResult, default_labels
-from .tau2 import Tau2Control, Tau2Method, canonical_method, estimate_tau2
+from .tau2 import (
+    Tau2Control,
+    Tau2Fit,
+    Tau2Method,
+    canonical_method,
+    fit_messages,
+    fit_working,
+    to_data_units,
+    working_units,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 FloatArray = NDArray[np.float64]
+_sum = np.add.reduce
 TestCode = Literal["z", "t", "knha", "adhoc"]
 
 
@@ -79,6 +96,36 @@ TESTS: dict[str, _TestSpec] = {
     "knha": _TestSpec(True, _knha),
     "adhoc": _TestSpec(True, _adhoc),
 }
+
+#: Other names accepted for test codes: metafor's ``"hksj"`` (Hartung-Knapp-Sidik-Jonkman).
+TEST_ALIASES: dict[str, str] = {"hksj": "knha"}
+
+_TEST_BY_FOLDED = {code.casefold(): code for code in (*TESTS, *TEST_ALIASES)}
+
+
+def canonical_test(test: str) -> str:
+    """Resolve case and aliases of a test code.
+
+    Parameters
+    ----------
+    test : str
+        ``z``, ``t``, ``knha`` (alias ``hksj``) or ``adhoc``, in any case.
+
+    Returns
+    -------
+    str
+        The canonical code, a key of :data:`TESTS`.
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``test`` is not a known code.
+    """
+    code = _TEST_BY_FOLDED.get(test.casefold()) if isinstance(test, str) else None
+    if code is None:
+        valid = ", ".join([*TESTS, *TEST_ALIASES])
+        raise MetaAnalysisError(f"test={test!r} is not allowed; valid values (any case): {valid}")
+    return TEST_ALIASES.get(code, code)
 
 
 def _crit(level: float, df: int | None) -> float:
@@ -116,13 +163,44 @@ def _unpack(
         inputs = getattr(frame, "inputs", None)
         variance = frame["variance"].to_numpy() if "variance" in cols else None
         se = None if variance is not None else frame["se"].to_numpy()
+        if variance is not None and "se" in cols:
+            _check_se_agrees(variance, frame["se"].to_numpy(), labels)
         effect = frame["effect"].to_numpy()
     return effect, variance, se, measure, (labels, n_total, inputs)
+
+
+#: Relative difference between ``sqrt(variance)`` and ``se`` beyond which a frame with both
+#: columns is refused (they should be one number written two ways).
+SE_VARIANCE_RTOL = 1e-6
+
+
+def _check_se_agrees(variance: Any, se: Any, labels: Any) -> None:
+    """Refuse a frame whose ``variance`` and ``se`` columns disagree (names the rows)."""
+    v = as_1d(variance, "variance")
+    s = as_1d(se, "se", n=v.shape[0], n_from="variance")
+    with np.errstate(invalid="ignore"):
+        sd = np.sqrt(v)
+        bad = ~np.isclose(sd, s, rtol=SE_VARIANCE_RTOL, atol=0.0, equal_nan=True)
+    bad &= ~(np.isnan(v) & np.isnan(s))
+    if bad.any():
+        lab = as_labels(labels, v.shape[0]) if labels is not None else None
+        rows = [int(i) for i in np.flatnonzero(bad)]
+        shown = "; ".join(
+            f"[{i}]{f' ({lab[i]!r})' if lab else ''}: variance {v[i]:.6g}, se {s[i]:.6g}"
+            for i in rows[:5]
+        )
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise MetaAnalysisError(
+            f"effect= has both 'variance' and 'se' columns and they disagree in "
+            f"{len(rows)} row(s) (se should be sqrt(variance)): {shown}{more}; drop one column"
+        )
 
 
 def _prepare(
     effect: Any, variance: Any, se: Any, labels: Any
 ) -> tuple[FloatArray, FloatArray, list[str], NDArray[np.bool_]]:
+    aligned = align_series({"effect": effect, "variance": variance, "se": se, "labels": labels})
+    effect, variance, se, labels = (aligned[n] for n in ("effect", "variance", "se", "labels"))
     y = as_1d(effect, "effect")
     k_all = y.shape[0]
     if k_all == 0:
@@ -141,7 +219,15 @@ def _prepare(
         vname = "se"
         check_no_inf(s, "se")
         check_positive(s, "se", None)
-        v = s * s
+        with np.errstate(over="ignore", under="ignore"):
+            v = s * s
+        bad = np.flatnonzero((v == 0.0) | np.isinf(v))
+        if bad.size:
+            i = int(bad[0])
+            raise MetaAnalysisError(
+                f"se[{i}] = {s[i]:.6g}: its square, the variance, cannot be represented in "
+                "double precision; rescale the effects and their standard errors"
+            )
     lab = as_labels(labels, k_all) or list(default_labels(k_all, None))
     check_no_inf(y, "effect", lab)
     check_no_inf(v, vname, lab)
@@ -193,9 +279,13 @@ def meta_analysis(
         Study labels.
     measure : str, optional
         The effect-size measure (for display back-transformations).
-    tol, max_iter : float, int
-        Convergence threshold on τ² and iteration limit of the iterative
-        estimators (ML, REML, EB, PM, PMM) and of the Q-profile interval.
+    tol : float, default 1e-10
+        Relative convergence threshold of the iterative estimators (ML, REML,
+        EB, PM, PMM) and of the Q-profile interval: an iteration stops when
+        the change in τ² is at most ``tol`` times the larger of τ² and the
+        working unit of variance (see :class:`~msc_meta.tau2.Tau2Control`).
+    max_iter : int, default 1000
+        Iteration limit of the same searches.
 
     Returns
     -------
@@ -265,7 +355,7 @@ def meta_analysis(
     (-0.7145, 0.3132, 92.22)
     """
     method_code = canonical_method(method)
-    test_code = check_choice(test, "test", TESTS)
+    test_code = canonical_test(test)
     level = check_level(level)
     tol = check_number(tol, "tol", low=0.0)
     max_iter = int(check_number(max_iter, "max_iter", integer=True, low=1, strict=False))
@@ -326,8 +416,10 @@ def _fit(
     n_total: FloatArray | None,
     study_data: pd.DataFrame | None = None,
 ) -> MetaAnalysisResult:
+    """Fit the model in working units (centred, rescaled) and report it in the data's units."""
     k = int(y.shape[0])
     notes: list[str] = []
+    y_w, v_w, units = working_units(y, v)
     if k == 1:
         warnings.warn(
             "k = 1: a single study; tau^2, Q, I^2 and H^2 cannot be estimated (set to 0, 0, 0 and 1)"
@@ -337,68 +429,90 @@ def _fit(
         )
         notes.append("k = 1: the pooled estimate is the single study; no heterogeneity estimate.")
         test = "z"
-        fit_tau2, tau2_se, iterations, converged = 0.0, None, 0, True
+        fit_w = fit = Tau2Fit(0.0, None)
     else:
-        tf = estimate_tau2(y, v, method, control=control)
-        fit_tau2, tau2_se, iterations, converged = tf.tau2, tf.se, tf.iterations, tf.converged
-
-    # common-effect fit (always: Q, and the CE estimate shown beside an RE one)
-    w_fe = 1.0 / v
-    sw_fe = float(w_fe.sum())
-    ce_est = float(w_fe @ y) / sw_fe
-    ce_se = math.sqrt(1.0 / sw_fe)
-
-    w = 1.0 / (v + fit_tau2)
-    sw = float(w.sum())
-    est = float(w @ y) / sw
-    var_est = 1.0 / sw
+        fit_w = fit_working(y_w, v_w, method, None, control)
+        fit = to_data_units(fit_w, units, method, k)
+        for category, message in fit_messages(fit, method, control):
+            warnings.warn(message, category, stacklevel=3)
     spec = TESTS[test]
     df: int | None = k - 1 if spec.uses_t else None
-    if test in ("knha", "adhoc"):
-        resid = y - est
-        factor = spec.variance_factor(float(w @ (resid * resid)), k - 1)
-        if method == "EE":
-            notes.append("the Hartung-Knapp adjustment is meant for random-effects models")
-        if factor == 0.0:
-            warnings.warn(
-                "Hartung-Knapp variance factor is 0 (all effects identical): "
-                "the confidence interval has zero width",
-                BoundaryWarning,
-                stacklevel=3,
-            )
-        var_est *= factor
-    se_est = math.sqrt(var_est)
     crit = _crit(level, df)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = est / se_est if se_est > 0 else math.copysign(math.inf, est) if est else math.nan
-    pval = _two_sided_p(stat, df) if not math.isnan(stat) else 1.0
-    pi_half = crit * math.sqrt(var_est + fit_tau2)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        # common-effect fit (always: Q, and the CE estimate shown beside an RE one)
+        w_fe = 1.0 / v_w
+        sw_fe = float(_sum(w_fe))
+        ce_w = float(w_fe @ y_w) / sw_fe
+        ce_se_w = math.sqrt(1.0 / sw_fe)
 
-    qt = cochran_q(y, v)
-    if k >= 2:
-        vt = typical_variance(v)
-        if method == "EE":
-            i2, h2 = i2_from_q(qt.q, qt.df), h2_from_q(qt.q, qt.df)
+        t_w = fit_w.tau2
+        w = 1.0 / (v_w + t_w)
+        sw = float(_sum(w))
+        mu_w = float(w @ y_w) / sw
+        var_w = 1.0 / sw
+        if test in ("knha", "adhoc"):
+            resid = y_w - mu_w
+            factor = spec.variance_factor(float(w @ (resid * resid)), k - 1)
+            if method == "EE":
+                notes.append("the Hartung-Knapp adjustment is meant for random-effects models")
+            if factor == 0.0:
+                warnings.warn(
+                    "Hartung-Knapp variance factor is 0 (all effects identical): "
+                    "the confidence interval has zero width",
+                    BoundaryWarning,
+                    stacklevel=3,
+                )
+            var_w *= factor
+        se_w = math.sqrt(var_w)
+        pi_half_w = crit * math.sqrt(var_w + t_w)
+
+        qt = cochran_q(y_w, v_w)
+        _check_representable({"Q": qt.q, "tau^2": t_w, "the sum of the weights": sw})
+        ci_ok = True
+        if k >= 2:
+            vt = typical_variance(v_w)
+            if method == "EE":
+                i2, h2 = i2_from_q(qt.q, qt.df), h2_from_q(qt.q, qt.df)
+            else:
+                i2, h2 = i2_from_tau2(t_w, vt), h2_from_tau2(t_w, vt)
+            lo_w, hi_w, ci_ok = q_profile_working(y_w, v_w, None, level, control)
+            i2_ci = (i2_from_tau2(lo_w, vt), i2_from_tau2(hi_w, vt))
+            h2_ci = (h2_from_tau2(lo_w, vt), h2_from_tau2(hi_w, vt))
         else:
-            i2, h2 = i2_from_tau2(fit_tau2, vt), h2_from_tau2(fit_tau2, vt)
-        t_lo, t_hi = q_profile_ci(y, v, level=level, control=control)
-        tau2_ci = (t_lo, t_hi)
-        i2_ci = (i2_from_tau2(t_lo, vt), i2_from_tau2(t_hi, vt))
-        h2_ci = (h2_from_tau2(t_lo, vt), h2_from_tau2(t_hi, vt))
-    else:
-        i2, h2 = 0.0, 1.0
-        tau2_ci = i2_ci = h2_ci = (math.nan, math.nan)
+            i2, h2 = 0.0, 1.0
+            lo_w = hi_w = math.nan
+            i2_ci = h2_ci = (math.nan, math.nan)
+    if not ci_ok:
+        warnings.warn(
+            Q_PROFILE_NOT_CONVERGED.format(control.max_iter), ConvergenceWarning, stacklevel=3
+        )
+
+    est = _in_data_units(units.effect, mu_w, "pooled estimate")
+    se = _in_data_units(units.spread, se_w, "standard error of the pooled estimate")
+    half = _in_data_units(units.spread, crit * se_w, "confidence interval")
+    pi_half = _in_data_units(units.spread, pi_half_w, "prediction interval")
+    ce_est = _in_data_units(units.effect, ce_w, "common-effect estimate")
+    ce_se = _in_data_units(units.spread, ce_se_w, "common-effect standard error")
+    tau2_ci = (
+        _in_data_units(units.variance, lo_w, "lower bound of the tau^2 interval"),
+        _in_data_units(units.variance, hi_w, "upper bound of the tau^2 interval"),
+    )
+    _check_representable({"I^2": i2, "H^2": h2})
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        stat = est / se if se > 0 else math.copysign(math.inf, est) if est else math.nan
+    pval = _two_sided_p(stat, df) if not math.isnan(stat) else 1.0
+    ce_half = _crit(level, None) * ce_se
 
     return MetaAnalysisResult(
         estimate=est,
-        se=se_est,
-        ci_low=est - crit * se_est,
-        ci_high=est + crit * se_est,
+        se=se,
+        ci_low=est - half,
+        ci_high=est + half,
         statistic=stat,
         pvalue=pval,
         df=None if df is None else float(df),
-        tau2=fit_tau2,
-        tau2_se=tau2_se,
+        tau2=fit.tau2,
+        tau2_se=fit.se,
         tau2_ci=tau2_ci,
         i2=i2,
         i2_ci=i2_ci,
@@ -418,13 +532,37 @@ def _fit(
         variance=v,
         weights=100.0 * w / sw,
         labels=lab,
-        iterations=iterations,
-        converged=converged,
+        iterations=fit.iterations,
+        converged=fit.converged,
         ce_estimate=ce_est,
         ce_se=ce_se,
-        ce_ci_low=ce_est - _crit(level, None) * ce_se,
-        ce_ci_high=ce_est + _crit(level, None) * ce_se,
+        ce_ci_low=ce_est - ce_half,
+        ce_ci_high=ce_est + ce_half,
         notes=tuple(notes),
         n_per_study=n_total,
         study_data=study_data,
     )
+
+
+def _in_data_units(convert: Callable[[float], float], x: float, name: str) -> float:
+    """``convert(x)`` (working units to the data's), or an error naming what overflowed."""
+    try:
+        out = convert(x)
+    except OverflowError:
+        out = math.inf
+    if math.isinf(out) or (math.isnan(out) and not math.isnan(x)):
+        raise MetaAnalysisError(
+            f"the {name} cannot be represented in double precision for these effects and "
+            "variances; rescale them (change units)"
+        )
+    return out
+
+
+def _check_representable(values: dict[str, float]) -> None:
+    """Raise naming the first statistic that over- or underflowed in working units."""
+    for name, x in values.items():
+        if not math.isfinite(x) or (name == "the sum of the weights" and x == 0.0):
+            raise MetaAnalysisError(
+                f"{name} cannot be represented in double precision for these effects and "
+                "variances (they span too many orders of magnitude)"
+            )

@@ -2,8 +2,15 @@
 
 Every estimator is a small function ``(y, v, X, control) -> Tau2Fit`` behind
 :data:`TAU2_METHODS`; :func:`estimate_tau2` looks the code up and runs it. The
-design matrix ``X`` is ``None`` for the intercept-only model (fast scalar
-formulas) or a ``k x p`` array for meta-regression.
+design matrix ``X`` is ``None`` for the intercept-only model (formulas in O(k)
+time and memory) or a ``k x p`` array for meta-regression.
+
+Estimators work in *working units* (:func:`working_units`): effects centred
+at their median and divided by a power of two ``s``, variances divided by
+``s²``. A change of units of the data (``y -> c y``, ``v -> c² v``) then
+changes only ``s``, so every result is equivariant and every convergence
+criterion is relative; and any finite input whose answer can be represented
+in double precision is computed without overflow or underflow.
 
 The formulas, and the standard errors reported with them, are those of
 metafor's ``rma.uni`` (Viechtbauer 2010); each function names its source.
@@ -24,13 +31,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import special
 
-from ._errors import BoundaryWarning, ConvergenceWarning, MetaAnalysisError
+from ._errors import ConvergenceWarning, MetaAnalysisError, MultimodalLikelihoodWarning
 
 FloatArray = NDArray[np.float64]
 
@@ -39,10 +47,17 @@ _sum = np.add.reduce
 
 Tau2Method = Literal["EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM"]
 
-#: Default absolute convergence threshold on τ² for the iterative estimators.
+#: Default relative convergence threshold of the iterative estimators (see :class:`Tau2Control`).
 DEFAULT_TOL = 1e-10
 #: Default maximum number of iterations for the iterative estimators.
 DEFAULT_MAX_ITER = 1000
+
+#: Grid points per decade of τ² when the (restricted) likelihood is scanned for local maxima.
+_SCAN_PER_DECADE = 10
+#: Most grid points of one scan (the density per decade drops beyond this).
+_SCAN_MAX_POINTS = 400
+#: Largest number of array elements one vectorised scan step allocates (keeps memory O(k)).
+_SCAN_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -52,8 +67,11 @@ class Tau2Control:
     Attributes
     ----------
     tol : float
-        Absolute convergence threshold on successive τ² values (metafor's
-        ``threshold``, whose default is 1e-5; ours is 1e-10).
+        Relative convergence threshold: an iteration stops when the last
+        change in τ² is at most ``tol`` times the larger of τ² and the working
+        unit of variance (between the median sampling variance and the spread
+        of the effects, see :func:`working_units`). metafor's ``threshold``
+        is absolute, with default 1e-5.
     max_iter : int
         Iterations before giving up with a :class:`ConvergenceWarning`.
     """
@@ -64,17 +82,146 @@ class Tau2Control:
 
 @dataclass(frozen=True)
 class Tau2Fit:
-    """An estimate of τ² with its standard error and convergence information."""
+    """An estimate of τ² with its standard error and convergence information.
+
+    Attributes
+    ----------
+    tau2 : float
+        The estimate (>= 0).
+    se : float or None
+        Its standard error as metafor reports it (``None`` for ``EE``).
+    iterations : int
+        Iterations of the iterative estimators (0 for closed forms).
+    converged : bool
+        False when an iterative estimator stopped at ``max_iter``.
+    maxima : tuple of (float, float)
+        ML and REML: every local maximum of the (restricted) likelihood on
+        [0, ∞) that was found, as (τ², log-likelihood); ``tau2`` is the
+        global one. Empty for the other estimators.
+    """
 
     tau2: float
     se: float | None
     iterations: int = 0
     converged: bool = True
+    maxima: tuple[tuple[float, float], ...] = ()
+
+
+# --------------------------------------------------------------------------- working units
+
+
+@dataclass(frozen=True)
+class WorkingUnits:
+    """Centre and power-of-two scale of the working units of a fit.
+
+    ``y_work = (y - center) / 2**exponent`` and ``v_work = v / 4**exponent``.
+    """
+
+    center: float
+    exponent: int
+
+    def effect(self, x: float) -> float:
+        """An effect (location) from working units back to the data's units."""
+        return self.center + math.ldexp(x, self.exponent)
+
+    def spread(self, x: float) -> float:
+        """A standard error or half-width from working units back to the data's units."""
+        return math.ldexp(x, self.exponent)
+
+    def variance(self, x: float) -> float:
+        """A variance (τ², its SE, a typical variance) back to the data's units."""
+        return math.ldexp(x, 2 * self.exponent)
+
+
+def _exponent(x: float) -> int:
+    """The binary exponent e with 2**(e-1) <= x < 2**e, for x > 0."""
+    return math.frexp(x)[1]
+
+
+def working_units(
+    y: FloatArray, v: FloatArray, X: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray, WorkingUnits]:
+    """Centre and rescale effects and variances for fitting.
+
+    Parameters
+    ----------
+    y : ndarray
+        Effects (finite).
+    v : ndarray
+        Sampling variances (finite, > 0).
+    X : ndarray, optional
+        Design matrix. Effects are centred only for the intercept-only model
+        (``X`` is ``None``); with moderators they are only rescaled.
+
+    Returns
+    -------
+    y_work : ndarray
+        ``(y - center) / s``.
+    v_work : ndarray
+        ``v / s²``.
+    units : WorkingUnits
+        ``center`` (the median effect, or 0) and the exponent of ``s = 2**e``.
+
+    Raises
+    ------
+    MetaAnalysisError
+        The variances span a range that double precision cannot hold on one
+        scale (a ratio of about 2**1000 or more).
+
+    Notes
+    -----
+    ``s²`` is the power of two nearest the geometric mean of the median
+    variance and the larger of the median variance and the squared largest
+    deviation from the centre. Variances are then of order one or smaller
+    and squared deviations of order one or larger, which keeps the weights,
+    their squares and cubes, τ² and the Q statistics representable over a
+    range of about 10^±150 around each other. Powers of two rescale exactly,
+    so a fit in working units is the fit of the data, only with the
+    roundings of a different scale.
+    """
+    center = float(np.median(y)) if X is None else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = y - center
+    halve = 0
+    if not np.isfinite(d).all():  # |y| near the largest double: halve before subtracting
+        d = y * 0.5 - center * 0.5
+        halve = 1
+    vmed = float(np.median(v))
+    half_v = 0.5 * _exponent(vmed)
+    dmax = float(np.max(np.abs(d)))
+    e_d = _exponent(dmax) + halve if dmax > 0.0 else -1075
+    exponent = round(0.5 * (half_v + max(half_v, float(e_d))))
+    y_w = np.ldexp(d, halve - exponent)
+    v_w = np.ldexp(v, -2 * exponent)
+    tiny = float(np.finfo(np.float64).tiny)
+    bad = np.flatnonzero((v_w < tiny) | ~np.isfinite(v_w))
+    if bad.size:
+        i = int(bad[0])
+        raise MetaAnalysisError(
+            f"variance[{i}] = {v[i]:.6g} cannot be used with the other variances "
+            f"(median {vmed:.6g}) and effects: they span more orders of magnitude than double "
+            "precision can hold on one scale"
+        )
+    return y_w, v_w, WorkingUnits(center, exponent)
 
 
 # --------------------------------------------------------------------------- algebra
 # P = W - W X (X'WX)^-1 X'W is the residual-maker of weighted least squares.
-# With X = None (intercept only) the needed traces have closed forms.
+# With X = None (intercept only) P = W - w w'/S and every trace below has an O(k)
+# form; sums of "all the other weights" are formed without cancellation.
+
+
+def _others(a: FloatArray) -> FloatArray:
+    """``sum(a) - a[i]`` for every i, for ``a >= 0``, without cancellation.
+
+    ``total - a[i]`` is accurate to about k ulp except at the largest
+    element, whose complement is summed directly.
+    """
+    total = float(_sum(a))
+    out = total - a
+    m = int(np.argmax(a))
+    out[m] = float(_sum(a[:m])) + float(_sum(a[m + 1 :]))
+    return out
 
 
 def _resid(y: FloatArray, w: FloatArray, X: FloatArray | None) -> FloatArray:
@@ -86,29 +233,48 @@ def _resid(y: FloatArray, w: FloatArray, X: FloatArray | None) -> FloatArray:
     return y - X @ beta
 
 
-def _p_matrix(w: FloatArray, X: FloatArray | None) -> FloatArray:
-    """The k x k matrix P for weights ``w``."""
-    k = w.shape[0]
-    Xm = np.ones((k, 1)) if X is None else X
-    WX = Xm * w[:, None]
-    return np.diag(w) - WX @ np.linalg.solve(Xm.T @ WX, WX.T)
+def _p_matrix(w: FloatArray, X: FloatArray) -> FloatArray:
+    """The k x k matrix P for weights ``w`` (meta-regression only)."""
+    WX = X * w[:, None]
+    return np.diag(w) - WX @ np.linalg.solve(X.T @ WX, WX.T)
+
+
+def _p_diag(w: FloatArray) -> FloatArray:
+    """Diagonal of P for the intercept-only model: ``w_i (S - w_i) / S``."""
+    return w * _others(w) / float(_sum(w))
+
+
+def _p2_sum(w: FloatArray, X: FloatArray | None, d1: FloatArray, d2: FloatArray) -> float:
+    """:math:`\\sum_{ij} P_{ij}^2 d_{1i} d_{2j}`: tr(PP), tr(PVP) and tr(PVPV) for d = 1 or v.
+
+    For the intercept-only model :math:`P_{ii} = w_i S_{-i}/S` and
+    :math:`P_{ij} = -w_i w_j / S`, so the sum is
+    :math:`\\sum_i P_{ii}^2 d_{1i} d_{2i} + \\sum_i \\alpha_i (B - \\beta_i)` with
+    :math:`\\alpha = w^2 d_1 / S`, :math:`\\beta = w^2 d_2 / S`, computed in O(k)
+    with every term non-negative (the textbook form
+    :math:`\\sum w^2 - 2\\sum w^3/S + (\\sum w^2/S)^2` cancels catastrophically
+    when one weight dominates).
+    """
+    if X is not None:
+        P = _p_matrix(w, X)
+        return float(d1 @ (P * P) @ d2)
+    s = float(_sum(w))
+    pd = _p_diag(w)
+    a = w * w / s
+    return float(_sum(pd * pd * d1 * d2)) + float((a * d1) @ _others(a * d2))
 
 
 def _trace_p(w: FloatArray, X: FloatArray | None) -> float:
+    """tr(P): for the intercept-only model :math:`\\sum_i w_i S_{-i} / S`."""
     if X is None:
-        s = float(_sum(w))
-        return s - float(w @ w) / s
+        return float(_sum(_p_diag(w)))
     return float(np.trace(_p_matrix(w, X)))
 
 
 def _trace_pp(w: FloatArray, X: FloatArray | None) -> float:
-    if X is None:
-        s = float(_sum(w))
-        s2 = float(w @ w)
-        s3 = float((w * w) @ w)
-        return s2 - 2.0 * s3 / s + (s2 / s) ** 2
-    P = _p_matrix(w, X)
-    return float(np.sum(P * P))
+    """tr(PP) (the REML information), in a form without cancellation."""
+    ones = np.ones_like(w)
+    return _p2_sum(w, X, ones, ones)
 
 
 def _ncol(X: FloatArray | None) -> int:
@@ -117,6 +283,22 @@ def _ncol(X: FloatArray | None) -> int:
 
 def q_generalized(tau2: float, y: FloatArray, v: FloatArray, X: FloatArray | None = None) -> float:
     """Generalised Q statistic ``Y'P(τ²)Y`` (Cochran's Q at τ² = 0).
+
+    Parameters
+    ----------
+    tau2 : float
+        The value of τ² (>= 0).
+    y : ndarray
+        Effects.
+    v : ndarray
+        Sampling variances (> 0).
+    X : ndarray, optional
+        Design matrix; ``None`` for the intercept-only model.
+
+    Returns
+    -------
+    float
+        :math:`Q(\\tau^2)`.
 
     Notes
     -----
@@ -138,12 +320,18 @@ def solve_q_equation(
 ) -> tuple[float, int, bool]:
     """Solve ``Q(τ²) = target`` for τ² >= 0 (0 when ``Q(0) <= target``).
 
-    ``Q(τ²)`` decreases in τ² (``dQ/dτ² = -Y'PPY``). Newton steps are taken on
-    ``1/Q(τ²)``, which is close to linear in τ² (exactly so for equal
-    variances), inside a bracket ``[lo, hi]`` that always holds the root; a
-    step leaving the bracket is replaced by the Newton step on ``Q`` itself
-    or by bisection. No upper bound on τ² is needed. Used by the Paule-Mandel
-    and empirical Bayes estimators and by the Q-profile confidence interval.
+    Parameters
+    ----------
+    y : ndarray
+        Effects, best in working units (:func:`working_units`).
+    v : ndarray
+        Sampling variances in the same units.
+    X : ndarray or None
+        Design matrix; ``None`` for the intercept-only model.
+    target : float
+        The value of Q to reach (> 0).
+    control : Tau2Control
+        Convergence options.
 
     Returns
     -------
@@ -154,6 +342,17 @@ def solve_q_equation(
     converged : bool
         False when the iteration stopped before reaching ``control.tol`` (after
         ``control.max_iter`` steps, or at a slope that is not positive).
+
+    Notes
+    -----
+    ``Q(τ²)`` decreases in τ² (``dQ/dτ² = -Y'PPY``). Newton steps are taken on
+    ``1/Q(τ²)``, which is close to linear in τ² (exactly so for equal
+    variances), inside a bracket ``[lo, hi]`` that always holds the root; a
+    step leaving the bracket is replaced by the Newton step on ``Q`` itself
+    or by bisection. No upper bound on τ² is needed. The iteration stops when
+    a step is at most ``tol * max(1, τ²)``: relative, in working units. Used by
+    the Paule-Mandel and empirical Bayes estimators and by the Q-profile
+    confidence interval.
     """
     t = 0.0
     w = 1.0 / v
@@ -187,7 +386,7 @@ def solve_q_equation(
     return t, control.max_iter, False
 
 
-# --------------------------------------------------------------------------- estimators
+# --------------------------------------------------------------------------- moment estimators
 
 
 def _ee(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
@@ -195,11 +394,16 @@ def _ee(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     return Tau2Fit(0.0, None)
 
 
-def _se_moment(
-    t: float, k: int, p: int, trP: float, P: FloatArray, scale: float, dof_term: float
-) -> float:
-    """Shared SE formula of the DL, HS and HSk estimators (metafor ``rma.uni``)."""
-    return scale * math.sqrt(2.0 * dof_term + 4.0 * t * trP + 2.0 * t * t * float(np.sum(P * P)))
+def _moment_se(t: float, k: int, p: int, w: FloatArray, X: FloatArray | None, trP: float) -> float:
+    """Standard error shared by the DL, HS and HSk estimators, divided by their scale.
+
+    metafor (``rma.uni``): :math:`\\sqrt{2(k-p) + 4\\tau^2 \\operatorname{tr}P +
+    2\\tau^4 \\operatorname{tr}(PP)}` over ``tr P``, written here with every term
+    divided by :math:`(\\operatorname{tr} P)^2` first, so that none overflows.
+    """
+    return math.sqrt(
+        2.0 * (k - p) / trP / trP + 4.0 * t / trP + 2.0 * (t / trP) * t * (_trace_pp(w, X) / trP)
+    )
 
 
 def _dl(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
@@ -214,8 +418,7 @@ def _dl(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     q = float(w @ (r * r))
     trP = _trace_p(w, X)
     t = max(0.0, (q - (k - p)) / trP)
-    P = _p_matrix(w, X)
-    return Tau2Fit(t, _se_moment(t, k, p, trP, P, 1.0 / trP, k - p))
+    return Tau2Fit(t, _moment_se(t, k, p, w, X, trP))
 
 
 def _hunter_schmidt(
@@ -227,10 +430,11 @@ def _hunter_schmidt(
     w = 1.0 / v
     r = _resid(y, w, X)
     q = float(w @ (r * r))
-    sw = float(w.sum())
+    sw = float(_sum(w))
     t = max(0.0, (factor * q - k) / sw)
-    P = _p_matrix(w, X)
-    se = factor * _se_moment(t, k, p, float(np.trace(P)), P, 1.0 / sw, k - p)
+    # metafor: the DL standard error formula with tr(P) as the trace but sum(w) as the scale
+    trP = _trace_p(w, X)
+    se = factor * (trP / sw) * _moment_se(t, k, p, w, X, trP)
     return Tau2Fit(t, se)
 
 
@@ -244,184 +448,252 @@ def _hsk(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Contro
     return _hunter_schmidt(y, v, X, small_sample=True)
 
 
-def _he_parts(
-    y: FloatArray, v: FloatArray, X: FloatArray | None
-) -> tuple[float, float, FloatArray]:
-    """Unweighted residual sum of squares, tr(PV) and PV for the Hedges estimator."""
-    k = int(y.shape[0])
-    ones = np.ones(k)
-    P = _p_matrix(ones, X)
-    r = _resid(y, ones, X)
-    PV = P * v[None, :]
-    return float(r @ r), float(np.trace(PV)), PV
-
-
-def _he_raw(y: FloatArray, v: FloatArray, X: FloatArray | None) -> float:
-    """Unfloored Hedges (HE) estimate, the starting value of ML/REML."""
-    k, p = int(y.shape[0]), _ncol(X)
-    if X is None:
-        rss = float(((y - y.mean()) ** 2).sum())
-        trpv = float(v.sum()) * (k - 1) / k
-        return (rss - trpv) / (k - p)
-    rss, trpv, _ = _he_parts(y, v, X)
-    return (rss - trpv) / (k - p)
-
-
 def _he(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
-    """Hedges (Cochran ANOVA) unweighted method-of-moments estimator (Hedges 1983)."""
+    """Hedges (Cochran ANOVA) unweighted method-of-moments estimator (Hedges 1983).
+
+    :math:`\\hat\\tau^2 = \\max\\{0, (\\text{RSS} - \\operatorname{tr}(PV))/(k-p)\\}`
+    with the unweighted P; its SE is metafor's.
+    """
     k, p = int(y.shape[0]), _ncol(X)
-    rss, trpv, PV = _he_parts(y, v, X)
+    ones = np.ones(k)
+    r = _resid(y, ones, X)
+    rss = float(r @ r)
+    trpv = float(_p_diag(ones) @ v) if X is None else float(np.diag(_p_matrix(ones, X)) @ v)
     t = max(0.0, (rss - trpv) / (k - p))
-    se = math.sqrt(
-        (2.0 * float(np.sum(PV * PV.T)) + 4.0 * t * trpv + 2.0 * t * t * (k - p)) / (k - p) ** 2
-    )
+    trpvpv = _p2_sum(ones, X, v, v)
+    se = math.sqrt(2.0 * trpvpv + 4.0 * t * trpv + 2.0 * t * t * (k - p)) / (k - p)
     return Tau2Fit(t, se)
 
 
 def _sj(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
-    """Sidik-Jonkman estimator with metafor's starting value var(y)(k-1)/k (Sidik & Jonkman 2005)."""
+    """Sidik-Jonkman estimator with metafor's starting value var(y)(k-1)/k (Sidik & Jonkman 2005).
+
+    :math:`\\hat\\tau^2 = \\tau_0^2 Q(\\tau_0^2)/(k-p)` with
+    :math:`\\tau_0^2 = \\sum (y_i - \\bar y)^2 / k`; its SE is metafor's.
+    """
     k, p = int(y.shape[0]), _ncol(X)
     t0 = float(np.var(y))
     w = 1.0 / (v + t0)
     r = _resid(y, w, X)
     q = float(w @ (r * r))
     t = max(0.0, t0 * q / (k - p))
-    P = _p_matrix(w, X)
-    PV = P * v[None, :]
-    se = math.sqrt(
-        t0**2
-        / (k - p) ** 2
-        * (
-            2.0 * float(np.sum(PV * PV.T))
-            + 4.0 * t * float(np.sum(PV * P))
-            + 2.0 * t * t * float(np.sum(P * P))
-        )
+    ones = np.ones(k)
+    inner = (
+        2.0 * _p2_sum(w, X, v, v)
+        + 4.0 * t * _p2_sum(w, X, ones, v)
+        + 2.0 * t * t * _p2_sum(w, X, ones, ones)
     )
+    se = t0 / (k - p) * math.sqrt(inner)
     return Tau2Fit(t, se)
 
 
-def _loglik(tau2: float, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool) -> float:
-    """(Restricted) log-likelihood of the random-effects model at ``tau2``."""
+# --------------------------------------------------------------------------- likelihood
+
+
+def loglik(
+    tau2: float, y: FloatArray, v: FloatArray, X: FloatArray | None = None, *, reml: bool = True
+) -> float:
+    """(Restricted) log-likelihood of the random-effects model at ``tau2``, as metafor's ``logLik``.
+
+    Parameters
+    ----------
+    tau2 : float
+        The value of τ² (>= 0).
+    y : ndarray
+        Effects.
+    v : ndarray
+        Sampling variances (> 0).
+    X : ndarray, optional
+        Design matrix; ``None`` for the intercept-only model.
+    reml : bool, default True
+        Restricted (REML) or full (ML) log-likelihood.
+
+    Returns
+    -------
+    float
+        The log-likelihood, with metafor's constants: ML
+        :math:`-\\tfrac12[k\\log 2\\pi + \\sum\\log(v_i+\\tau^2) + Q(\\tau^2)]`; REML
+        :math:`-\\tfrac12[(k-p)\\log 2\\pi - \\log|X'X| + \\sum\\log(v_i+\\tau^2)
+        + \\log|X'WX| + Q(\\tau^2)]` (Viechtbauer 2005, eqs. 4 and 6).
+    """
     k, p = int(y.shape[0]), _ncol(X)
-    w = 1.0 / (v + tau2)
+    vt = v + tau2
+    w = 1.0 / vt
     r = _resid(y, w, X)
-    ll = -0.5 * float(_sum(np.log(v + tau2))) - 0.5 * float(w @ (r * r))
-    if reml:
-        if X is None:
-            logdet = math.log(float(_sum(w)))
-        else:
-            logdet = float(np.linalg.slogdet(X.T @ (X * w[:, None]))[1])
-        ll += -0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * logdet
+    ll = -0.5 * float(_sum(np.log(vt))) - 0.5 * float(w @ (r * r))
+    if not reml:
+        return ll - 0.5 * k * math.log(2 * math.pi)
+    if X is None:
+        logdet_w, logdet_x = math.log(float(_sum(w))), math.log(k)
     else:
-        ll += -0.5 * k * math.log(2 * math.pi)
-    return ll
+        logdet_w = float(np.linalg.slogdet(X.T @ (X * w[:, None]))[1])
+        logdet_x = float(np.linalg.slogdet(X.T @ X)[1])
+    return ll - 0.5 * (k - p) * math.log(2 * math.pi) + 0.5 * logdet_x - 0.5 * logdet_w
 
 
-def _score(t: float, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool) -> float:
-    """Twice the derivative of the (restricted) log-likelihood in τ² at ``t``."""
+def _score_slope(
+    t: float, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool
+) -> tuple[float, float]:
+    """Twice the score of the (restricted) log-likelihood in τ², and its derivative.
+
+    Score: :math:`Y'PPY - \\operatorname{tr}P` (REML) or
+    :math:`Y'PPY - \\sum w_i` (ML); its derivative
+    :math:`-2Y'PPPY + \\operatorname{tr}(PP)` or :math:`-2Y'PPPY + \\sum w_i^2`
+    (Viechtbauer 2005, eqs. 7-10).
+    """
     w = 1.0 / (v + t)
     py = w * _resid(y, w, X)
-    return float(py @ py) - (_trace_p(w, X) if reml else float(_sum(w)))
+    yppy = float(py @ py)
+    ypppy = float(py @ (w * _resid(py, w, X)))
+    if reml:
+        return yppy - _trace_p(w, X), -2.0 * ypppy + _trace_pp(w, X)
+    return yppy - float(_sum(w)), -2.0 * ypppy + float(w @ w)
 
 
-def _fisher_scoring(
-    y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control, reml: bool
-) -> Tau2Fit:
-    """ML or REML by Fisher scoring from the Hedges estimate, with step halving.
-
-    The Fisher scoring update of Viechtbauer (2005, eqs. 8 and 10), as in
-    metafor: ML :math:`\\Delta = (Y'PPY - \\sum w_i) / \\sum w_i^2`; REML
-    :math:`\\Delta = (Y'PPY - \\operatorname{tr} P) / \\operatorname{tr}(PP)`.
-    Where the log-likelihood is locally concave, the Newton step with the
-    observed information (:math:`2Y'PPPY - \\sum w_i^2` or
-    :math:`2Y'PPPY - \\operatorname{tr}(PP)`) is taken instead: it converges
-    to the same root quadratically, where Fisher scoring is only linear near
-    small τ². Steps that would make τ² negative are halved (metafor's rule),
-    unless the score at τ² = 0 is not positive: then the maximum is at 0 and
-    τ² = 0 exactly (metafor stops a threshold's width above it).
-    """
-    t = max(0.0, _he_raw(y, v, X))
-    converged = False
-    it = 0
-    for it in range(1, control.max_iter + 1):  # noqa: B007 - iteration count is reported
-        w = 1.0 / (v + t)
-        py = w * _resid(y, w, X)  # P y
-        yppy = float(py @ py)
+def _score_grid(
+    ts: FloatArray, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool
+) -> FloatArray:
+    """The score at every τ² of ``ts`` (vectorised for the intercept-only model, in blocks)."""
+    if X is not None:
+        return np.array([_score_slope(float(t), y, v, X, reml)[0] for t in ts])
+    k = int(y.shape[0])
+    block = max(1, _SCAN_BLOCK // k)
+    out = np.empty(ts.shape[0])
+    for start in range(0, ts.shape[0], block):
+        tb = ts[start : start + block, None]
+        W = 1.0 / (v[None, :] + tb)
+        S = W.sum(axis=1)
+        mu = (W @ y) / S
+        PY = W * (y[None, :] - mu[:, None])
+        yppy = (PY * PY).sum(axis=1)
         if reml:
-            score, fisher_info = yppy - _trace_p(w, X), _trace_pp(w, X)
+            # tr P = sum_i w_i (S - w_i) / S, with the largest weight's complement summed directly
+            comp = S[:, None] - W
+            rows = np.arange(W.shape[0])
+            m = np.argmax(W, axis=1)
+            largest = W[rows, m]
+            W[rows, m] = 0.0
+            comp[rows, m] = W.sum(axis=1)
+            W[rows, m] = largest
+            info = (W * comp).sum(axis=1) / S
         else:
-            score, fisher_info = yppy - float(_sum(w)), float(w @ w)
-        observed = 2.0 * float(py @ (w * _resid(py, w, X))) - fisher_info  # 2 Y'PPPY - info
-        adj = score / observed if observed > 0.0 else score / fisher_info
-        if t == 0.0 and adj <= 0.0:  # maximum on the boundary
-            converged = True
-            break
-        if t + adj < 0.0 and _score(0.0, y, v, X, reml) <= 0.0:
-            t = 0.0  # the step crosses 0 and the likelihood decreases from 0: maximum at 0
-            converged = True
-            break
-        while t + adj < 0.0:
-            adj /= 2.0
-        t += adj
-        if abs(adj) < control.tol:
-            converged = True
-            break
-    if not converged:
-        warnings.warn(
-            f"{'REML' if reml else 'ML'} Fisher scoring did not converge in {control.max_iter} "
-            f"iterations (last change larger than tol={control.tol:g}); tau2={t:.6g} is the last "
-            "iterate. Increase max_iter or use another method.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-    elif t > control.tol and _loglik(0.0, y, v, X, reml) - _loglik(t, y, v, X, reml) > 1e-10:
-        warnings.warn(
-            "Fisher scoring stopped at a local maximum of the likelihood below its value at "
-            "tau2 = 0; setting tau2 = 0 (as metafor does).",
-            BoundaryWarning,
-            stacklevel=4,
-        )
-        t = 0.0
-    w = 1.0 / (v + t)
-    se = math.sqrt(2.0 / _trace_pp(w, X)) if reml else math.sqrt(2.0 / float(w @ w))
-    return Tau2Fit(t, se, it, converged)
+            info = S
+        out[start : start + block] = yppy - info
+    return out
 
 
-def _ml(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
-    """Maximum likelihood (Hardy & Thompson 1996), by Fisher scoring."""
-    return _fisher_scoring(y, v, X, control, reml=False)
+def _scan_grid(y: FloatArray, v: FloatArray) -> FloatArray:
+    """τ² values at which to look for sign changes of the score: 0, then a geometric grid.
+
+    Every stationary point lies below ``max(max v, 4 range(y)²)``: above it the
+    score is negative for ML and REML (k >= 2), because
+    :math:`Y'PPY \\le \\text{range}^2 \\max w \\sum w` while
+    :math:`\\operatorname{tr}P \\ge (k-1)\\min w`.
+    """
+    rng = float(np.max(y) - np.min(y))
+    t_max = 1.01 * max(float(np.max(v)), 4.0 * rng * rng)
+    t_min = min(float(np.min(v)), t_max) / 64.0
+    decades = math.log10(t_max / t_min)
+    n = int(min(_SCAN_MAX_POINTS, max(16, math.ceil(_SCAN_PER_DECADE * decades))))
+    return np.concatenate(([0.0], np.geomspace(t_min, t_max, n)))
 
 
-def _reml(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
-    """Restricted maximum likelihood (Viechtbauer 2005), by Fisher scoring."""
-    return _fisher_scoring(y, v, X, control, reml=True)
-
-
-def _q_root(
+def _refine(
+    lo: float,
+    hi: float,
     y: FloatArray,
     v: FloatArray,
     X: FloatArray | None,
+    reml: bool,
     control: Tau2Control,
-    target: float,
-    name: str,
+) -> tuple[float, int, bool]:
+    """The root of the score in ``[lo, hi]`` (score > 0 at lo, <= 0 at hi).
+
+    Newton steps with the observed information, kept inside the bracket by
+    bisection; the bracket shrinks with every evaluation.
+    """
+    t = 0.5 * (lo + hi)
+    for it in range(1, control.max_iter + 1):
+        score, slope = _score_slope(t, y, v, X, reml)
+        if score == 0.0:
+            return t, it, True
+        if score > 0.0:
+            lo = t
+        else:
+            hi = t
+        cand = t - score / slope if slope < 0.0 else math.nan
+        if not lo < cand < hi:
+            cand = 0.5 * (lo + hi)
+        step = cand - t
+        t = cand
+        if abs(step) <= control.tol * max(1.0, t):
+            return t, it, True
+    return t, control.max_iter, False
+
+
+def _likelihood(
+    y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control, reml: bool
+) -> Tau2Fit:
+    """ML or REML: the global maximum of the (restricted) likelihood on [0, ∞).
+
+    The score is evaluated on a grid from 0 to a bound above which it is
+    negative (:func:`_scan_grid`); every sign change from + to - brackets a
+    local maximum, which :func:`_refine` finds by safeguarded Newton steps;
+    τ² = 0 is a local maximum when the score there is not positive. The
+    estimate is the candidate with the largest log-likelihood; the others are
+    kept in ``maxima`` (metafor's Fisher scoring from the Hedges estimate
+    returns one local maximum, not always the global one).
+    """
+    ts = _scan_grid(y, v)
+    scores = _score_grid(ts, y, v, X, reml)
+    candidates: list[tuple[float, int, bool]] = []
+    if scores[0] <= 0.0:
+        candidates.append((0.0, 0, True))
+    for i in np.flatnonzero((scores[:-1] > 0.0) & (scores[1:] <= 0.0)):
+        if scores[i + 1] == 0.0:
+            candidates.append((float(ts[i + 1]), 0, True))
+        else:
+            candidates.append(_refine(float(ts[i]), float(ts[i + 1]), y, v, X, reml, control))
+    lls = [loglik(c[0], y, v, X, reml=reml) for c in candidates]
+    best = int(np.argmax(lls))
+    t, iterations, converged = candidates[best]
+    w = 1.0 / (v + t)
+    info = _trace_pp(w, X) if reml else float(w @ w)
+    return Tau2Fit(
+        t,
+        math.sqrt(2.0 / info),
+        iterations,
+        converged,
+        maxima=tuple((c[0], ll) for c, ll in zip(candidates, lls, strict=True)),
+    )
+
+
+def _ml(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
+    """Maximum likelihood (Hardy & Thompson 1996): the global maximum on [0, ∞)."""
+    return _likelihood(y, v, X, control, reml=False)
+
+
+def _reml(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
+    """Restricted maximum likelihood (Viechtbauer 2005): the global maximum on [0, ∞)."""
+    return _likelihood(y, v, X, control, reml=True)
+
+
+# --------------------------------------------------------------------------- Q-equation estimators
+
+
+def _q_root(
+    y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control, target: float
 ) -> Tau2Fit:
     k, p = int(y.shape[0]), _ncol(X)
     t, it, ok = solve_q_equation(y, v, X, target, control)
-    if not ok:
-        warnings.warn(
-            f"{name}: solving Q(tau2) = {target:.6g} did not converge in {control.max_iter} "
-            f"iterations; tau2={t:.6g} is the last iterate.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
     w = 1.0 / (v + t)
-    se = math.sqrt(2.0 * k * k / (k - p)) / float(w.sum())
+    se = math.sqrt(2.0 * k * k / (k - p)) / float(_sum(w))
     return Tau2Fit(t, se, it, ok)
 
 
 def _pm(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
     """Paule-Mandel: the τ² at which the generalised Q equals k - p (Paule & Mandel 1982)."""
-    return _q_root(y, v, X, control, float(y.shape[0] - _ncol(X)), "PM")
+    return _q_root(y, v, X, control, float(y.shape[0] - _ncol(X)))
 
 
 def _eb(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
@@ -430,18 +702,17 @@ def _eb(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     Its estimating equation :math:`\\frac{k}{k-p} Q(\\tau^2) = k` is the
     Paule-Mandel equation, so the two coincide (Viechtbauer et al. 2015).
     """
-    return _q_root(y, v, X, control, float(y.shape[0] - _ncol(X)), "EB")
+    return _q_root(y, v, X, control, float(y.shape[0] - _ncol(X)))
 
 
 def _pmm(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control) -> Tau2Fit:
     """Median-unbiased Paule-Mandel: Q(τ²) equals the median of χ²(k - p) (Viechtbauer 2021)."""
-    from scipy import special
-
     df = y.shape[0] - _ncol(X)
-    return _q_root(y, v, X, control, float(special.chdtri(df, 0.5)), "PMM")
+    return _q_root(y, v, X, control, float(special.chdtri(df, 0.5)))
 
 
-#: Registry of τ² estimators keyed by metafor's method codes.
+#: Registry of τ² estimators keyed by metafor's method codes. Each takes effects and
+#: variances in working units (:func:`working_units`).
 TAU2_METHODS: dict[
     str, Callable[[FloatArray, FloatArray, FloatArray | None, Tau2Control], Tau2Fit]
 ] = {
@@ -464,17 +735,161 @@ METHOD_ALIASES: dict[str, str] = {"FE": "EE", "CE": "EE"}
 #: Methods that iterate (their results agree with metafor to the convergence threshold).
 ITERATIVE_METHODS = frozenset({"ML", "REML", "EB", "PM", "PMM"})
 
+#: Methods whose estimate maximises a likelihood (they report its local maxima).
+LIKELIHOOD_METHODS = frozenset({"ML", "REML"})
+
+_METHOD_BY_FOLDED = {code.casefold(): code for code in (*TAU2_METHODS, *METHOD_ALIASES)}
+
 
 def canonical_method(method: str) -> str:
-    """Resolve aliases and check ``method`` against the registry."""
-    if isinstance(method, str) and method in METHOD_ALIASES:
-        return METHOD_ALIASES[method]
-    if not isinstance(method, str) or method not in TAU2_METHODS:
+    """Resolve case and aliases and check ``method`` against the registry.
+
+    Parameters
+    ----------
+    method : str
+        A code of :data:`TAU2_METHODS` or :data:`METHOD_ALIASES`, in any case
+        (``"reml"``, ``"fe"``).
+
+    Returns
+    -------
+    str
+        The canonical code (``"REML"``, ``"EE"``).
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``method`` is not a known code.
+    """
+    code = _METHOD_BY_FOLDED.get(method.casefold()) if isinstance(method, str) else None
+    if code is None:
         valid = ", ".join([*TAU2_METHODS, *METHOD_ALIASES])
         raise MetaAnalysisError(
-            f"method={method!r} is not a known tau^2 estimator; valid: {valid}"
+            f"method={method!r} is not a known tau^2 estimator; valid (any case): {valid}"
         )
-    return method
+    return METHOD_ALIASES.get(code, code)
+
+
+def fit_working(
+    y: FloatArray,
+    v: FloatArray,
+    method: str,
+    X: FloatArray | None,
+    control: Tau2Control,
+) -> Tau2Fit:
+    """Run the estimator registered under the canonical code ``method`` in working units.
+
+    Parameters
+    ----------
+    y : ndarray
+        Effects in working units (:func:`working_units`).
+    v : ndarray
+        Sampling variances in working units.
+    method : str
+        A canonical code of :data:`TAU2_METHODS`.
+    X : ndarray or None
+        Design matrix; ``None`` for the intercept-only model.
+    control : Tau2Control
+        Convergence options.
+
+    Returns
+    -------
+    Tau2Fit
+        In working units; :func:`to_data_units` converts it.
+    """
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        return TAU2_METHODS[method](y, v, X, control)
+
+
+def to_data_units(fit: Tau2Fit, units: WorkingUnits, method: str, k: int, p: int = 1) -> Tau2Fit:
+    """A :class:`Tau2Fit` from working units back to the units of the data.
+
+    Parameters
+    ----------
+    fit : Tau2Fit
+        A fit in working units.
+    units : WorkingUnits
+        The units of the fit.
+    method : str
+        Its canonical method code (REML's log-likelihood has another constant).
+    k : int
+        Number of studies.
+    p : int, default 1
+        Number of columns of the design matrix.
+
+    Returns
+    -------
+    Tau2Fit
+        τ², its SE and the local maxima in the data's units; the
+        log-likelihoods gain the constant the rescaling removed.
+
+    Raises
+    ------
+    MetaAnalysisError
+        τ² or its SE is too large for double precision.
+    """
+    try:
+        tau2 = units.variance(fit.tau2)
+        se = None if fit.se is None else units.variance(fit.se)
+        maxima = tuple((units.variance(t), ll) for t, ll in fit.maxima)
+    except OverflowError:
+        raise MetaAnalysisError(
+            f"tau2 = {fit.tau2:.6g} * 2**{2 * units.exponent} (or its standard error) is too "
+            "large to be represented in double precision; rescale the effects (change units)"
+        ) from None
+    if maxima:
+        # -1/2 sum log(v + tau2) loses k e log 2 when variances are 4**e times larger;
+        # REML's -1/2 log det(X'WX) gains p e log 2
+        n = k - p if method == "REML" else k
+        shift = -n * units.exponent * math.log(2.0)
+        maxima = tuple((t, ll + shift) for t, ll in maxima)
+    return replace(fit, tau2=tau2, se=se, maxima=maxima)
+
+
+def fit_messages(
+    fit: Tau2Fit, method: str, control: Tau2Control
+) -> list[tuple[type[Warning], str]]:
+    """Warnings about a fit in the data's units: non-convergence and several local maxima.
+
+    Parameters
+    ----------
+    fit : Tau2Fit
+        A fit in the data's units (:func:`to_data_units`).
+    method : str
+        Its canonical method code.
+    control : Tau2Control
+        The convergence options it ran with.
+
+    Returns
+    -------
+    list of (warning class, str)
+        :class:`ConvergenceWarning` when an iterative estimator did not
+        converge; :class:`MultimodalLikelihoodWarning` when ML or REML found
+        several local maxima.
+    """
+    out: list[tuple[type[Warning], str]] = []
+    if not fit.converged:
+        out.append(
+            (
+                ConvergenceWarning,
+                f"{method}: the iteration did not converge in {control.max_iter} iterations "
+                f"(relative tol={control.tol:g}); tau2={fit.tau2:.6g} is the last iterate. "
+                "Increase max_iter or use another method.",
+            )
+        )
+    if len(fit.maxima) > 1:
+        others = ", ".join(
+            f"tau2 = {t:.6g} (log-likelihood {ll:.6g})" for t, ll in fit.maxima if t != fit.tau2
+        )
+        best = max(ll for _, ll in fit.maxima)
+        out.append(
+            (
+                MultimodalLikelihoodWarning,
+                f"the {method} likelihood has {len(fit.maxima)} local maxima on [0, inf); the "
+                f"global one is used: tau2 = {fit.tau2:.6g} (log-likelihood {best:.6g}); "
+                f"other local maxima: {others}. Fisher scoring (metafor) may stop at another.",
+            )
+        )
+    return out
 
 
 def estimate_tau2(
@@ -489,10 +904,12 @@ def estimate_tau2(
 
     Parameters
     ----------
-    y, v : ndarray
-        Effects and their (positive) sampling variances, already validated.
-    method : str
-        A code of :data:`TAU2_METHODS` or an alias (``"FE"``).
+    y : ndarray
+        Effects (finite), already validated.
+    v : ndarray
+        Their sampling variances (finite, > 0).
+    method : str, default "REML"
+        A code of :data:`TAU2_METHODS` or an alias (``"FE"``), in any case.
     X : ndarray, optional
         ``k x p`` design matrix; ``None`` for the intercept-only model.
     control : Tau2Control, optional
@@ -504,6 +921,14 @@ def estimate_tau2(
         The estimate, its standard error (``None`` for ``EE``) and, for the
         iterative estimators, the iterations and whether they converged.
 
+    Warns
+    -----
+    ConvergenceWarning
+        An iterative estimator did not converge.
+    MultimodalLikelihoodWarning
+        ML or REML: the likelihood has several local maxima (the global one
+        is returned).
+
     Examples
     --------
     >>> import numpy as np
@@ -512,5 +937,12 @@ def estimate_tau2(
     >>> round(estimate_tau2(y, v, "DL").tau2, 4)
     0.2086
     """
-    fn = TAU2_METHODS[canonical_method(method)]
-    return fn(y, v, X, control or Tau2Control())
+    code = canonical_method(method)
+    control = control or Tau2Control()
+    y_w, v_w, units = working_units(y, v, X)
+    fit = to_data_units(
+        fit_working(y_w, v_w, code, X, control), units, code, int(y.shape[0]), _ncol(X)
+    )
+    for category, message in fit_messages(fit, code, control):
+        warnings.warn(message, category, stacklevel=2)
+    return fit

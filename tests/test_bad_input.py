@@ -179,8 +179,8 @@ def test_single_study_warns_and_returns_the_study(method: str, test: str) -> Non
     ("kwargs", "valid"),
     [
         ({"method": "XX"}, [*mm.TAU2_METHODS, "FE"]),
-        ({"method": "reml"}, list(mm.TAU2_METHODS)),
-        ({"test": "hksj"}, list(TESTS)),
+        ({"method": "REM L"}, list(mm.TAU2_METHODS)),
+        ({"test": "hk"}, [*TESTS, "hksj"]),
     ],
 )
 def test_unknown_method_or_test_lists_the_valid_ones(
@@ -233,6 +233,27 @@ def test_boolean_tol_or_max_iter_is_an_error(kwargs: dict[str, Any]) -> None:
         mm.meta_analysis(Y, V, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ({"method": "reml"}, ("REML", "z")),
+        ({"method": "Pm", "test": "KNHA"}, ("PM", "knha")),
+        ({"method": "fe", "test": "hksj"}, ("EE", "knha")),
+        ({"method": "hsk", "test": "Adhoc"}, ("HSk", "adhoc")),
+        ({"method": "ce", "test": "T"}, ("EE", "t")),
+    ],
+)
+def test_method_and_test_codes_in_any_case_and_aliases(
+    given: dict[str, str], canonical: tuple[str, str]
+) -> None:
+    # metafor's codes in any case, and its aliases (FE, CE for EE; hksj for knha); the
+    # result keeps the canonical code
+    res = mm.meta_analysis(Y, V, **given)
+    assert (res.method, res.test) == canonical
+    ref = mm.meta_analysis(Y, V, method=canonical[0], test=canonical[1])
+    assert (res.estimate, res.se, res.tau2) == (ref.estimate, ref.se, ref.tau2)
+
+
 @pytest.mark.parametrize("kwargs", [{"max_iter": np.int64(100)}, {"tol": np.float32(1e-8)}])
 def test_numpy_scalar_tol_and_max_iter_are_accepted(kwargs: dict[str, Any]) -> None:
     res = mm.meta_analysis(Y, V, **kwargs)
@@ -262,7 +283,7 @@ def test_max_iter_one_for_paule_mandel_warns() -> None:
     # PM and both Q-profile bounds each stop after one Newton step
     with pytest.warns(mm.ConvergenceWarning, match=r"did not converge in 1 iteration") as rec:
         res = mm.meta_analysis(es, method="PM", max_iter=1)
-    assert any(str(w.message).startswith("PM: solving Q(tau2)") for w in rec)
+    assert any(str(w.message).startswith("PM: the iteration did not converge") for w in rec)
     assert not res.converged and math.isfinite(res.estimate) and res.tau2 > 0
 
 
