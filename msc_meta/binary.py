@@ -142,6 +142,7 @@ class _StudyLevel:
     variance: FloatArray
     dropped: BoolArray  # double-zero studies left out of Q, I², H²
     corrected: BoolArray  # kept studies that received ``add`` in every cell
+    undefined: BoolArray  # kept studies whose uncorrected effect is infinite or undefined
     other_warnings: tuple[tuple[type[Warning], str], ...]  # from effect_sizes, to re-emit
 
 
@@ -156,12 +157,15 @@ def _study_level(
 ) -> _StudyLevel:
     """Study-level effects and variances from :func:`msc_meta.effects.effect_sizes`.
 
-    As metafor's ``escalc(measure, add=, to=, drop00=)``. Raises when a kept
-    study has no finite effect or a variance that is not positive (a zero cell
-    left uncorrected), where metafor would carry an infinite or undefined value
-    into Q. The ZeroCellWarning of ``effect_sizes`` is replaced by the caller's
-    own, which says what the correction means for the pooled estimate; other
-    warnings are handed back to be re-emitted.
+    As metafor's ``escalc(measure, add=, to=, drop00=)``. A kept study whose
+    effect is infinite or undefined, or whose variance is not a positive
+    number (a zero cell left uncorrected by ``add=0`` or ``to="none"``), gets
+    NaN and is marked ``undefined``: it is left out of Q, I² and H², as
+    metafor recodes such values to NA, while its table still enters the
+    pooled sums, which need no correction. The ZeroCellWarning of
+    ``effect_sizes`` is replaced by the caller's own, which says what the
+    correction means for the pooled estimate; other warnings are handed back
+    to be re-emitted.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -184,22 +188,15 @@ def _study_level(
     dropped = tables.double_zero if drop00 else np.zeros(tables.a.shape, dtype=np.bool_)
     kept = ~dropped
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(kept & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)))
-    if bad.size:
-        i = int(bad[0])
-        raise MetaAnalysisError(
-            f"study {labels[i]!r} (row {i}) has no finite study-level {measure} effect with "
-            f"add={add:g}, to={to!r}, drop00={drop00} (cells a={tables.a[i]:g}, "
-            f"b={tables.b[i]:g}, c={tables.c[i]:g}, d={tables.d[i]:g}); use to='only0' with "
-            "add > 0, and drop00=True for studies without events (or without non-events) "
-            "in both groups"
-        )
+        undefined = kept & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
     corrected = _CORRECTED[to](tables.any_zero & kept, kept) & (add > 0)
+    out = dropped | undefined
     return _StudyLevel(
-        effect=np.where(dropped, np.nan, yi),
-        variance=np.where(dropped, np.nan, vi),
+        effect=np.where(out, np.nan, yi),
+        variance=np.where(out, np.nan, vi),
         dropped=dropped,
         corrected=corrected,
+        undefined=undefined,
         other_warnings=others,
     )
 
@@ -459,6 +456,14 @@ def _zero_cell_notes(
             "study-level effect (NaN in the per-study rows) and are left out of Q, I² and H²; "
             f"they still enter the {pooled_by} sums: {_names(labels, study.dropped)}"
         )
+    if study.undefined.any():
+        notes.append(
+            f"with add={add:g} and to={to!r} the study-level effects of "
+            f"{_names(labels, study.undefined)} are infinite or undefined (a zero cell left "
+            "uncorrected): they are left out of Q, I² and H² (NaN in the per-study rows), as "
+            f"metafor does; their tables still enter the {pooled_by} sums, which need no "
+            "correction"
+        )
     return notes
 
 
@@ -598,14 +603,14 @@ def mantel_haenszel(
         sizes < 1, lengths that differ, no studies, unknown ``measure`` or
         ``to``, ``level`` outside (0, 1), a missing column), and when the
         pooled estimate is undefined (OR: ``R = 0`` or ``S = 0``; RR: no events
-        in one group over all studies; RD: zero variance), or a kept study has
-        no finite study-level effect (an uncorrected zero cell), where metafor
-        would return NA.
+        in one group over all studies; RD: zero variance).
 
     Warns
     -----
     ZeroCellWarning
-        When zero cells are corrected or double-zero studies dropped (names them).
+        When zero cells are corrected, double-zero studies dropped, or study-level
+        effects left out of Q because a zero cell was not corrected (``add=0``
+        or ``to="none"``); names the studies.
     DroppedStudiesWarning
         When studies with a missing (NaN) count are dropped (names them).
     FewStudiesWarning
@@ -808,9 +813,8 @@ def peto(
     Raises
     ------
     MetaAnalysisError
-        For invalid input (see :func:`mantel_haenszel`), when no table has
-        both events and non-events (:math:`\sum V_i = 0`), or when a kept study
-        has no finite study-level effect.
+        For invalid input (see :func:`mantel_haenszel`), or when no table has
+        both events and non-events (:math:`\sum V_i = 0`).
 
     Warns
     -----

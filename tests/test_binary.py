@@ -958,11 +958,58 @@ def test_double_zero_enters_rd_sums_with_weight() -> None:
     assert res.weights[yucel] > 4
 
 
-def test_add_zero_with_uncorrected_zero_cell_raises() -> None:
-    with pytest.raises(MetaAnalysisError, match=r"'Bach 1996'.*no finite study-level OR"):
-        mm.mantel_haenszel("OR", **_COUNTS["nw"], to="none")
-    with pytest.raises(MetaAnalysisError, match="no finite study-level"):
-        mm.peto(events_t=[0, 3], n_t=[10, 20], events_c=[0, 8], n_c=[10, 20], drop00=False, add=0)
+#: metafor 3.8.1, rma.mh(ai=c(0,5,3), n1i=c(50,60,40), ci=c(2,9,0), n2i=c(50,60,40),
+#: measure=, add=0, to="none") and rma.peto(..., add=0, to="none"), printed with %.15g:
+#: (estimate, se, QE, k.yi, I2). Infinite study effects are recoded to NA and left out of Q.
+ZERO_CELLS = dict(events_t=[0, 5, 3], n_t=[50, 60, 40], events_c=[2, 9, 0], n_c=[50, 60, 40])
+UNCORRECTED_REF = {
+    "OR": (-0.346276236717834, 0.483827408252193, 0.0, 1, 0.0),
+    "RR": (-0.318453731118535, 0.445941292507922, 0.0, 1, 0.0),
+    "RD": (-0.02, 0.0278408173570948, 6.36530887154184, 3, 68.5796865421308),
+    "PETO": (-0.345334933873812, 0.479815890992793, 5.86334670830119, 3, 65.889787872028),
+}
+
+
+@pytest.mark.parametrize("measure", ["OR", "RR", "RD", "PETO"])
+@pytest.mark.parametrize("options", [{"add": 0}, {"to": "none"}, {"add": 0, "to": "none"}])
+def test_uncorrected_zero_cells_pool_and_leave_infinite_effects_out_of_q(
+    measure: str, options: dict[str, Any]
+) -> None:
+    # the MH and Peto estimates need no correction; study effects that are infinite without
+    # one are left out of Q, I^2 and H^2 (metafor recodes them to NA)
+    est, se, q, k_yi, i2 = UNCORRECTED_REF[measure]
+    undefined = measure in ("OR", "RR")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if measure == "PETO":
+            res = mm.peto(**ZERO_CELLS, **options)
+        else:
+            res = mm.mantel_haenszel(measure, **ZERO_CELLS, **options)
+    _close(res.estimate, est)
+    _close(res.se, se)
+    _close(res.q, q)
+    _close(res.i2, i2)
+    assert res.q_df == k_yi - 1
+    assert int(np.isfinite(res.effect).sum()) == k_yi
+    texts = [str(w.message) for w in caught if issubclass(w.category, ZeroCellWarning)]
+    if undefined:
+        assert any("'Study 1', 'Study 3' are infinite or undefined" in t for t in texts), texts
+    else:
+        assert not any("infinite or undefined" in t for t in texts), texts
+
+
+def test_uncorrected_double_zero_study_kept_by_drop00_false_is_left_out_of_q() -> None:
+    # metafor: rma.peto(ai=c(0,3), n1i=c(10,20), ci=c(0,8), n2i=c(10,20), drop00=FALSE, add=0)
+    with (
+        pytest.warns(ZeroCellWarning, match=r"'Study 1' are infinite or undefined"),
+        pytest.warns(mm.FewStudiesWarning, match="1 study-level effect"),
+    ):
+        res = mm.peto(
+            events_t=[0, 3], n_t=[10, 20], events_c=[0, 8], n_c=[10, 20], drop00=False, add=0
+        )
+    _close(res.estimate, -1.22257053291536)
+    _close(res.se, 0.699305522047513)
+    assert (res.q, res.q_df) == (0.0, 0)
 
 
 def test_summary_and_frame_with_missing_study_effects() -> None:
