@@ -382,11 +382,14 @@ def _check_formats(formats: Sequence[str] | str) -> tuple[str, ...]:
 
 
 class _Writer:
-    """Writes files only inside one folder, and remembers what it wrote."""
+    """Writes files only inside one folder, and remembers what it wrote (for the manifest)."""
 
     def __init__(self, root: Path) -> None:
+        from ._manifest import RunFiles
+
         self.root = root
         self.written: list[Path] = []
+        self.files = RunFiles(root)
 
     def path(self, rel: str) -> Path:
         p = (self.root / rel).resolve()
@@ -401,6 +404,7 @@ class _Writer:
         tmp.write_bytes(data)
         tmp.replace(p)
         self.written.append(p)
+        self.files.add(p, data)
         return p
 
     def text(self, rel: str, text: str) -> Path:
@@ -408,6 +412,10 @@ class _Writer:
 
     def csv(self, rel: str, frame: pd.DataFrame) -> Path:
         return self.text(rel, frame.to_csv(index=False, lineterminator="\n"))
+
+    def finish(self) -> list[str]:
+        """Remove an earlier run's stale files (see ``_manifest``), list this run's; say what."""
+        return self.files.finish().lines()
 
 
 # --------------------------------------------------------------------------- numbers
@@ -1744,8 +1752,11 @@ def build_report(
     ----------
     out_dir : str or path
         Output folder (created if missing). Files are written only inside it:
-        ``figures/``, ``tables/`` and ``report.html``; files of earlier runs
-        with other names are left alone.
+        ``figures/``, ``tables/``, ``report.html`` and, last,
+        ``msc-meta-manifest.json``, the list of the files written. A rerun
+        removes the files an earlier run listed there and did not write again,
+        if still unchanged (same SHA-256); any other file, and a listed file
+        changed since, is left alone.
     records : TrialRecords, str or path, optional
         Records or a folder of record files; the bundled MSC-RA records by default.
     analyses : sequence of str, optional
@@ -1852,6 +1863,8 @@ def build_report(
         built, recs, fmts, studies, het, het_rel, cav, method=method, test=test, level=level
     )
     path = writer.text(REPORT_FILE, page)
+    for line in writer.finish():
+        say(line)
     say(
         f"wrote {path} and {len(writer.written) - 1} more files in {time.perf_counter() - t0:.1f} s"
     )

@@ -183,7 +183,7 @@ def test_shared_tables_and_nothing_else(full: FullRun) -> None:
     for name in ("heterogeneity.csv", "studies.csv", "warnings.csv"):
         assert (full.out / "tables" / name).is_file()
     top = sorted(p.name for p in full.out.iterdir())
-    assert top == ["figures", "report.html", "tables"]
+    assert top == ["figures", "msc-meta-manifest.json", "report.html", "tables"]
     expected = {f"{n}_forest.{f}" for n in ANALYSES for f in FIGURE_FORMATS}
     assert {p.name for p in (full.out / "figures").iterdir()} == expected
     assert not list(full.out.rglob("*.part"))  # no half-written file left behind
