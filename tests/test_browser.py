@@ -1,15 +1,24 @@
-"""The report page in a real browser: headless Chromium driven by Selenium.
+"""The report page and the documentation site in a real browser: headless Chromium.
 
 Chromium and its driver are the Debian packages (``chromium``, ``chromium-driver``) that
 ``.ci/run`` installs; the paths are given explicitly so that Selenium Manager never runs
 (it would try to download a browser). The test is skipped only where those files are
 missing.
+
+The documentation site is built with ``mkdocs build --strict`` and served from 127.0.0.1;
+Chromium's network log shows every request the pages make, and none may leave the machine.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import http.server
+import json
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +29,7 @@ import pytest
 from msc_meta.analyses import ANALYSES
 from msc_meta.report import REPORT_TITLE, build_report
 
+ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -64,7 +74,8 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     options.add_argument(f"--window-size={DESKTOP},900")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # "performance" is Chromium's network log: every request a page makes, even failed ones
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
 
     def no_downloads(*args: object, **kwargs: object) -> None:
         raise AssertionError("Selenium Manager must not run: the driver path is given")
@@ -207,3 +218,131 @@ def test_escaped_titles_render_as_text(loaded: Any) -> None:
     source = loaded.page_source
     title = ANALYSES["acr20_ifng_addon_w12"].title
     assert "γ" in title and html.escape(title) in source
+
+
+# --------------------------------------------------------------------------- documentation site
+
+#: Hosts a documentation page may fetch from: this machine only.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+#: The pages whose formulas are checked: the methods page and the API reference.
+DOC_PAGES = ("methods/", "api/")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mkdocs build --strict`` into a temporary folder, served on 127.0.0.1."""
+    site = tmp_path_factory.mktemp("docs") / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _open_docs_page(driver: Any, url: str) -> tuple[list[str], str]:
+    """Load a page and wait for MathJax: the URLs it requested, and ``"ok"`` or what failed."""
+    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get_log("browser")
+    driver.get(url)
+    driver.set_script_timeout(60)
+    typeset = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const mj = window.MathJax;"
+        "if (!mj || !mj.startup || !mj.startup.promise) { done('MathJax did not load'); return; }"
+        "mj.startup.promise.then(() => done('ok'), (e) => done('MathJax failed: ' + e));"
+    )
+    requested = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            requested.append(message["params"]["request"]["url"])
+    return requested, typeset
+
+
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_docs_formulas_render_without_the_network(driver: Any, docs_site: str, page: str) -> None:
+    driver.set_window_size(DESKTOP, 900)
+    requested, typeset = _open_docs_page(driver, docs_site + page)
+    outside = [
+        url
+        for url in requested
+        if urlparse(url).scheme not in ("data", "blob")
+        and urlparse(url).hostname not in LOCAL_HOSTS
+    ]
+    assert outside == [], f"{page} fetched from outside this machine: {outside}"
+    assert typeset == "ok", f"{page}: {typeset}"
+    mathjax = [u for u in requested if u.endswith("/tex-mml-chtml.js")]
+    assert mathjax == [docs_site + "javascripts/mathjax/tex-mml-chtml.js"], requested
+    fetched = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(r => r.name)"
+    )
+    assert all(urlparse(u).hostname in LOCAL_HOSTS for u in fetched if "://" in u), fetched
+    math = driver.execute_script(
+        "const m = Array.from(document.querySelectorAll('.arithmatex'));"
+        "return {total: m.length,"
+        " typeset: m.filter(e => { const c = e.querySelector('mjx-container');"
+        "   return c && c.getBoundingClientRect().width > 0; }).length,"
+        " errors: document.querySelectorAll('mjx-merror').length,"
+        " text: document.querySelector('.rst-content').innerText}"
+    )
+    assert math["total"] > 20, f"{page}: only {math['total']} formulas found"
+    assert math["typeset"] == math["total"], f"{page}: {math}"
+    assert math["errors"] == 0, f"{page}: MathJax reports {math['errors']} TeX errors"
+    for raw in ("\\(", "\\[", "$$"):
+        assert raw not in math["text"], f"{page}: raw TeX {raw!r} is shown"
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_docs_wide_tables_scroll_inside_the_text(
+    driver: Any, docs_site: str, page: str, width: int
+) -> None:
+    driver.set_window_size(width, 900)
+    try:
+        _, typeset = _open_docs_page(driver, docs_site + page)
+        assert typeset == "ok", f"{page}: {typeset}"
+        layout = driver.execute_script(
+            "const box = document.querySelector('.rst-content').getBoundingClientRect();"
+            "const tables = Array.from(document.querySelectorAll('.rst-content table'))"
+            "  .map(t => { const r = t.getBoundingClientRect();"
+            "    return {left: r.left, right: r.right, scroll: t.scrollWidth,"
+            "            client: t.clientWidth, overflow: getComputedStyle(t).overflowX,"
+            "            head: t.rows.length ? t.rows[0].innerText.slice(0, 60) : ''}; });"
+            "return {left: box.left, right: box.right, tables: tables,"
+            "        inner: window.innerWidth, page: document.documentElement.scrollWidth};"
+        )
+    finally:
+        driver.set_window_size(DESKTOP, 900)
+    assert layout["tables"], f"{page}: no tables"
+    for table in layout["tables"]:
+        assert layout["left"] - 1 <= table["left"], (page, width, table)
+        assert table["right"] <= layout["right"] + 1, (page, width, table)
+        if table["scroll"] > table["client"]:
+            assert table["overflow"] in ("auto", "scroll"), (page, width, table)
+    assert layout["page"] <= layout["inner"], (
+        f"{page} is {layout['page']}px wide in a {layout['inner']}px window"
+    )
+    if page == "methods/" and width == PHONE:
+        # the formula tables are wider than a phone: they scroll inside the text column
+        assert any(t["scroll"] > t["client"] for t in layout["tables"])

@@ -11,15 +11,35 @@ from what they describe:
 * ``<!-- measures -->``: the effect-size registry ``msc_meta.effects.MEASURES``;
 * ``<!-- reference-counts -->``: versions and case counts of the metafor reference file.
 
+The site needs no network to be read: MathJax comes from the ``django-static-mathjax``
+package of the dev extras (no Django needed; its ``mathjax/static/mathjax/es5`` folder is
+MathJax 3 as the MathJax project publishes it) and is added to the site under
+``javascripts/mathjax/``; code is highlighted at build time by Pygments, whose style sheet
+is written to ``css/pygments.css``.
+
 Loaded by ``mkdocs.yml`` (``hooks: - docs/_ext/hooks.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
 from typing import Any
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+#: Where MathJax goes in the site (``mkdocs.yml`` loads ``javascripts/mathjax/tex-mml-chtml.js``).
+MATHJAX_DEST = "javascripts/mathjax"
+
+#: The parts of MathJax's ``es5`` folder that the site does not load: the other combined
+#: components and the SVG output. ``tex-mml-chtml.js`` loads the rest on demand (TeX
+#: extensions, fonts, the menu and its accessibility tools).
+_MATHJAX_UNUSED = re.compile(
+    r"^(tex-chtml.*|tex-svg.*|tex-mml-svg|mml-chtml|mml-svg|node-main)\.js$|^output/svg|^adaptors/"
+)
 
 _MARKER = re.compile(
     r"<!--\s*(include:\s*(?P<path>\S+)|schema|analyses|measures|reference-counts)\s*-->"
@@ -171,6 +191,34 @@ def _reference_counts(root: Path) -> str:
     ]
     lines += [f"| `{k}` | {n} | `{calls.get(k, k)}` |" for k, n in counts.items()]
     return "\n".join(lines) + "\n"
+
+
+def mathjax_dir() -> Path:
+    """The ``es5`` folder of MathJax 3 shipped by the ``django-static-mathjax`` package."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise PluginError(
+            "MathJax is not installed: the docs need the package django-static-mathjax "
+            '(pip install -e ".[dev]")'
+        )
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-mml-chtml.js").is_file():
+        raise PluginError(f"MathJax's tex-mml-chtml.js is not in {es5}")
+    return es5
+
+
+def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
+    """Add MathJax and the Pygments style sheet to the site, so it needs no network."""
+    from pygments.formatters import HtmlFormatter
+
+    es5 = mathjax_dir()
+    for path in sorted(es5.rglob("*")):
+        rel = path.relative_to(es5).as_posix()
+        if path.is_file() and not _MATHJAX_UNUSED.search(rel):
+            files.append(File.generated(config, f"{MATHJAX_DEST}/{rel}", abs_src_path=str(path)))
+    css = HtmlFormatter(style="default").get_style_defs(".highlight")
+    files.append(File.generated(config, "css/pygments.css", content=css))
+    return files
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any, **kwargs: Any) -> str:
