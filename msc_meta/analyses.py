@@ -36,6 +36,18 @@ if TYPE_CHECKING:  # pragma: no cover
 Kind = Literal[
     "single_group_proportion", "single_group_mean", "two_group_binary", "two_group_mean"
 ]
+Direction = Literal["better", "worse"]
+
+#: Names of the arm types in labels and figure headers (lower case where a word is).
+ARM_NAMES: dict[str, str] = {
+    "msc": "MSC",
+    "msc_plus_ifng": "MSC + IFN-γ",
+    "placebo": "placebo",
+    "dmards_control": "DMARDs",
+}
+
+#: Measures whose null (no difference between the arms) is 1 on the display scale.
+_RATIO_MEASURES = frozenset({"RR", "OR", "PETO", "ROM"})
 
 #: Below this many studies a random-effects analysis is flagged as small (tau^2 and its
 #: interval are poorly estimated; Hartung-Knapp intervals are very wide).
@@ -80,6 +92,14 @@ class AnalysisSpec:
         Why the analysis is specified, and what it cannot show.
     method, test : str
         τ² estimator and test of the pooled estimate.
+    higher_is : {"better", "worse"} or None
+        Whether higher values of the outcome are better or worse for patients
+        (ACR20 response: better; DAS28-ESR, adverse events: worse). The labels
+        under the forest plot's axis derive from it (:attr:`direction_labels`);
+        every pre-specified analysis states it.
+    outcome_label : str
+        The outcome in words for those labels (e.g. ``"ACR20 response"``);
+        default: ``outcome`` with spaces for underscores.
     """
 
     name: str
@@ -94,6 +114,70 @@ class AnalysisSpec:
     control: tuple[str, ...] = ()
     method: str = "REML"
     test: str = "knha"
+    higher_is: Direction | None = None
+    outcome_label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.higher_is not in (None, "better", "worse"):
+            raise MetaAnalysisError(
+                f"analysis {self.name!r}: higher_is={self.higher_is!r} is not allowed; give "
+                "'better' or 'worse' (whether higher values of the outcome are better or worse)"
+            )
+
+    @property
+    def arm_names(self) -> tuple[str, str]:
+        """Names of the experimental and control sides (``""`` for no control)."""
+
+        def name(types: tuple[str, ...]) -> str:
+            return " or ".join(ARM_NAMES.get(t, t.replace("_", " ")) for t in types)
+
+        return name(self.experimental), name(self.control) if self.control else ""
+
+    @property
+    def null_value(self) -> float | None:
+        """The estimate of no difference on the display scale, or None when there is none.
+
+        1 for ratio measures and 0 for differences between the arms; 0 for a
+        single-group mean, which these analyses read as a change from baseline
+        (no change); none for a single-group proportion, for which no
+        proportion is a natural reference.
+        """
+        if self.kind == "single_group_proportion":
+            return None
+        if self.kind == "single_group_mean":
+            return 0.0
+        return 1.0 if self.measure in _RATIO_MEASURES else 0.0
+
+    @property
+    def direction_labels(self) -> tuple[str, str]:
+        """What the left and right of the forest plot's null line mean, in neutral words.
+
+        Each side says in which arm there is more (or less) of the outcome,
+        in the direction that ``higher_is`` marks as better: for ACR20
+        response (higher is better) ``("higher ACR20 response with placebo
+        or DMARDs", "higher with MSC")``, for adverse events (higher is worse)
+        ``("lower risk of an adverse event with MSC", "lower with placebo or
+        DMARDs")``, for a difference in the change of DAS28-ESR ``("larger
+        decrease in DAS28-ESR with MSC + IFN-γ", "larger decrease with
+        MSC")``. Single-group mean changes read "decrease ... after MSC" and
+        "increase after MSC"; single-group proportions, which have no null
+        line, ``("lower ACR20 response", "higher ACR20 response")`` at the
+        ends of the axis. No side is said to favour anything.
+        """
+        what = self.outcome_label or self.outcome.replace("_", " ")
+        exp, ctl = self.arm_names
+        worse = self.higher_is == "worse"
+        if self.kind == "single_group_proportion":
+            return f"lower {what}", f"higher {what}"
+        if self.kind == "single_group_mean":
+            return f"decrease in {what} after {exp}", f"increase after {exp}"
+        if self.kind == "two_group_mean":  # differences in the change from baseline
+            if worse:
+                return f"larger decrease in {what} with {exp}", f"larger decrease with {ctl}"
+            return f"larger increase in {what} with {ctl}", f"larger increase with {exp}"
+        if worse:
+            return f"lower {what} with {exp}", f"lower with {ctl}"
+        return f"higher {what} with {ctl}", f"higher with {exp}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,6 +501,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="ACR20 response among MSC-treated patients at 4 weeks (month 1)",
             kind="single_group_proportion",
             outcome="ACR20",
+            higher_is="better",
+            outcome_label="ACR20 response",
             timepoint_weeks=4,
             experimental=_MSC,
             measure="PLO",
@@ -433,6 +519,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="ACR20 response among MSC-treated patients at 12 weeks (month 3)",
             kind="single_group_proportion",
             outcome="ACR20",
+            higher_is="better",
+            outcome_label="ACR20 response",
             timepoint_weeks=12,
             experimental=_MSC,
             measure="PLO",
@@ -447,6 +535,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="Change in DAS28-ESR among MSC-treated patients at 4 weeks",
             kind="single_group_mean",
             outcome="DAS28_ESR",
+            higher_is="worse",
+            outcome_label="DAS28-ESR",
             timepoint_weeks=4,
             experimental=_MSC,
             measure="MN",
@@ -463,6 +553,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="ACR20 response, MSC versus placebo or usual care, at 4 weeks",
             kind="two_group_binary",
             outcome="ACR20",
+            higher_is="better",
+            outcome_label="ACR20 response",
             timepoint_weeks=4,
             experimental=_MSC,
             control=_CONTROL,
@@ -478,6 +570,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="Patients with at least one adverse event, MSC versus placebo or usual care",
             kind="two_group_binary",
             outcome="any_AE",
+            higher_is="worse",
+            outcome_label="risk of an adverse event",
             timepoint_weeks=None,
             experimental=_MSC,
             control=_CONTROL,
@@ -494,6 +588,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="ACR20 response, MSC + IFN-γ versus MSC alone, at 12 weeks",
             kind="two_group_binary",
             outcome="ACR20",
+            higher_is="better",
+            outcome_label="ACR20 response",
             timepoint_weeks=12,
             experimental=("msc_plus_ifng",),
             control=_MSC,
@@ -510,6 +606,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
             title="Change in DAS28-ESR, MSC + IFN-γ versus MSC alone, at 12 weeks",
             kind="two_group_mean",
             outcome="DAS28_ESR",
+            higher_is="worse",
+            outcome_label="DAS28-ESR",
             timepoint_weeks=12,
             experimental=("msc_plus_ifng",),
             control=_MSC,

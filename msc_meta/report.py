@@ -61,6 +61,17 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 #: Resolution of the PNG figures (written and embedded in the page).
 PNG_DPI = 300
 
+#: Decimals of the numbers the report shows on the display scale: its tables and both
+#: sides of its forest plots (arm means and SDs on the left, effects and intervals on the
+#: right).
+DIGITS = 2
+
+#: Font size (points) and graph width (inches) of the report's forest plots. The page shows
+#: them at the width of its content (about 1,030 CSS pixels on a desktop); at this size
+#: their smallest text, the heterogeneity and test lines, is shown at 12 pixels or more.
+FOREST_FONTSIZE = 11.0
+FOREST_PLOT_WIDTH = 2.5
+
 #: Name of the HTML page inside the output folder.
 REPORT_FILE = "report.html"
 
@@ -421,7 +432,7 @@ class _Writer:
 # --------------------------------------------------------------------------- numbers
 
 
-def _num(x: Any, digits: int = 2) -> str:
+def _num(x: Any, digits: int = DIGITS) -> str:
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -436,7 +447,7 @@ def _num(x: Any, digits: int = 2) -> str:
     return text.replace("-", "−")
 
 
-def _interval(lo: Any, hi: Any, digits: int = 2) -> str:
+def _interval(lo: Any, hi: Any, digits: int = DIGITS) -> str:
     return f"[{_num(lo, digits)}, {_num(hi, digits)}]"
 
 
@@ -455,19 +466,12 @@ _TESTS = {
 
 
 def _model_text(r: MetaAnalysisResult) -> str:
+    from .results import SINGLE_STUDY
+
     if r.k == 1:
-        return f"single study: its own estimate, {_TESTS.get(r.test, r.test)} interval"
+        return f"{SINGLE_STUDY}: its own estimate, {_TESTS.get(r.test, r.test)} interval"
     model = "common effect" if r.method == "EE" else f"random effects, τ² by {r.method}"
     return f"{model}; {_TESTS.get(r.test, r.test)} test and interval"
-
-
-def _null_value(measure: str | None) -> float | None:
-    """The effect of no difference on the display scale, for two-group measures."""
-    if measure in ("RR", "OR", "PETO", "ROM"):
-        return 1.0
-    if measure in ("RD", "MD", "SMD", "AS"):
-        return 0.0
-    return None
 
 
 def _arm_text(row: Any, measure: str) -> str:
@@ -1006,20 +1010,28 @@ class _Figure:
     files: dict[str, str]  # format -> relative path
 
 
-#: Names of arm types in figure headers.
-_ARM_NAMES = {
-    "msc": "MSC",
-    "msc_plus_ifng": "MSC + IFN-γ",
-    "placebo": "Placebo",
-    "dmards_control": "DMARDs",
-}
-
-
 def _arm_labels(spec: AnalysisSpec) -> tuple[str, str]:
-    def name(types: tuple[str, ...]) -> str:
-        return " or ".join(_ARM_NAMES.get(t, t.replace("_", " ")) for t in types)
+    """The arm names as column headers (first letter upper case)."""
+    return tuple(n[:1].upper() + n[1:] for n in spec.arm_names)  # type: ignore[return-value]
 
-    return (name(spec.experimental), name(spec.control) if spec.control else "")
+
+def forest_options(spec: AnalysisSpec) -> dict[str, Any]:
+    """The options of :func:`~msc_meta.plots.forest_plot` for an analysis of the report.
+
+    Arm names as headers; the null line from :attr:`AnalysisSpec.null_value`
+    (none for a single-group proportion); the neutral labels under the axis
+    from :attr:`AnalysisSpec.direction_labels`; :data:`DIGITS` decimals on
+    both sides, as the report's tables.
+    """
+    left, right = spec.direction_labels
+    null = spec.null_value
+    return {
+        "arm_labels": _arm_labels(spec),
+        "null": False if null is None else null,
+        "label_left": left,
+        "label_right": right,
+        "digits": DIGITS,
+    }
 
 
 def _draw(entry: ReportEntry, kind: str) -> Any:
@@ -1032,7 +1044,12 @@ def _draw(entry: ReportEntry, kind: str) -> Any:
     else:
         from .plots import forest_plot
 
-        ax = forest_plot(result, arm_labels=_arm_labels(entry.spec))
+        ax = forest_plot(
+            result,
+            **forest_options(entry.spec),
+            fontsize=FOREST_FONTSIZE,
+            plot_width=FOREST_PLOT_WIDTH,
+        )
     return ax.figure
 
 
@@ -1110,6 +1127,8 @@ dl.facts dd { margin: 0; }
             padding: 10px 14px; margin: 12px 0; border-radius: 0 6px 6px 0; }
 figure { margin: 12px 0 16px; text-align: center; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figure img.forest { display: block; width: 100%; }
+figure a.full-size { display: block; }
 figcaption { font-size: 0.85rem; color: var(--muted); margin-top: 6px; }
 .callout { border-left: 4px solid var(--warn-line); background: var(--warn-bg);
            padding: 8px 14px; margin: 10px 0; border-radius: 0 6px 6px 0; font-size: 0.9rem; }
@@ -1176,8 +1195,10 @@ def _estimate_text(r: MetaAnalysisResult) -> str:
 
 
 def _pi_text(r: MetaAnalysisResult) -> str:
+    from .results import NOT_APPLICABLE_K1
+
     if r.k < 2:
-        return "not applicable (k = 1)"
+        return NOT_APPLICABLE_K1
     if not r.is_random:
         return "not given (common-effect model)"
     t = r.transform
@@ -1259,6 +1280,7 @@ def _excluded_html(exc: pd.DataFrame, label: dict[str, str]) -> str:
 
 def _analysis_html(b: _Built, records: TrialRecords, formats: tuple[str, ...]) -> str:
     from .heterogeneity import describe_heterogeneity
+    from .results import NOT_ESTIMABLE
 
     e = b.entry
     spec = e.spec
@@ -1310,20 +1332,7 @@ def _analysis_html(b: _Built, records: TrialRecords, formats: tuple[str, ...]) -
     )
 
     for fig in b.figures:
-        w, _ = _png_size(fig.png)
-        width = round(w * _CSS_DPI / PNG_DPI)
-        data = base64.b64encode(fig.png).decode("ascii")
-        kind = "Forest plot" if fig.kind == "forest" else "Funnel plot"
-        links = " ".join(
-            f"<a href='{_e(rel)}'>{fmt.upper()}</a>" for fmt, rel in sorted(fig.files.items())
-        )
-        parts.append(
-            f"<figure><img src='data:image/png;base64,{data}' width='{width}' "
-            f"alt='{_e(kind)}: {_e(spec.title)}'>"
-            f"<figcaption>{_e(kind)}: study estimates and the pooled estimate ({_e(what)}) with "
-            f"{lvl} confidence intervals. <span class='downloads'>{links}</span>"
-            "</figcaption></figure>"
-        )
+        parts.append(_figure_html(fig, spec, what, lvl))
 
     num_rows: list[tuple[str, str]] = [
         (f"Estimate ({what})", _num(r.transform(r.estimate))),
@@ -1336,12 +1345,12 @@ def _analysis_html(b: _Built, records: TrialRecords, formats: tuple[str, ...]) -
             ("τ² [CI]", f"{_num(r.tau2, 4)} {_interval(r.tau2_ci[0], r.tau2_ci[1], 4)}"),
             ("Q", f"{_num(r.q)} (df = {r.q_df}, {_p(r.q_pvalue)})"),
         ]
-    null = _null_value(r.measure)
+    null = spec.null_value
     if null is not None:
         stat = "z" if r.df is None else f"t({r.df:g})"
         num_rows.append(
             (
-                f"Test of {r.measure} = {null:g}",
+                f"Test of {what} = {null:g}",
                 f"{stat} = {_num(r.statistic)}, {_p(r.pvalue)} (two-sided)",
             )
         )
@@ -1371,6 +1380,8 @@ def _analysis_html(b: _Built, records: TrialRecords, formats: tuple[str, ...]) -
                 s.get("sources", ""),
             )
         )
+    # studies left out of the pooling for missing values, as RevMan lists them
+    study_rows += [(label, "", "", NOT_ESTIMABLE, "", "") for label in r.not_estimable]
     binary = spec.kind.endswith(("binary", "proportion"))
     arm_head = "Events/N" if binary else "Mean change (SD), n"
     if spec.kind.startswith("two_group"):
@@ -1431,6 +1442,38 @@ def _analysis_html(b: _Built, records: TrialRecords, formats: tuple[str, ...]) -
     parts.append(f"<p class='downloads'>Tables (CSV): {links}</p>")
     parts.append("</article>")
     return "".join(parts)
+
+
+def _figure_html(fig: _Figure, spec: AnalysisSpec, what: str, lvl: str) -> str:
+    """A figure of the page, embedded as PNG.
+
+    A forest plot fills the width of the page's content, so that its smallest
+    text (the heterogeneity and test lines) reads at the size of the page's
+    small print, and the image links to the full-size file (the PNG, else the
+    first format written). A funnel plot is shown at its own size.
+    """
+    data = base64.b64encode(fig.png).decode("ascii")
+    kind = "Forest plot" if fig.kind == "forest" else "Funnel plot"
+    alt = f"{kind}: {spec.title}"
+    links = " ".join(
+        f"<a href='{_e(rel)}'>{fmt.upper()}</a>" for fmt, rel in sorted(fig.files.items())
+    )
+    if fig.kind == "forest":
+        full = fig.files.get("png") or next(iter(fig.files.values()), None)
+        img = f"<img class='forest' src='data:image/png;base64,{data}' alt='{_e(alt)}'>"
+        if full is not None:
+            img = f"<a class='full-size' href='{_e(full)}' title='Full-size figure'>{img}</a>"
+        note = " Select the figure for the full-size file."
+    else:
+        w, _ = _png_size(fig.png)
+        width = round(w * _CSS_DPI / PNG_DPI)
+        img = f"<img src='data:image/png;base64,{data}' width='{width}' alt='{_e(alt)}'>"
+        note = ""
+    return (
+        f"<figure>{img}<figcaption>{_e(kind)}: study estimates and the pooled estimate "
+        f"({_e(what)}) with {lvl} confidence intervals.{note} "
+        f"<span class='downloads'>{links}</span></figcaption></figure>"
+    )
 
 
 def _when(weeks: float | None) -> str:

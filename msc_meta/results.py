@@ -37,6 +37,10 @@ SINGLE_STUDY = "Single study (nothing pooled)"
 #: What a summary says for quantities that need two or more studies (PI, τ², I², Q).
 NOT_APPLICABLE_K1 = "not applicable (k = 1)"
 
+#: The words for a study left out for missing values (``not_estimable``), in place of its
+#: effect, in forest plots and the report (RevMan's words).
+NOT_ESTIMABLE = "not estimable"
+
 
 @dataclass(frozen=True)
 class Summary:

@@ -6,6 +6,7 @@ abstract; Park 2018 abstract), with the arithmetic in the test.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -155,3 +156,72 @@ def test_method_and_test_can_be_overridden() -> None:
     with pytest.warns(mm.FewStudiesWarning):
         res = run_analysis("acr20_msc_single_group_w4", method="DL", test="z")
     assert res.result.method == "DL" and res.result.test == "z"
+
+
+# --------------------------------------------------------------------------- direction of effects
+
+
+def test_every_analysis_states_whether_higher_is_better_or_worse() -> None:
+    for spec in ANALYSES.values():
+        assert spec.higher_is in ("better", "worse"), spec.name
+        assert spec.outcome_label, spec.name
+    assert ANALYSES["acr20_msc_vs_control_w4"].higher_is == "better"
+    assert ANALYSES["any_ae_msc_vs_control"].higher_is == "worse"
+    assert ANALYSES["das28_change_ifng_addon_w12"].higher_is == "worse"
+    with pytest.raises(mm.MetaAnalysisError, match="higher_is='more'"):
+        dataclasses.replace(ANALYSES["acr20_msc_vs_control_w4"], higher_is="more")  # type: ignore[arg-type]
+
+
+def test_direction_labels_derive_from_the_outcome_direction() -> None:
+    labels = {name: spec.direction_labels for name, spec in ANALYSES.items()}
+    assert labels["acr20_msc_vs_control_w4"] == (
+        "higher ACR20 response with placebo or DMARDs",
+        "higher with MSC",
+    )
+    assert labels["any_ae_msc_vs_control"] == (
+        "lower risk of an adverse event with MSC",
+        "lower with placebo or DMARDs",
+    )
+    assert labels["acr20_ifng_addon_w12"] == (
+        "higher ACR20 response with MSC",
+        "higher with MSC + IFN-γ",
+    )
+    assert labels["das28_change_ifng_addon_w12"] == (
+        "larger decrease in DAS28-ESR with MSC + IFN-γ",
+        "larger decrease with MSC",
+    )
+    assert labels["das28_change_msc_single_group_w4"] == (
+        "decrease in DAS28-ESR after MSC",
+        "increase after MSC",
+    )
+    assert labels["acr20_msc_single_group_w4"] == ("lower ACR20 response", "higher ACR20 response")
+    # the wording follows the stated direction of the outcome
+    flipped = dataclasses.replace(ANALYSES["acr20_msc_vs_control_w4"], higher_is="worse")
+    assert flipped.direction_labels == (
+        "lower ACR20 response with MSC",
+        "lower with placebo or DMARDs",
+    )
+    flipped = dataclasses.replace(ANALYSES["das28_change_ifng_addon_w12"], higher_is="better")
+    assert flipped.direction_labels == (
+        "larger increase in DAS28-ESR with MSC",
+        "larger increase with MSC + IFN-γ",
+    )
+    # neutral words: which side means more of the outcome in which arm, no verdict
+    for left, right in labels.values():
+        for text in (left, right):
+            assert not any(w in text.lower() for w in ("favour", "better", "worse", "benefit"))
+
+
+def test_null_value_of_each_analysis() -> None:
+    nulls = {name: spec.null_value for name, spec in ANALYSES.items()}
+    assert nulls == {
+        "acr20_msc_single_group_w4": None,  # a single-group proportion has no natural null
+        "acr20_msc_single_group_w12": None,
+        "das28_change_msc_single_group_w4": 0.0,  # a mean change: no change
+        "acr20_msc_vs_control_w4": 1.0,
+        "any_ae_msc_vs_control": 1.0,
+        "acr20_ifng_addon_w12": 1.0,
+        "das28_change_ifng_addon_w12": 0.0,
+    }
+    assert ANALYSES["acr20_ifng_addon_w12"].arm_names == ("MSC + IFN-γ", "MSC")
+    assert ANALYSES["acr20_msc_vs_control_w4"].arm_names == ("MSC", "placebo or DMARDs")

@@ -684,6 +684,18 @@ def test_forest_left_and_right_labels(res: mm.MetaAnalysisResult) -> None:
     a, b = _by_gid(ax, "forest-direction")
     assert (a.xy[0], b.xy[0]) == pytest.approx(ax.get_xlim())
     assert (a.get_ha(), b.get_ha()) == ("left", "right")
+    assert a.xyann[1] == b.xyann[1]  # side by side
+    # labels too long to sit side by side at the ends: the right one goes on a line below
+    long_left, long_right = "lower proportion with ACR20 response", "higher proportion with it"
+    ax = forest_plot(mm.meta_analysis(es1), label_left=long_left, label_right=long_right)
+    a, b = _by_gid(ax, "forest-direction")
+    assert b.xyann[1] < a.xyann[1]
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for t in (a, b):  # both inside the figure
+        box = t.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
     # one label alone is drawn alone
     assert _texts(forest_plot(res, label_right="more events with MSC"), "forest-direction") == [
         "more events with MSC →"

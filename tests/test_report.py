@@ -19,13 +19,15 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 import msc_meta as mm
-from msc_meta import cli
+from msc_meta import cli, report
 from msc_meta.analyses import ANALYSES, run_analysis
+from msc_meta.plots import ForestData, forest_data
 from msc_meta.records import TrialRecords, bundled_data_dir
 from msc_meta.report import (
     FIGURE_FORMATS,
@@ -632,3 +634,121 @@ def test_output_in_the_package_data_is_refused(tmp_path: Path) -> None:
     before = _tree_hash(pkg_data)
     _bad(["report", "--out", str(pkg_data / "results")], r"the package's data folder")
     assert _tree_hash(pkg_data) == before
+
+
+# --------------------------------------------------------------------------- figures as read
+
+
+@pytest.fixture(scope="module")
+def entries() -> dict[str, ReportEntry]:
+    return {e.name: e for e in run_all()}
+
+
+def _forest_data(entry: ReportEntry) -> ForestData:
+    assert entry.result is not None
+    return forest_data(entry.result, **report.forest_options(entry.spec))
+
+
+def _gid(fig: Any, gid: str) -> list[Any]:
+    return [a for a in fig.findobj() if a.get_gid() == gid]
+
+
+@pytest.mark.parametrize("name", list(ANALYSES))
+def test_every_forest_plot_has_direction_labels_and_its_null_line(
+    entries: dict[str, ReportEntry], name: str
+) -> None:
+    import matplotlib.pyplot as plt
+
+    spec = ANALYSES[name]
+    fig = report._draw(entries[name], "forest")
+    try:
+        left, right = spec.direction_labels
+        texts = [t.get_text() for t in _gid(fig, "forest-direction")]
+        assert texts == [f"← {left}", f"{right} →"]
+        nulls = _gid(fig, "forest-null")
+        if spec.null_value is None:  # a single-group proportion: no natural null
+            assert nulls == []
+        else:
+            (line,) = nulls
+            assert line.get_segments()[0][0, 0] == spec.null_value
+    finally:
+        plt.close(fig)
+    # the single-group mean change of DAS28 has its line at 0 (no change)
+    assert ANALYSES["das28_change_msc_single_group_w4"].null_value == 0.0
+
+
+def test_left_and_right_columns_round_alike(entries: dict[str, ReportEntry], page: str) -> None:
+    fd = _forest_data(entries["das28_change_msc_single_group_w4"])
+    he = fd.studies.set_index("label").loc["He 2020"]
+    assert (he["arm"], he["estimate_text"]) == ("\u22120.69 (0.64)", "\u22120.69")
+    # the report's table has the same decimals
+    assert "\u22120.69 (SD 0.64), n = 30" in page
+
+
+@pytest.mark.parametrize("name", ["acr20_msc_single_group_w4", "das28_change_msc_single_group_w4"])
+def test_prediction_interval_of_two_studies_is_drawn_as_the_table_reports_it(
+    entries: dict[str, ReportEntry], name: str, page: str, full: FullRun
+) -> None:
+    r = entries[name].result
+    assert r is not None and r.k == 2
+    fd = _forest_data(entries[name])
+    pi = fd.rows[fd.rows["kind"] == "prediction"].iloc[0]
+    lo, hi = float(r.transform(r.pi_low)), float(r.transform(r.pi_high))
+    assert (pi["ci_low"], pi["ci_high"]) == pytest.approx((lo, hi))
+    table = pd.read_csv(full.out / "tables" / f"{name}_effect_sizes.csv")
+    row = table[table["kind"] == "prediction"].iloc[0]
+    assert (row["ci_low_display"], row["ci_high_display"]) == pytest.approx((lo, hi))
+    text = f"[{lo:.2f}, {hi:.2f}]".replace("-", "\u2212")
+    assert text in page
+
+
+def test_a_single_study_is_described_one_way(
+    entries: dict[str, ReportEntry], page: str, full: FullRun
+) -> None:
+    from msc_meta.results import NOT_APPLICABLE_K1, SINGLE_STUDY
+
+    name = "acr20_ifng_addon_w12"
+    r = entries[name].result
+    assert r is not None and r.k == 1
+    # the summary, the tidy frame, the forest plot and the report say the same
+    text = str(r.summary())
+    assert f"Model                         : {SINGLE_STUDY}" in text
+    assert f"95% PI                        : {NOT_APPLICABLE_K1}" in text
+    assert "RE model" not in text
+    assert r.to_frame()["study"].tolist() == ["He 2020", SINGLE_STUDY]
+    fd = _forest_data(entries[name])
+    assert fd.rows.loc[fd.rows["kind"] == "pooled_re", "label"].item() == SINGLE_STUDY
+    assert "prediction" not in set(fd.rows["kind"])
+    table = pd.read_csv(full.out / "tables" / f"{name}_effect_sizes.csv")
+    assert table["study"].tolist() == ["He 2020", SINGLE_STUDY]
+    article = page[page.index(f"id='analysis-{name}'") :]
+    article = article[: article.index("</article>")]
+    assert (
+        f"<dd>{html.escape(SINGLE_STUDY)}: its own estimate, z (normal) interval</dd>" in article
+    )
+    assert f"<td>{NOT_APPLICABLE_K1}</td>" in article
+
+
+def test_studies_not_estimable_are_listed_in_the_analysis_table(
+    entries: dict[str, ReportEntry],
+) -> None:
+    e = entries["acr20_msc_vs_control_w4"]
+    assert e.analysis is not None and e.result is not None
+    result = dataclasses.replace(e.result, not_estimable=("Lost 2001",))
+    entry = dataclasses.replace(e, analysis=dataclasses.replace(e.analysis, result=result))
+    built = report._Built(entry, [], [], {})
+    article = report._analysis_html(built, mm.datasets.load_msc_ra(), ("png",))
+    assert "<tr><td>Lost 2001</td><td></td><td></td><td class=num>not estimable</td>" in article
+    fd = _forest_data(entry)
+    assert fd.rows.loc[fd.rows["kind"] == "not_estimable", "label"].tolist() == ["Lost 2001"]
+
+
+def test_forest_figures_fill_the_content_width_and_link_to_the_full_size_file(
+    page: str, full: FullRun
+) -> None:
+    for name in ANALYSES:
+        rel = f"figures/{name}_forest.png"
+        assert (full.out / rel).is_file()
+        assert f"<figure><a class='full-size' href='{rel}' title='Full-size figure'>" in page
+    assert page.count("<img class='forest' ") == len(ANALYSES)
+    assert "figure img.forest { display: block; width: 100%; }" in page

@@ -117,7 +117,8 @@ def draw_forest(
             pw = max(pw, footer_w - left_w + 0.1)
         margin = 0.08
         top = (header_rows + 0.4) * row_h + margin
-        bottom = (4.6 if _has_direction(fd) else 3.6) * fs / 72 + margin
+        lines = 0.0 if not _has_direction(fd) else 2.1 if _stacked(fd, fs, pw) else 1.0
+        bottom = (3.6 + lines) * fs / 72 + margin
         width = left_w + pw + right_w + 2 * margin
         height = span * row_h + top + bottom
         fig: Figure = plt.figure(figsize=(width, height))
@@ -223,6 +224,34 @@ def _has_direction(fd: ForestData) -> bool:
     return fd.label_left is not None or fd.label_right is not None
 
 
+def _direction_texts(fd: ForestData) -> tuple[str | None, str | None]:
+    """The labels under the axis as drawn, with their arrows."""
+    left, right = fd.label_left, fd.label_right
+    if left is not None and not left.startswith("←"):
+        left = f"← {left}"
+    if right is not None and not right.endswith("→"):
+        right = f"{right} →"
+    return left, right
+
+
+def _at_null(fd: ForestData) -> float | None:
+    """The null line's position when the labels meet there (it is inside the axis)."""
+    null = fd.null_value
+    return null if null is not None and fd.xlim[0] <= null <= fd.xlim[1] else None
+
+
+def _stacked(fd: ForestData, fs: float, graph_in: float) -> bool:
+    """True when both labels go to the ends of the axis and do not fit side by side there.
+
+    The right one then goes on a line of its own, under the left one.
+    """
+    left, right = _direction_texts(fd)
+    if left is None or right is None or _at_null(fd) is not None:
+        return False
+    need = text_width_pt(left, 0.9 * fs) + text_width_pt(right, 0.9 * fs) + 2 * fs
+    return need > graph_in * 72
+
+
 def _draw_graph(ax: Axes, fd: ForestData, fs: float, row_pt: float) -> None:
     from matplotlib.patches import Polygon, Rectangle
 
@@ -298,28 +327,30 @@ def _draw_graph(ax: Axes, fd: ForestData, fs: float, row_pt: float) -> None:
 def _draw_direction(ax: Axes, fd: ForestData, fs: float) -> None:
     """The labels under the axis: either side of the null line, or at the ends of the axis."""
     lo_lim, hi_lim = fd.xlim
-    null = fd.null_value
-    centre = null if null is not None and lo_lim <= null <= hi_lim else None
+    centre = _at_null(fd)
     offset = -(0.9 * fs + 7.5)
-    labels: list[tuple[str, float, str, float]] = []
-    if fd.label_left is not None:
-        text = fd.label_left if fd.label_left.startswith("←") else f"← {fd.label_left}"
+    fig = ax.get_figure(root=True)
+    assert fig is not None
+    graph_in = ax.get_position().width * fig.get_figwidth()
+    second_line = -1.1 * 0.9 * fs if _stacked(fd, fs, graph_in) else 0.0
+    labels: list[tuple[str, float, str, float, float]] = []  # text, x, ha, dx, dy
+    left, right = _direction_texts(fd)
+    if left is not None:
         if centre is None:
-            labels.append((text, lo_lim, "left", 0.0))
+            labels.append((left, lo_lim, "left", 0.0, offset))
         else:
-            labels.append((text, centre, "right", -4.0))
-    if fd.label_right is not None:
-        text = fd.label_right if fd.label_right.endswith("→") else f"{fd.label_right} →"
+            labels.append((left, centre, "right", -4.0, offset))
+    if right is not None:
         if centre is None:
-            labels.append((text, hi_lim, "right", 0.0))
+            labels.append((right, hi_lim, "right", 0.0, offset + second_line))
         else:
-            labels.append((text, centre, "left", 4.0))
-    for text, x, ha, dx in labels:
+            labels.append((right, centre, "left", 4.0, offset))
+    for text, x, ha, dx, dy in labels:
         t = ax.annotate(
             text,
             xy=(x, 0),
             xycoords=("data", "axes fraction"),
-            xytext=(dx, offset),
+            xytext=(dx, dy),
             textcoords="offset points",
             ha=ha,
             va="top",

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import special
 
 from .._errors import MetaAnalysisError
+from ..results import NOT_ESTIMABLE
 from ._common import (
     LOG_MEASURES,
     MEASURE_NAMES,
@@ -69,10 +70,6 @@ def analysis_name(measure: str | None) -> str:
     from ._common import ANALYSIS_NAMES
 
     return ANALYSIS_NAMES.get(measure or "", MEASURE_NAMES.get(measure or "", "Effect"))
-
-
-#: Text of a study left out for missing values, in the columns of its effect (RevMan's words).
-NOT_ESTIMABLE = "not estimable"
 
 
 def direction_labels(
