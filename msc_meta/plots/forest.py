@@ -198,7 +198,8 @@ def forest_data(
         (``result.ce_estimate``).
     prediction : bool, optional
         Show the prediction interval of random-effects models. Default: for
-        the overall estimate when k >= 3.
+        the overall estimate when k >= 2 (as ``to_frame()`` and the report
+        give it), not for subgroup subtotals.
     back_transform : bool
         Show effects on the display scale (default): ratios on a log axis,
         proportions and correlations back-transformed. False shows the
