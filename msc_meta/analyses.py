@@ -81,17 +81,22 @@ class AnalysisSpec:
     timepoint_weeks : float or None
         Weeks after treatment; ``None`` takes each study's only (or latest)
         time point, for outcomes counted over the whole follow-up (adverse events).
-    experimental, control : tuple of str
-        Arm types (``arms.arm_type``) of each side; ``control`` empty for
-        single-group analyses. Arms of one side within a study are merged.
+    experimental : tuple of str
+        Arm types (``arms.arm_type``) of the experimental side. Arms of one
+        side within a study are merged.
     measure : str
         Effect measure (metafor's code) for :func:`~msc_meta.effect_sizes`.
     comparison : str
         What is compared, in words.
     rationale : str
         Why the analysis is specified, and what it cannot show.
-    method, test : str
-        τ² estimator and test of the pooled estimate.
+    control : tuple of str
+        Arm types of the control side; empty (the default) for single-group
+        analyses.
+    method : str
+        τ² estimator (default ``"REML"``).
+    test : str
+        Test of the pooled estimate (default ``"knha"``).
     higher_is : {"better", "worse"} or None
         Whether higher values of the outcome are better or worse for patients
         (ACR20 response: better; DAS28-ESR, adverse events: worse). The labels
@@ -210,7 +215,24 @@ class AnalysisInput:
 
 @dataclass(frozen=True, eq=False)
 class AnalysisResult:
-    """A pre-specified analysis run with the core library."""
+    """A pre-specified analysis run with the core library.
+
+    Attributes
+    ----------
+    spec : AnalysisSpec
+        The analysis.
+    input : AnalysisInput
+        The effect-size input built from the records, with the studies left out
+        and why.
+    effect_sizes : EffectSizes
+        The study-level effects that were pooled.
+    result : MetaAnalysisResult
+        The meta-analysis.
+    notes : tuple of str
+        What the reader should know about this analysis: few studies or a
+        single one, single-group designs, conversions applied, studies not
+        contributing, possibly overlapping patients.
+    """
 
     spec: AnalysisSpec
     input: AnalysisInput
@@ -229,7 +251,13 @@ class AnalysisResult:
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
         """The meta-analysis summary headed by what was compared and noted.
 
-        ``max_rows`` as for :meth:`~msc_meta.MetaAnalysisResult.summary`.
+        Parameters
+        ----------
+        digits : int, default 4
+            Decimals shown.
+        max_rows : int or None, default 30
+            Most study rows shown, as for
+            :meth:`~msc_meta.MetaAnalysisResult.summary`; ``None`` shows all.
         """
         base = self.result.summary(digits, max_rows=max_rows)
         head = (
@@ -657,9 +685,11 @@ def run_analysis(
         The analysis.
     records : TrialRecords, optional
         Defaults to the bundled MSC-RA records.
-    method, test : str, optional
-        Override the analysis's τ² estimator and test.
-    level : float
+    method : str, optional
+        Override the analysis's τ² estimator.
+    test : str, optional
+        Override the analysis's test of the pooled estimate.
+    level : float, default 0.95
         Confidence level.
 
     Returns

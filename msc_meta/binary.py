@@ -559,11 +559,15 @@ def mantel_haenszel(
     ----------
     measure : {"OR", "RR", "RD"}
         Odds ratio, risk ratio (both pooled on the log scale) or risk difference.
-    events_t, n_t : array_like or str
-        Events and group size in the treatment group, one per study (or column
-        names of ``data``).
-    events_c, n_c : array_like or str
-        Events and group size in the control group.
+    events_t : array_like or str
+        Events in the treatment group, one per study (or a column name of
+        ``data``).
+    n_t : array_like or str
+        Size of the treatment group.
+    events_c : array_like or str
+        Events in the control group.
+    n_c : array_like or str
+        Size of the control group.
     data : pandas.DataFrame or mapping, optional
         Where string arguments are looked up as columns.
     labels : array_like or str, optional
@@ -789,18 +793,28 @@ def peto(
 
     Parameters
     ----------
-    events_t, n_t : array_like or str
-        Events and group size in the treatment group, one per study (or column
-        names of ``data``).
-    events_c, n_c : array_like or str
-        Events and group size in the control group.
+    events_t : array_like or str
+        Events in the treatment group, one per study (or a column name of
+        ``data``).
+    n_t : array_like or str
+        Size of the treatment group.
+    events_c : array_like or str
+        Events in the control group.
+    n_c : array_like or str
+        Size of the control group.
     data : pandas.DataFrame or mapping, optional
         Where string arguments are looked up as columns.
     labels : array_like or str, optional
         Study labels (or a column of ``data``); ``"Study 1", ...`` by default.
-    add, to, drop00
-        As in :func:`mantel_haenszel`: they shape the study-level effects (the
-        per-study rows) only. The pooled estimate and Q use the counts as given.
+    add : float, default 0.5
+        Added to each cell of the tables selected by ``to``, as in
+        :func:`mantel_haenszel`, for the study-level effects (the per-study
+        rows) only. The pooled estimate and Q use the counts as given.
+    to : {"only0", "all", "if0all", "none"}, default "only0"
+        Which tables get ``add`` (as in :func:`mantel_haenszel`).
+    drop00 : bool, default True
+        Leave double-zero studies out of the study-level effects (as in
+        :func:`mantel_haenszel`).
     level : float, default 0.95
         Confidence level of the interval, in (0, 1).
 

@@ -292,8 +292,10 @@ def se_from_ci(
 
     Parameters
     ----------
-    lower, upper : array_like
-        Lower and upper confidence limits, ``lower < upper``.
+    lower : array_like
+        Lower confidence limit.
+    upper : array_like
+        Upper confidence limit, ``lower < upper``.
     level : float, default 0.95
         Confidence level of the interval, in (0, 1).
     ratio : bool, default False
@@ -381,8 +383,10 @@ def sd_from_ci(
 
     Parameters
     ----------
-    lower, upper : array_like
-        Confidence limits of the group's mean, ``lower < upper``.
+    lower : array_like
+        Lower confidence limit of the group's mean.
+    upper : array_like
+        Upper confidence limit of the group's mean, ``lower < upper``.
     n : array_like
         Number of observations in the group (a whole number; >= 2 when
         ``use_t``).
@@ -707,10 +711,15 @@ def mean_sd_from_median(
         but the SD is still estimated (it does not use the median).
     n : array_like
         Sample size(s), whole numbers >= 2.
-    q1, q3 : array_like, optional
-        First and third quartiles (S2, S3); give both or neither.
-    minimum, maximum : array_like, optional
-        Smallest and largest observations (S1, S3); give both or neither.
+    q1 : array_like, optional
+        First quartile (S2, S3); give ``q1`` and ``q3`` or neither.
+    q3 : array_like, optional
+        Third quartile (S2, S3).
+    minimum : array_like, optional
+        Smallest observation (S1, S3); give ``minimum`` and ``maximum`` or
+        neither.
+    maximum : array_like, optional
+        Largest observation (S1, S3).
     sd_method : {"shi", "wan"}, default "shi"
         SD estimator for S3: Shi et al. (2020) eq. 10 (metafor's default),
         or Wan et al. (2014) eqs 12-13, the plain average of the range- and
@@ -1236,10 +1245,18 @@ def combine_groups(
 
     Parameters
     ----------
-    n1, mean1, sd1 : array_like
-        Size (whole number >= 1), mean and SD (>= 0) of the first arm.
-    n2, mean2, sd2 : array_like
-        The same for the second arm.
+    n1 : array_like
+        Size of the first arm (whole number >= 1).
+    mean1 : array_like
+        Mean of the first arm.
+    sd1 : array_like
+        SD of the first arm (>= 0).
+    n2 : array_like
+        Size of the second arm (whole number >= 1).
+    mean2 : array_like
+        Mean of the second arm.
+    sd2 : array_like
+        SD of the second arm (>= 0).
 
     Returns
     -------
@@ -1304,9 +1321,12 @@ def combine_groups_many(n: ArrayLike, mean: ArrayLike, sd: ArrayLike) -> Combine
 
     Parameters
     ----------
-    n, mean, sd : array_like
-        One value per arm to merge (at least one arm): sizes (whole numbers
-        >= 1), means and SDs (>= 0).
+    n : array_like
+        Size of each arm to merge (at least one arm; whole numbers >= 1).
+    mean : array_like
+        Mean of each arm.
+    sd : array_like
+        SD of each arm (>= 0).
 
     Returns
     -------
@@ -1384,10 +1404,14 @@ def combine_events(
 
     Parameters
     ----------
-    events1, n1 : array_like
-        Events and size of the first arm (whole numbers, events <= n).
-    events2, n2 : array_like
-        The same for the second arm.
+    events1 : array_like
+        Events in the first arm (whole numbers, ``events1 <= n1``).
+    n1 : array_like
+        Size of the first arm (whole numbers).
+    events2 : array_like
+        Events in the second arm (whole numbers, ``events2 <= n2``).
+    n2 : array_like
+        Size of the second arm (whole numbers).
 
     Returns
     -------
@@ -1450,8 +1474,10 @@ def change_sd(sd_pre: ArrayLike, sd_post: ArrayLike, r: ArrayLike) -> FloatOrArr
 
     Parameters
     ----------
-    sd_pre, sd_post : array_like
-        SDs at baseline and at follow-up (>= 0).
+    sd_pre : array_like
+        SD at baseline (>= 0).
+    sd_post : array_like
+        SD at follow-up (>= 0).
     r : array_like
         Correlation between baseline and follow-up values, in [-1, 1];
         usually imputed from another study, so try several values in a
@@ -1522,8 +1548,10 @@ def correlation_from_change(
 
     Parameters
     ----------
-    sd_pre, sd_post : array_like
-        SDs at baseline and at follow-up (> 0).
+    sd_pre : array_like
+        SD at baseline (> 0).
+    sd_post : array_like
+        SD at follow-up (> 0).
     sd_change : array_like
         SD of the change from baseline (>= 0).
 

@@ -57,8 +57,6 @@ class Measure:
         What the measure is, and its scale.
     arguments : tuple of str
         Arguments it needs (names of :func:`effect_sizes`).
-    optional : tuple of str
-        Arguments it accepts but does not need.
     family : str
         ``"binary2"``, ``"means2"``, ``"binary1"``, ``"means1"``, ``"cor"`` or ``"change"``.
     default_add : float
@@ -67,6 +65,8 @@ class Measure:
         ``(args: dict of arrays) -> (effect, variance)``.
     reference : str
         Where the formula comes from.
+    optional : tuple of str
+        Arguments it accepts but does not need.
     """
 
     code: str
@@ -92,6 +92,16 @@ def hedges_correction(m: ArrayLike) -> FloatArray:
     overflows nor loses precision to cancellation for large m (a difference of
     two ``gammaln`` values, as in metafor's ``.cmicalc``, exceeds 1 past
     m = 2e7). NaN for m <= 1.
+
+    Parameters
+    ----------
+    m : array_like
+        Degrees of freedom (``n_t + n_c - 2`` for the SMD).
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`c(m)`, below 1 and tending to 1 as ``m`` grows.
 
     Examples
     --------
@@ -482,10 +492,10 @@ def effect_sizes(
     add : float, optional
         Amount added to zero cells; metafor's default: 0.5, and 0 for ``AS``,
         ``PAS`` and ``PFT``.
-    to : {"only0", "all", "if0all", "none"}
-        Which studies get ``add``: those with a zero cell (default), all, all
-        if any has a zero cell, or none.
-    drop00 : bool
+    to : {"only0", "all", "if0all", "none"}, default "only0"
+        Which studies get ``add``: those with a zero cell, all, all if any has
+        a zero cell, or none.
+    drop00 : bool, default False
         Drop (set to NaN) two-group studies with no events, or only events, in
         both groups (default False, as metafor's ``escalc``).
     **columns
@@ -698,6 +708,20 @@ def back_transform(measure: str | None, x: Any, *, n: ArrayLike | None = None) -
     arcsine for PAS, tanh for ZCOR, and the harmonic-mean inverse of the
     Freeman-Tukey transform for PFT (which needs the study sizes ``n``).
     Other measures are returned unchanged.
+
+    Parameters
+    ----------
+    measure : str or None
+        metafor's code of the measure (``None``: no transform).
+    x : float or array_like
+        Values on the analysis scale.
+    n : array_like, optional
+        Study sizes, needed for ``PFT`` only.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The values on the display scale.
     """
     if measure is None:
         return x

@@ -42,8 +42,12 @@ class SubgroupResult:
         One meta-analysis per subgroup, in order of first appearance.
     overall : MetaAnalysisResult
         All studies pooled together.
-    q_between, q_between_df, q_between_pvalue : float, int, float
-        Test for subgroup differences (Q across subgroup estimates).
+    q_between : float
+        Test for subgroup differences: Q across the subgroup estimates.
+    q_between_df : int
+        Its degrees of freedom (number of subgroups - 1).
+    q_between_pvalue : float
+        Its p-value (chi-squared with ``q_between_df`` degrees of freedom).
     group_of : tuple of str
         The subgroup of each study, in the order of ``overall.labels``.
     """
@@ -94,9 +98,14 @@ class SubgroupResult:
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
         """Subgroup table and the test for subgroup differences.
 
-        ``max_rows`` is the most subgroup rows shown (the first and last ones,
-        around a "… n more subgroups" row; ``None``: all); the overall row is
-        always shown and :meth:`to_frame` is complete.
+        Parameters
+        ----------
+        digits : int, default 4
+            Decimals shown.
+        max_rows : int or None, default 30
+            Most subgroup rows shown (the first and last ones, around a
+            "… n more subgroups" row; ``None``: all); the overall row is always
+            shown and :meth:`to_frame` is complete.
         """
         lines = (
             ("Subgroups", str(len(self.groups))),
@@ -121,7 +130,20 @@ class SubgroupResult:
         return self.summary()._repr_html_()
 
     def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Forest plot with a block per subgroup (see :func:`msc_meta.plots.forest_plot`)."""
+        """Forest plot with a block per subgroup (see :func:`msc_meta.plots.forest_plot`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure by default.
+        **kwargs
+            Options of :func:`msc_meta.plots.forest_plot`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         from .plots import forest_plot
 
         return forest_plot(self, ax=ax, **kwargs)
@@ -143,13 +165,28 @@ def subgroup_analysis(
 
     Parameters
     ----------
-    effect, variance, se, labels, measure
-        As for :func:`~msc_meta.meta_analysis` (an ``EffectSizes`` may be given
-        as ``effect``).
-    groups : array-like
+    effect : array-like or EffectSizes
+        Study effects on the analysis scale, or the output of
+        :func:`~msc_meta.effect_sizes`, as for :func:`~msc_meta.meta_analysis`.
+    variance : array-like, optional
+        Sampling variances (> 0); alternatively give ``se``.
+    groups : array-like, default None
         The subgroup of each study (any labels; missing values are an error).
-    method, test, level
-        Passed to each subgroup's and the overall :func:`~msc_meta.meta_analysis`.
+        Required: the default only lets ``variance`` be left out before it, as
+        in ``subgroup_analysis(es, groups=...)`` with an ``EffectSizes``.
+    method : str, default "REML"
+        τ² estimator, for each subgroup's and the overall
+        :func:`~msc_meta.meta_analysis`.
+    test : {"z", "t", "knha", "adhoc"}, default "z"
+        Test of each pooled estimate.
+    level : float, default 0.95
+        Confidence level in (0, 1).
+    labels : sequence of str, optional
+        Study labels.
+    measure : str, optional
+        The effect-size measure (for display back-transformations).
+    se : array-like, optional
+        Standard errors, instead of ``variance``.
 
     Returns
     -------

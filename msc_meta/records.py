@@ -49,6 +49,19 @@ _FALSE = {"false", "False", "FALSE", "0"}
 class RecordError(MetaAnalysisError):
     """A problem in a trial-record file (a ``ValueError``).
 
+    Parameters
+    ----------
+    file : str
+        The file (e.g. ``outcomes.csv``).
+    problem : str
+        What is wrong and what is allowed.
+    line : int, optional
+        The line of the file (1 is the header), when the problem is in a row.
+    column : str, optional
+        The column, when the problem is in a field.
+    row_id : str, optional
+        The identifier of the row, shown in the message.
+
     Attributes
     ----------
     file : str
@@ -120,6 +133,20 @@ class TrialRecords:
     float, booleans as ``boolean``, text as ``object`` (``None`` when missing).
     ``outcomes`` has one extra column, ``value_text``: the value exactly as
     written in the file, whose decimals give the printed precision.
+
+    Attributes
+    ----------
+    studies : pandas.DataFrame
+        One row per trial report (``studies.csv``).
+    arms : pandas.DataFrame
+        One row per arm of a study (``arms.csv``).
+    outcomes : pandas.DataFrame
+        One row per reported or derived number, with its source and location
+        (``outcomes.csv``).
+    sources : pandas.DataFrame
+        One row per source document (``sources.csv``).
+    path : pathlib.Path or None
+        The folder the records were read from (``None`` when built in memory).
     """
 
     studies: pd.DataFrame
@@ -136,7 +163,18 @@ class TrialRecords:
         )
 
     def table(self, name: str) -> pd.DataFrame:
-        """One of the four tables by name."""
+        """One of the four tables by name.
+
+        Parameters
+        ----------
+        name : {"sources", "studies", "arms", "outcomes"}
+            The table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table.
+        """
         if name not in TABLES:
             raise MetaAnalysisError(
                 f"table={name!r} is not a record table; valid: {', '.join(TABLES)}"
@@ -158,6 +196,16 @@ class TrialRecords:
         The files are written exactly as :func:`load_records` reads them, so
         loading what was written gives identical frames. Refuses to overwrite
         the bundled records.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The folder (created if missing).
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written to.
         """
         return save_records(self, path)
 
@@ -605,7 +653,23 @@ def validate_tables(
 ) -> dict[str, pd.DataFrame]:
     """Check raw (all-text) tables against the schema and the cross-table rules.
 
-    Returns the typed tables. Raises :class:`RecordError` on the first problem.
+    Parameters
+    ----------
+    raw : mapping of str to pandas.DataFrame
+        The four tables by name (``sources``, ``studies``, ``arms``,
+        ``outcomes``), every cell as text.
+    descriptor : mapping, optional
+        A Frictionless data package descriptor; default: :func:`schema`.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The typed tables.
+
+    Raises
+    ------
+    RecordError
+        On the first problem, naming the file, line and column.
     """
     fields = _fields(descriptor or schema())
     typed: dict[str, pd.DataFrame] = {}
@@ -684,6 +748,18 @@ def save_records(records: TrialRecords, path: str | Path) -> Path:
     Numbers in ``outcomes.value`` are written as ``value_text`` (as printed),
     so the printed precision survives. Refuses to write into the bundled
     records' folder.
+
+    Parameters
+    ----------
+    records : TrialRecords
+        The records to write.
+    path : str or pathlib.Path
+        The folder (created if missing).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written to.
     """
     import pandas as pd
 
@@ -717,7 +793,19 @@ def save_records(records: TrialRecords, path: str | Path) -> Path:
 
 
 def iter_missing(records: TrialRecords) -> Iterable[tuple[str, str, str]]:
-    """Study-level gaps: ``(study_id, table, column)`` for every empty cell of studies and arms."""
+    """Study-level gaps: ``(study_id, table, column)`` for every empty cell of studies and arms.
+
+    Parameters
+    ----------
+    records : TrialRecords
+        The records to look through.
+
+    Yields
+    ------
+    tuple of (str, str, str)
+        The study, the table (``studies`` or ``arms``) and the column (for
+        arms, ``arm_id.column``). Notes and ``*_source`` columns are skipped.
+    """
     for name, key in (("studies", "study_id"), ("arms", "arm_id")):
         frame = records.table(name)
         for _, row in frame.iterrows():

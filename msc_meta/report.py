@@ -254,10 +254,13 @@ def run_all(
         the bundled MSC-RA records by default.
     analyses : sequence of str or AnalysisSpec, optional
         Names of :data:`~msc_meta.analyses.ANALYSES` (all, in their order, by default).
-    method, test : str, optional
-        Override every analysis's τ² estimator and test (default: each
-        analysis's own, REML with Hartung-Knapp).
-    level : float
+    method : str, optional
+        Override every analysis's τ² estimator (default: each analysis's own,
+        REML).
+    test : str, optional
+        Override every analysis's test (default: each analysis's own,
+        Hartung-Knapp).
+    level : float, default 0.95
         Confidence level.
 
     Returns
@@ -1022,6 +1025,16 @@ def forest_options(spec: AnalysisSpec) -> dict[str, Any]:
     (none for a single-group proportion); the neutral labels under the axis
     from :attr:`AnalysisSpec.direction_labels`; :data:`DIGITS` decimals on
     both sides, as the report's tables.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The analysis.
+
+    Returns
+    -------
+    dict of str to Any
+        Keyword arguments of :func:`~msc_meta.plots.forest_plot`.
     """
     left, right = spec.direction_labels
     null = spec.null_value
@@ -1256,6 +1269,18 @@ def estimate_label(spec: AnalysisSpec, measure: str | None = None) -> str:
     mean analyses differences in mean change (:func:`~msc_meta.analyses.analysis_input`
     reads ``change_mean`` rows); other analyses are named by their display
     scale (:func:`~msc_meta.heterogeneity.display_scale`).
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The analysis.
+    measure : str, optional
+        The measure pooled; default: ``spec.measure``.
+
+    Returns
+    -------
+    str
+        The estimate in words.
     """
     from .heterogeneity import display_scale
 
@@ -1804,11 +1829,13 @@ def build_report(
         Records or a folder of record files; the bundled MSC-RA records by default.
     analyses : sequence of str, optional
         Names of :data:`~msc_meta.analyses.ANALYSES` (all by default).
-    method, test : str, optional
-        Override every analysis's τ² estimator and test.
-    level : float
+    method : str, optional
+        Override every analysis's τ² estimator.
+    test : str, optional
+        Override every analysis's test.
+    level : float, default 0.95
         Confidence level.
-    formats : sequence of str or str
+    formats : sequence of str or str, default ("png", "pdf", "svg")
         Figure files to write: any of ``png``, ``pdf``, ``svg`` (or a
         comma-separated string). The page always embeds PNG images.
     progress : callable, optional

@@ -50,6 +50,23 @@ class Summary:
     A table longer than ``max_rows`` (not counting its last ``fixed_rows``
     rows, the pooled rows, which are always shown) is shown as its first and
     last rows around a "… n more studies" row; ``table`` itself stays complete.
+
+    Attributes
+    ----------
+    title : str
+        First line.
+    lines : tuple of (str, str)
+        Labelled lines (label, value) under the title.
+    table : pandas.DataFrame or None
+        The table, already formatted for display.
+    notes : tuple of str
+        Lines printed under the table.
+    max_rows : int or None
+        Most table rows shown besides the last ``fixed_rows`` (``None``: all).
+    fixed_rows : int
+        Number of last rows (the pooled rows) always shown.
+    row_noun : str
+        What the rows are, for the "… n more studies" row.
     """
 
     title: str
@@ -165,9 +182,19 @@ def _p_eq(p: float, digits: int) -> str:
 def display_transform(measure: str | None) -> tuple[Callable[[Any], Any], str]:
     """Back-transformation from the analysis scale to the display scale of ``measure``.
 
-    Returns the function and the name of the display scale. Ratio measures are
-    exponentiated; proportion measures use their inverse transform. PFT needs
-    the study sizes and is handled by :func:`msc_meta.effects.back_transform`.
+    Ratio measures are exponentiated; proportion measures use their inverse
+    transform. PFT needs the study sizes and is handled by
+    :func:`msc_meta.effects.back_transform`.
+
+    Parameters
+    ----------
+    measure : str or None
+        metafor's code of the measure.
+
+    Returns
+    -------
+    tuple of (callable, str)
+        The function and the name of the display scale.
     """
     from .effects import back_transform
 
@@ -198,15 +225,37 @@ class _Plottable:
     def forest_plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Forest plot of the studies and the pooled estimate.
 
-        See :func:`msc_meta.plots.forest_plot` for the options; returns the
-        matplotlib ``Axes``.
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure by default.
+        **kwargs
+            Options of :func:`msc_meta.plots.forest_plot`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes of the graph.
         """
         from .plots import forest_plot
 
         return forest_plot(cast(Any, self), ax=ax, **kwargs)
 
     def funnel_plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`)."""
+        """Contour-enhanced funnel plot (see :func:`msc_meta.plots.funnel_plot`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure by default.
+        **kwargs
+            Options of :func:`msc_meta.plots.funnel_plot`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         from .plots import funnel_plot
 
         return funnel_plot(cast(Any, self), ax=ax, **kwargs)
@@ -222,6 +271,88 @@ class MetaAnalysisResult(_Plottable):
     the pooled studies, when the input was an ``EffectSizes``.
     ``not_estimable`` holds the labels of the studies left out because their
     effect or variance was missing (RevMan's "not estimable" rows).
+
+    Attributes
+    ----------
+    estimate : float
+        Pooled estimate (analysis scale).
+    se : float
+        Its standard error.
+    ci_low : float
+        Lower confidence limit of the pooled estimate.
+    ci_high : float
+        Upper confidence limit.
+    statistic : float
+        Test statistic of the pooled estimate (z, or t for the ``t``, ``knha``
+        and ``adhoc`` tests).
+    pvalue : float
+        Its two-sided p-value.
+    df : float or None
+        Degrees of freedom of the t test (k - 1); ``None`` for the z test.
+    tau2 : float
+        Estimate of τ², the between-study variance (0 for ``EE``).
+    tau2_se : float or None
+        Its standard error, as metafor reports it (``None`` where metafor
+        gives none).
+    tau2_ci : (float, float)
+        Q-profile confidence interval for τ².
+    i2 : float
+        I², percent.
+    i2_ci : (float, float)
+        Its confidence interval (from ``tau2_ci``).
+    h2 : float
+        H².
+    h2_ci : (float, float)
+        Its confidence interval (from ``tau2_ci``).
+    q : float
+        Cochran's Q.
+    q_df : int
+        Its degrees of freedom (k - 1).
+    q_pvalue : float
+        Its p-value.
+    pi_low : float
+        Lower limit of the prediction interval.
+    pi_high : float
+        Upper limit of the prediction interval.
+    k : int
+        Number of studies pooled.
+    method : str
+        τ² estimator (``"EE"`` for the common-effect model).
+    test : str
+        Test of the pooled estimate: ``"z"``, ``"t"``, ``"knha"`` or
+        ``"adhoc"``.
+    level : float
+        Confidence level.
+    measure : str or None
+        The effect-size measure, when known (for back-transformations).
+    effect : numpy.ndarray
+        Effects of the pooled studies (analysis scale).
+    variance : numpy.ndarray
+        Their sampling variances.
+    weights : numpy.ndarray
+        Their weights in the pooled estimate, percent (summing to 100).
+    labels : tuple of str
+        Their labels.
+    iterations : int
+        Iterations of the τ² estimator (0 for closed-form ones).
+    converged : bool
+        Whether the τ² estimator converged.
+    ce_estimate : float
+        Common-effect estimate, computed beside a random-effects one.
+    ce_se : float
+        Its standard error.
+    ce_ci_low : float
+        Lower limit of its confidence interval (normal).
+    ce_ci_high : float
+        Upper limit of its confidence interval.
+    notes : tuple of str
+        Remarks on the fit, shown by :meth:`summary`.
+    n_per_study : numpy.ndarray or None
+        Study sizes, kept for the back-transformation of ``PFT``.
+    study_data : pandas.DataFrame or None
+        Arm data of the pooled studies (see above).
+    not_estimable : tuple of str
+        Labels of the studies left out for missing values.
     """
 
     estimate: float
@@ -288,7 +419,19 @@ class MetaAnalysisResult(_Plottable):
         )
 
     def transform(self, x: Any) -> Any:
-        """Back-transform values on the analysis scale to the display scale."""
+        """Back-transform values on the analysis scale to the display scale.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values on the analysis scale (e.g. ``self.estimate``).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The values on the display scale (see
+            :func:`msc_meta.effects.back_transform`).
+        """
         from .effects import back_transform
 
         return back_transform(self.measure, x, n=self.n_per_study)
@@ -298,9 +441,9 @@ class MetaAnalysisResult(_Plottable):
 
         Parameters
         ----------
-        digits : int
+        digits : int, default 4
             Decimals shown.
-        max_rows : int or None
+        max_rows : int or None, default 30
             Most study rows shown in the table (the first and last ones, around
             a "… n more studies" row); ``None`` shows every study. The pooled
             rows are always shown; :meth:`to_frame` is always complete.
@@ -442,6 +585,68 @@ class BinaryPooledResult(_Plottable):
     homogeneity (``tarone_df``: tables with both events and non-events, minus
     1) are also given. ``not_estimable`` holds the labels of the studies left
     out because a count was missing.
+
+    Attributes
+    ----------
+    estimate : float
+        Pooled estimate (analysis scale).
+    se : float
+        Its standard error.
+    ci_low : float
+        Lower confidence limit of the pooled estimate.
+    ci_high : float
+        Upper confidence limit.
+    statistic : float
+        Test statistic of the pooled estimate (z, or t for the ``t``, ``knha``
+        and ``adhoc`` tests).
+    pvalue : float
+        Its two-sided p-value.
+    q : float
+        Cochran's Q of the study-level effects.
+    q_df : int
+        Its degrees of freedom.
+    q_pvalue : float
+        Its p-value.
+    i2 : float
+        I², percent.
+    h2 : float
+        H².
+    k : int
+        Number of studies.
+    measure : str
+        ``"OR"``, ``"RR"``, ``"RD"`` (Mantel-Haenszel) or ``"PETO"``.
+    method : str
+        ``"MH"`` or ``"Peto"``.
+    level : float
+        Confidence level.
+    effect : numpy.ndarray
+        Study-level effects (analysis scale).
+    variance : numpy.ndarray
+        Their sampling variances.
+    weights : numpy.ndarray
+        Weights of the studies, percent (summing to 100).
+    labels : tuple of str
+        Study labels.
+    cmh : float or None
+        Cochran-Mantel-Haenszel test statistic (MH odds ratio only).
+    cmh_pvalue : float or None
+        Its p-value.
+    tarone : float or None
+        Tarone's test of homogeneity (MH odds ratio only).
+    tarone_pvalue : float or None
+        Its p-value.
+    tarone_df : int or None
+        Its degrees of freedom.
+    breslow_day : float or None
+        Breslow-Day test of homogeneity (MH odds ratio only).
+    breslow_day_pvalue : float or None
+        Its p-value.
+    notes : tuple of str
+        Remarks on the fit, shown by :meth:`summary`.
+    study_data : pandas.DataFrame or None
+        Arm data of the studies (for forest plots).
+    not_estimable : tuple of str
+        Labels of the studies left out for missing counts.
     """
 
     estimate: float
@@ -482,7 +687,19 @@ class BinaryPooledResult(_Plottable):
         )
 
     def transform(self, x: Any) -> Any:
-        """Back-transform values on the analysis scale to the display scale."""
+        """Back-transform values on the analysis scale to the display scale.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values on the analysis scale (e.g. ``self.estimate``).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The values on the display scale (exponentiated for OR, RR and
+            PETO).
+        """
         from .effects import back_transform
 
         return back_transform(self.measure, x)
@@ -490,9 +707,15 @@ class BinaryPooledResult(_Plottable):
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
         """A metafor-like summary of the pooled estimate and heterogeneity.
 
-        ``max_rows`` is the most study rows shown (``None``: all), as for
-        :meth:`MetaAnalysisResult.summary`; a single study is described the
-        same way.
+        A single study is described as in :meth:`MetaAnalysisResult.summary`.
+
+        Parameters
+        ----------
+        digits : int, default 4
+            Decimals shown.
+        max_rows : int or None, default 30
+            Most study rows shown (``None``: all), as for
+            :meth:`MetaAnalysisResult.summary`.
         """
         max_rows = _check_max_rows(max_rows)
         lvl = f"{100 * self.level:g}%"
@@ -589,7 +812,27 @@ def study_rows(
     weights: FloatArray,
     level: float,
 ) -> pd.DataFrame:
-    """Per-study rows with Wald confidence intervals and weights (percent)."""
+    """Per-study rows with Wald confidence intervals and weights (percent).
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Study labels.
+    effect : numpy.ndarray
+        Study effects.
+    variance : numpy.ndarray
+        Their sampling variances.
+    weights : numpy.ndarray
+        Their weights, percent.
+    level : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``study``, ``effect``, ``se``, ``ci_low``, ``ci_high``,
+        ``weight`` and ``kind`` (``"study"``).
+    """
     import pandas as pd
     from scipy import special
 
@@ -609,7 +852,20 @@ def study_rows(
 
 
 def default_labels(n: int, labels: Sequence[str] | None) -> tuple[str, ...]:
-    """Study labels, ``"Study 1" ...`` when none are given."""
+    """Study labels, ``"Study 1" ...`` when none are given.
+
+    Parameters
+    ----------
+    n : int
+        Number of studies.
+    labels : sequence of str or None
+        The labels given, if any.
+
+    Returns
+    -------
+    tuple of str
+        The labels.
+    """
     if labels is None:
         return tuple(f"Study {i + 1}" for i in range(n))
     return tuple(labels)

@@ -639,13 +639,15 @@ def _two_wide_studies(test: str = "knha") -> mm.MetaAnalysisResult:
     se = (math.log(1.98) - math.log(0.11)) / (2 * 1.959963984540054)
     centre = (math.log(1.98) + math.log(0.11)) / 2
     return mm.meta_analysis(
-        [centre, centre + 0.05], [se**2, (0.95 * se) ** 2], measure="RR", test=test,
+        [centre, centre + 0.002], [se**2, (0.98 * se) ** 2], measure="RR", test=test,
         labels=["One", "Two"],
     )  # fmt: skip
 
 
 def test_forest_axis_covers_the_study_intervals() -> None:
     r = _two_wide_studies()
+    # the pooled interval is narrow: the old rule gave a 0.2-1 axis that cut both intervals
+    assert r.transform(r.ci_high) / r.transform(r.ci_low) < 1.05
     fd = forest_data(r)
     st = fd.studies
     assert st["ci_low"].min() == pytest.approx(0.11, rel=1e-3)

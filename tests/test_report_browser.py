@@ -75,7 +75,9 @@ def test_forest_plots_fill_the_content_width(shown: Any) -> None:
 
 def test_forest_plots_link_to_their_full_size_file(shown: Any, page: Path) -> None:
     root = page.parent.resolve()
-    for img in _forest_images(shown):
+    images = _forest_images(shown)
+    assert len(images) == len(ANALYSES)
+    for img in images:
         name = img["analysis"].removeprefix("analysis-")
         assert img["href"] == f"figures/{name}_forest.png"
         target = Path(unquote(urlparse(img["resolved"]).path)).resolve()

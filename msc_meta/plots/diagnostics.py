@@ -54,7 +54,7 @@ def galbraith_data(
     ----------
     result : MetaAnalysisResult, BinaryPooledResult or SubgroupResult
         For a subgroup analysis, the studies of ``result.overall``.
-    model : {"common", "random"}
+    model : {"common", "random"}, default "common"
         ``"common"`` (Galbraith 1988): :math:`x_i = 1/\\sqrt{v_i}`,
         :math:`z_i = y_i/\\sqrt{v_i}`. ``"random"``: τ² is added to each
         variance, as metafor's ``radial`` does for random-effects models.
@@ -130,15 +130,15 @@ def galbraith_plot(
         The meta-analysis (for subgroups, its ``overall`` studies).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
-    model : {"common", "random"}
+    model : {"common", "random"}, default "common"
         ``"common"`` (Galbraith's plot): :math:`s_i = \\sqrt{v_i}` and the
         common-effect estimate as slope; ``"random"``:
         :math:`s_i = \\sqrt{v_i + \\hat\\tau^2}` and the random-effects
         estimate, as metafor's ``radial`` draws random-effects models.
-    band : float
+    band : float, default 2.0
         Half-width of the band around the line, in standardised units (2 in
         Galbraith 1988; metafor uses 1.96).
-    label_outliers : bool
+    label_outliers : bool, default True
         Label the studies outside the band.
 
     Returns
@@ -328,7 +328,7 @@ def labbe_plot(result: AnyResult, *, ax: Axes | None = None, labels: bool = Fals
         (``study_data``; for subgroups, ``result.overall``).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
-    labels : bool
+    labels : bool, default False
         Label the circles with the study names.
 
     Returns
@@ -529,7 +529,7 @@ def baujat_plot(result: AnyResult, *, ax: Axes | None = None, labels: bool = Tru
         The meta-analysis (for subgroups, its ``overall`` studies).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
-    labels : bool
+    labels : bool, default True
         Label the points with the study names.
 
     Returns

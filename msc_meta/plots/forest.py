@@ -191,17 +191,17 @@ def forest_data(
         Order of the studies (within each subgroup): by effect, by weight, by
         year (``data["year"]``, else a year read from the labels) or by a
         column of ``data``. Missing values go last. Default: as given.
-    descending : bool
+    descending : bool, default False
         Sort in descending order.
-    common : bool
+    common : bool, default False
         Also show the common-effect estimate beside a random-effects one
         (``result.ce_estimate``).
     prediction : bool, optional
         Show the prediction interval of random-effects models. Default: for
         the overall estimate when k >= 2 (as ``to_frame()`` and the report
         give it), not for subgroup subtotals.
-    back_transform : bool
-        Show effects on the display scale (default): ratios on a log axis,
+    back_transform : bool, default True
+        Show effects on the display scale: ratios on a log axis,
         proportions and correlations back-transformed. False shows the
         analysis scale, as does a PFT result without study sizes (pooled
         from arrays rather than from :func:`~msc_meta.effect_sizes` output).
@@ -217,25 +217,26 @@ def forest_data(
     favours : (str, str), optional
         Shorthand for ``label_left="Favours A", label_right="Favours B"``
         (``favours=("A", "B")``).
-    label_left, label_right : str, optional
-        What each side of the null line means, drawn under the axis (with
-        an arrow) left and right of the null line, or at the ends of the
-        axis when there is no null line; as ``label.left`` and
-        ``label.right`` of R's ``meta``. Neutral wording says which side
-        means more of the outcome in which arm, e.g.
-        ``label_left="higher response with control"``,
+    label_left : str, optional
+        What the left side of the null line means, drawn under the axis (with
+        an arrow) left of the null line, or at the left end of the axis when
+        there is no null line; as ``label.left`` of R's ``meta``. Neutral
+        wording says which side means more of the outcome in which arm, e.g.
+        ``label_left="higher response with control"``.
+    label_right : str, optional
+        The same for the right side, e.g.
         ``label_right="higher response with MSC"``.
-    arm_labels : (str, str)
+    arm_labels : (str, str), default ("Experimental", "Control")
         Names of the two arms, shown above their data.
-    show_arms : bool
+    show_arms : bool, default True
         Show the arm data (when the result has them).
-    digits : int
+    digits : int, default 2
         Decimals of every number in the columns: effects and intervals on
         the right, arm means and SDs on the left.
     arm_digits : int, optional
         Decimals of the arm means and SDs when they should differ from
         ``digits`` (default: ``digits``).
-    label_header : str
+    label_header : str, default "Study"
         Header of the study-label column.
     max_rows : int, optional
         Show at most this many study rows (per subgroup): the first and last
@@ -559,8 +560,45 @@ def forest_plot(
         ``bbox_inches="tight"`` if the place is too small). Default: a new
         figure sized to the rows and columns, whose height grows with the
         number of rows.
-    data, columns, sort_by, descending, common, prediction, back_transform, xlim, xticks, null, favours, label_left, label_right, arm_labels, show_arms, digits, arm_digits, label_header, max_rows
-        As for :func:`forest_data`.
+    data : DataFrame, optional
+        Extra per-study columns, as for :func:`forest_data`.
+    columns : sequence of str or mapping of str to str, optional
+        Columns of ``data`` to show, as for :func:`forest_data`.
+    sort_by : {"effect", "weight", "year"} or str, optional
+        Order of the studies, as for :func:`forest_data`.
+    descending : bool, default False
+        Sort in descending order.
+    common : bool, default False
+        Also show the common-effect estimate beside a random-effects one.
+    prediction : bool, optional
+        Show the prediction interval, as for :func:`forest_data`.
+    back_transform : bool, default True
+        Show effects on the display scale, as for :func:`forest_data`.
+    xlim : (float, float), optional
+        Limits of the x axis on the display scale.
+    xticks : sequence of float, optional
+        Tick positions (display scale).
+    null : float or bool, optional
+        Line of no effect, as for :func:`forest_data`.
+    favours : (str, str), optional
+        Shorthand for ``label_left`` and ``label_right``.
+    label_left : str, optional
+        What the left side of the null line means, as for :func:`forest_data`.
+    label_right : str, optional
+        What the right side of the null line means.
+    arm_labels : (str, str), default ("Experimental", "Control")
+        Names of the two arms, shown above their data.
+    show_arms : bool, default True
+        Show the arm data (when the result has them).
+    digits : int, default 2
+        Decimals of every number in the columns.
+    arm_digits : int, optional
+        Decimals of the arm means and SDs (default: ``digits``).
+    label_header : str, default "Study"
+        Header of the study-label column.
+    max_rows : int, optional
+        Show at most this many study rows (per subgroup), as for
+        :func:`forest_data`.
     fontsize : float, optional
         Font size in points. Default: 9, smaller for many rows (down to 6)
         or, with ``ax``, to fit the rows into the Axes.

@@ -102,18 +102,18 @@ def funnel_plot(
         The meta-analysis (for subgroups, its ``overall`` studies).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
-    contours : sequence of float, optional
+    contours : sequence of float, default (0.9, 0.95, 0.99)
         Confidence levels whose significance contours are shaded, around the
-        null value (the default 0.90, 0.95, 0.99 gives the regions p > 0.10,
+        null value (the default gives the regions p > 0.10,
         0.05-0.10, 0.01-0.05 and p < 0.01). None or ``()`` for no contours.
         Not drawn for one-group measures (proportions, means) unless ``null``
         is given.
-    pseudo_ci : bool
+    pseudo_ci : bool, default True
         Draw the pseudo confidence limits and the pooled estimate.
     null : float, optional
         The effect of no difference on the analysis scale (default 0: a
         ratio of 1 for ratio measures).
-    legend : bool
+    legend : bool, default True
         Add a legend of the contour regions.
 
     Returns
