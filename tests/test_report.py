@@ -531,7 +531,10 @@ def _bad(argv: list[str], match: str) -> Run:
     ("extra", "match"),
     [
         (["--analyses", "nope"], r"analysis 'nope' is not pre-specified; valid: acr20_msc"),
-        (["--method", "XX"], r"method='XX' is not a known tau\^2 estimator; valid: EE"),
+        (
+            ["--method", "XX"],
+            r"method='XX' is not a known tau\^2 estimator; valid \(any case\): EE",
+        ),
         (["--test", "XX"], r"test='XX' is not allowed; valid values are: z, t, knha, adhoc"),
         (["--formats", "png,gif"], r"figure format 'gif' is not supported; valid: png, pdf, svg"),
         (["--formats", ","], r"formats is empty"),
