@@ -109,4 +109,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """The public API: ``__all__`` and the submodules (not the helpers this file imports)."""
+    return sorted(set(__all__) | set(_LAZY))

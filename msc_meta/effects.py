@@ -203,13 +203,21 @@ def _mn(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
     return a["mean"].copy(), a["sd"] ** 2 / a["n"]
 
 
+#: The sampling variance of a correlation (COR, ZCOR) needs more than this many
+#: observations; metafor's ``escalc`` sets it to NA at n <= 3 ("Cannot estimate the
+#: sampling variance when ni <= 3"), although the large-sample formula of COR is finite there.
+MIN_N_CORRELATION_VARIANCE = 3
+
+
 def _cor(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
-    r = a["r"]
-    return r.copy(), (1 - r**2) ** 2 / (a["n"] - 1)
+    r, n = a["r"], a["n"]
+    var = (1 - r**2) ** 2 / (n - 1)
+    return r.copy(), np.where(n > MIN_N_CORRELATION_VARIANCE, var, np.nan)
 
 
 def _zcor(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
-    return np.arctanh(a["r"]), 1 / (a["n"] - 3)
+    n = a["n"]
+    return np.arctanh(a["r"]), np.where(n > MIN_N_CORRELATION_VARIANCE, 1 / (n - 3), np.nan)
 
 
 def _change_sd(a: dict[str, FloatArray]) -> FloatArray:
@@ -599,14 +607,18 @@ def effect_sizes(
         category = (
             ZeroCellWarning if spec.family in ("binary2", "binary1") else MetaAnalysisWarning
         )
+        if category is ZeroCellWarning:
+            reason = " (a zero cell without correction: use add > 0 or to='only0')"
+        elif code in ("COR", "ZCOR") and np.any(arrays["n"][lost] <= MIN_N_CORRELATION_VARIANCE):
+            reason = (
+                f" (its sampling variance cannot be estimated when n <= "
+                f"{MIN_N_CORRELATION_VARIANCE}, as in metafor's escalc)"
+            )
+        else:
+            reason = ""
         warnings.warn(
             f"{code} is not estimable (infinite or undefined) for {lost.size} "
-            f"{'study' if lost.size == 1 else 'studies'}: {shown}; set to NaN"
-            + (
-                " (a zero cell without correction: use add > 0 or to='only0')"
-                if category is ZeroCellWarning
-                else ""
-            ),
+            f"{'study' if lost.size == 1 else 'studies'}: {shown}; set to NaN{reason}",
             category,
             stacklevel=2,
         )

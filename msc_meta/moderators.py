@@ -10,6 +10,7 @@ al. 2009, ch. 19; Deeks, Higgins & Altman, Cochrane Handbook 10.11.3.1).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from ._errors import MetaAnalysisError
+from ._errors import BoundaryWarning, MetaAnalysisError
 from .results import (
     DISPLAY_MAX_ROWS,
     MetaAnalysisResult,
@@ -61,7 +62,12 @@ class SubgroupResult:
 
     @property
     def i2_between(self) -> float:
-        """I² of the test for subgroup differences (percent; Borenstein & Higgins 2013)."""
+        """I² of the test for subgroup differences (percent; Borenstein & Higgins 2013).
+
+        NaN when the test is undefined (``q_between`` is NaN).
+        """
+        if math.isnan(self.q_between):
+            return math.nan
         if self.q_between_df <= 0 or self.q_between <= 0:
             return 0.0
         return max(0.0, 100.0 * (self.q_between - self.q_between_df) / self.q_between)
@@ -199,6 +205,13 @@ def subgroup_analysis(
     MetaAnalysisError
         ``groups`` missing, of the wrong length, or with missing values.
 
+    Warns
+    -----
+    BoundaryWarning
+        The test for subgroup differences is undefined because a subgroup's
+        estimate has standard error 0 (Hartung-Knapp with identical effects);
+        ``q_between`` and its p-value are then NaN.
+
     Notes
     -----
     With subgroup estimates :math:`\\hat\\mu_g` and standard errors
@@ -266,11 +279,25 @@ def subgroup_analysis(
             measure=overall.measure,
         )
     est = np.array([r.estimate for r in results.values()])
-    w = 1.0 / np.array([r.se for r in results.values()]) ** 2
+    se_g = np.array([r.se for r in results.values()])
     df = len(results) - 1
+    zero_se = [name for name, r in results.items() if r.se == 0.0]
     if df == 0:
         qb, pb = 0.0, 1.0
+    elif zero_se:
+        # a subgroup estimate with SE 0 (Hartung-Knapp factor 0: identical effects) would get
+        # an infinite weight; the test for subgroup differences is then undefined
+        warnings.warn(
+            "the test for subgroup differences is undefined: the estimate of subgroup(s) "
+            f"{', '.join(map(repr, zero_se))} has standard error 0 (test={test!r}: its effects "
+            "are identical, so the Hartung-Knapp factor is 0); q_between and its p-value are "
+            "NaN. test='adhoc' floors the factor at 1.",
+            BoundaryWarning,
+            stacklevel=2,
+        )
+        qb, pb = math.nan, math.nan
     else:
+        w = 1.0 / se_g**2
         mu = float(w @ est) / float(w.sum())
         qb = float(w @ (est - mu) ** 2)
         pb = float(special.chdtrc(df, qb))

@@ -797,6 +797,13 @@ def fit_working(
         In working units; :func:`to_data_units` converts it.
     """
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        w = 1.0 / v
+        r = _resid(y, w, X)
+        if not math.isfinite(float(w @ (r * r))):
+            raise MetaAnalysisError(
+                "Q cannot be represented in double precision: the effects differ from each "
+                "other by more than about 1e154 times their standard errors"
+            )
         return TAU2_METHODS[method](y, v, X, control)
 
 

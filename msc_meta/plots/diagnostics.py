@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from scipy import special
 
-from .._errors import MetaAnalysisError, MetaAnalysisWarning
+from .._errors import BoundaryWarning, MetaAnalysisError, MetaAnalysisWarning
 from ._common import (
     MEASURE_NAMES,
     AnyResult,
@@ -447,7 +447,9 @@ def baujat_data(result: AnyResult) -> pd.DataFrame:
     with :func:`~msc_meta.mantel_haenszel` / :func:`~msc_meta.peto` (default
     zero-cell options), other results with :func:`~msc_meta.meta_analysis`.
     Warnings of the refits (e.g. k = 1) are not shown, as metafor does.
-    Studies whose refit is not possible get NaN.
+    Studies whose refit is not possible get NaN, and so do studies whose
+    refit has standard error 0 (Hartung-Knapp with identical remaining
+    effects), with a :class:`~msc_meta.BoundaryWarning`.
 
     Examples
     --------
@@ -465,8 +467,19 @@ def baujat_data(result: AnyResult) -> pd.DataFrame:
     mu = float(root.estimate)
     x = (y - mu) ** 2 / (v + tau2_of(root))
     est, var = _leave_one_out(root)
+    zero = var == 0.0
+    if zero.any():
+        names = ", ".join(repr(str(s)) for s, z in zip(root.labels, zero, strict=True) if z)
+        warnings.warn(
+            f"the influence of {names} on the estimate is undefined: without it the refitted "
+            f"estimate has standard error 0 (test={getattr(root, 'test', 'z')!r} with identical "
+            "remaining effects: Hartung-Knapp factor 0); its y is NaN. test='adhoc' or 'z' "
+            "gives a positive standard error.",
+            BoundaryWarning,
+            stacklevel=2,
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
-        infl = (est - mu) ** 2 / var
+        infl = np.where(zero, np.nan, (est - mu) ** 2 / np.where(zero, 1.0, var))
     return pd.DataFrame({"study": [str(s) for s in root.labels], "x": x, "y": infl})
 
 
