@@ -205,14 +205,14 @@ def _specs(analyses: Sequence[str | AnalysisSpec] | str | None) -> list[Analysis
 
 
 def _check_model(method: str | None, test: str | None, level: float) -> tuple[str | None, float]:
-    from ._validation import check_choice, check_level
-    from .pooling import TESTS
+    from ._validation import check_level
+    from .pooling import canonical_test
     from .tau2 import canonical_method
 
     if method is not None:
         canonical_method(method)
     if test is not None:
-        check_choice(test, "test", TESTS)
+        canonical_test(test)
     return method, check_level(level)
 
 

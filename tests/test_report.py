@@ -535,7 +535,10 @@ def _bad(argv: list[str], match: str) -> Run:
             ["--method", "XX"],
             r"method='XX' is not a known tau\^2 estimator; valid \(any case\): EE",
         ),
-        (["--test", "XX"], r"test='XX' is not allowed; valid values are: z, t, knha, adhoc"),
+        (
+            ["--test", "XX"],
+            r"test='XX' is not allowed; valid values \(any case\): z, t, knha, adhoc, hksj",
+        ),
         (["--formats", "png,gif"], r"figure format 'gif' is not supported; valid: png, pdf, svg"),
         (["--formats", ","], r"formats is empty"),
         (["--level", "1.5"], r"level"),
@@ -545,6 +548,16 @@ def test_bad_options_exit_with_one_line(tmp_path: Path, extra: list[str], match:
     out = tmp_path / "out"
     _bad(["report", "--out", str(out), *extra], match)
     assert not out.exists()
+
+
+def test_method_and_test_codes_in_any_case_and_aliases(tmp_path: Path) -> None:
+    # as meta_analysis: metafor's codes in any case, and hksj for knha
+    out = tmp_path / "out"
+    args = ["--analyses", "acr20_msc_single_group_w4", "--formats", "png"]
+    code = cli.main(["report", "--out", str(out), *args, "--method", "reml", "--test", "HKSJ"])
+    assert code == 0
+    table = pd.read_csv(out / "tables" / "heterogeneity.csv")
+    assert list(table["method"]) == ["REML"] and list(table["test"]) == ["knha"]
 
 
 @pytest.mark.parametrize("where", [".", "sub", "sub/deeper"])
