@@ -35,7 +35,17 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class QTest:
-    """Cochran's Q test of homogeneity."""
+    """Cochran's Q test of homogeneity.
+
+    Attributes
+    ----------
+    q : float
+        The statistic (>= 0).
+    df : int
+        Its degrees of freedom, k - p.
+    pvalue : float
+        Its upper-tail p-value from :math:`\\chi^2_{df}`.
+    """
 
     q: float
     df: int
@@ -44,6 +54,20 @@ class QTest:
 
 def cochran_q(y: FloatArray, v: FloatArray, X: FloatArray | None = None) -> QTest:
     """Cochran's Q with inverse-variance weights, its df and p-value.
+
+    Parameters
+    ----------
+    y : ndarray
+        Effects.
+    v : ndarray
+        Sampling variances (> 0).
+    X : ndarray, optional
+        Design matrix; ``None`` for the intercept-only model.
+
+    Returns
+    -------
+    QTest
+        Q, its degrees of freedom and p-value.
 
     Notes
     -----
@@ -64,6 +88,20 @@ def cochran_q(y: FloatArray, v: FloatArray, X: FloatArray | None = None) -> QTes
 def typical_variance(v: FloatArray, X: FloatArray | None = None) -> float:
     """The "typical" within-study variance :math:`(k-p)/\\operatorname{tr}(P)`.
 
+    Parameters
+    ----------
+    v : ndarray
+        Sampling variances (> 0).
+    X : ndarray, optional
+        Design matrix; ``None`` for the intercept-only model.
+
+    Returns
+    -------
+    float
+        :math:`\\tilde v`, with P at the weights :math:`1/v_i`.
+
+    Notes
+    -----
     Higgins & Thompson (2002), Stat Med 21:1539-1558, eq. 9; metafor's ``vt``
     with ``i2def = "1"``.
     """
@@ -73,24 +111,76 @@ def typical_variance(v: FloatArray, X: FloatArray | None = None) -> float:
 
 
 def i2_from_tau2(tau2: float, vt: float) -> float:
-    """I² (percent) from τ² and the typical within-study variance: 100 τ²/(vt + τ²)."""
+    """I² (percent) from τ² and the typical within-study variance: 100 τ²/(vt + τ²).
+
+    Parameters
+    ----------
+    tau2 : float
+        Between-study variance (>= 0).
+    vt : float
+        Typical within-study variance (:func:`typical_variance`).
+
+    Returns
+    -------
+    float
+        I² in percent.
+    """
     return 100.0 * tau2 / (vt + tau2)
 
 
 def h2_from_tau2(tau2: float, vt: float) -> float:
-    """H² from τ² and the typical within-study variance: τ²/vt + 1."""
+    """H² from τ² and the typical within-study variance: τ²/vt + 1.
+
+    Parameters
+    ----------
+    tau2 : float
+        Between-study variance (>= 0).
+    vt : float
+        Typical within-study variance (:func:`typical_variance`).
+
+    Returns
+    -------
+    float
+        H² (>= 1).
+    """
     return tau2 / vt + 1.0
 
 
 def i2_from_q(q: float, df: int) -> float:
-    """I² (percent) from Q: max(0, 100 (Q - df)/Q); 0 when Q = 0 (Higgins & Thompson 2002)."""
+    """I² (percent) from Q: max(0, 100 (Q - df)/Q); 0 when Q = 0 (Higgins & Thompson 2002).
+
+    Parameters
+    ----------
+    q : float
+        Cochran's Q.
+    df : int
+        Its degrees of freedom.
+
+    Returns
+    -------
+    float
+        I² in percent, in [0, 100].
+    """
     if q <= 0.0:
         return 0.0
     return max(0.0, 100.0 * (q - df) / q)
 
 
 def h2_from_q(q: float, df: int) -> float:
-    """H² from Q: Q/df (Higgins & Thompson 2002)."""
+    """H² from Q: Q/df (Higgins & Thompson 2002).
+
+    Parameters
+    ----------
+    q : float
+        Cochran's Q.
+    df : int
+        Its degrees of freedom (> 0).
+
+    Returns
+    -------
+    float
+        H².
+    """
     return q / df
 
 
@@ -103,8 +193,31 @@ def q_profile_working(
 ) -> tuple[float, float, bool]:
     """Q-profile bounds for τ² in working units (:func:`~msc_meta.tau2.working_units`).
 
-    Returns the lower and upper bound and whether both root searches converged;
-    :func:`q_profile_ci` is the public form in the data's units.
+    Parameters
+    ----------
+    y : ndarray
+        Effects in working units.
+    v : ndarray
+        Sampling variances in working units.
+    X : ndarray or None
+        Design matrix; ``None`` for the intercept-only model.
+    level : float
+        Confidence level in (0, 1).
+    control : Tau2Control
+        Convergence options of the root finder.
+
+    Returns
+    -------
+    low : float
+        Lower bound (working units).
+    high : float
+        Upper bound (working units).
+    converged : bool
+        Whether both root searches converged.
+
+    See Also
+    --------
+    q_profile_ci : The same bounds in the data's units.
     """
     df = y.shape[0] - (1 if X is None else int(X.shape[1]))
     alpha = 1.0 - level
@@ -319,9 +432,18 @@ def i2_band(i2: float) -> str:
 def display_scale(measure: str | None) -> str:
     """The name of the display scale of ``measure`` (e.g. ``"risk ratio"`` for ``"RR"``).
 
-    Ratio and proportion measures are shown back-transformed (``result.transform``);
-    other measures on their own scale, named by the measure's description
-    (``"raw mean difference"`` for ``"MD"``); ``"effect"`` when there is no measure.
+    Parameters
+    ----------
+    measure : str or None
+        A measure code of :data:`~msc_meta.effects.MEASURES`, or ``None``.
+
+    Returns
+    -------
+    str
+        Ratio and proportion measures are shown back-transformed
+        (``result.transform``), named by their display scale; other measures
+        on their own scale, named by the measure's description (``"raw mean
+        difference"`` for ``"MD"``); ``"effect"`` when there is no measure.
     """
     from .effects import MEASURES
     from .results import _DISPLAY_NAMES
@@ -452,7 +574,16 @@ class HeterogeneityTable:
     def display_frame(self, digits: int = 2) -> pd.DataFrame:
         """The table for reading: estimates with intervals as text, rounded to ``digits``.
 
-        Heterogeneity quantities of analyses with k = 1 are shown as ``n/a``.
+        Parameters
+        ----------
+        digits : int, default 2
+            Decimal places.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per analysis; heterogeneity quantities of analyses with
+            k = 1 are shown as ``n/a``.
         """
         import pandas as pd
 

@@ -265,15 +265,17 @@ def meta_analysis(
         Sampling variances (> 0). Alternatively give ``se``.
     se : array-like, optional
         Standard errors, instead of ``variance``.
-    method : str
-        τ² estimator: ``EE`` (alias ``FE``: common effect), ``DL``, ``HE``,
-        ``HS``, ``HSk``, ``SJ``, ``ML``, ``REML`` (default), ``EB``, ``PM``,
-        ``PMM``.
-    test : {"z", "t", "knha", "adhoc"}
-        Normal (``z``) or t (df = k - 1) reference distribution; ``knha`` is the
-        Hartung-Knapp(-Sidik-Jonkman) adjustment, ``adhoc`` the same with its
-        variance factor floored at 1.
-    level : float
+    method : str, default "REML"
+        τ² estimator: ``EE`` (aliases ``FE``, ``CE``: common effect), ``DL``,
+        ``HE``, ``HS``, ``HSk``, ``SJ``, ``ML``, ``REML``, ``EB``, ``PM``,
+        ``PMM``, in any case. ML and REML return the global maximum of the
+        (restricted) likelihood on [0, ∞).
+    test : {"z", "t", "knha", "adhoc"}, default "z"
+        Normal (``z``) or t (df = k - 1) reference distribution; ``knha`` (alias
+        ``hksj``) is the Hartung-Knapp(-Sidik-Jonkman) adjustment, ``adhoc`` the
+        same with its variance factor floored at 1; in any case. The result
+        keeps the canonical code.
+    level : float, default 0.95
         Confidence level in (0, 1).
     labels : sequence of str, optional
         Study labels.

@@ -115,21 +115,77 @@ class WorkingUnits:
     """Centre and power-of-two scale of the working units of a fit.
 
     ``y_work = (y - center) / 2**exponent`` and ``v_work = v / 4**exponent``.
+
+    Attributes
+    ----------
+    center : float
+        Subtracted from the effects (their median, or 0 with moderators).
+    exponent : int
+        The effects are divided by ``2**exponent``, the variances by
+        ``4**exponent``.
     """
 
     center: float
     exponent: int
 
     def effect(self, x: float) -> float:
-        """An effect (location) from working units back to the data's units."""
+        """An effect (location) from working units back to the data's units.
+
+        Parameters
+        ----------
+        x : float
+            A location in working units.
+
+        Returns
+        -------
+        float
+            ``center + x * 2**exponent``.
+
+        Raises
+        ------
+        OverflowError
+            The result is too large for double precision.
+        """
         return self.center + math.ldexp(x, self.exponent)
 
     def spread(self, x: float) -> float:
-        """A standard error or half-width from working units back to the data's units."""
+        """A standard error or half-width from working units back to the data's units.
+
+        Parameters
+        ----------
+        x : float
+            A spread in working units.
+
+        Returns
+        -------
+        float
+            ``x * 2**exponent``.
+
+        Raises
+        ------
+        OverflowError
+            The result is too large for double precision.
+        """
         return math.ldexp(x, self.exponent)
 
     def variance(self, x: float) -> float:
-        """A variance (τ², its SE, a typical variance) back to the data's units."""
+        """A variance (τ², its SE, a typical variance) back to the data's units.
+
+        Parameters
+        ----------
+        x : float
+            A variance in working units.
+
+        Returns
+        -------
+        float
+            ``x * 4**exponent``.
+
+        Raises
+        ------
+        OverflowError
+            The result is too large for double precision.
+        """
         return math.ldexp(x, 2 * self.exponent)
 
 
