@@ -56,6 +56,8 @@ DEFAULT_MAX_ITER = 1000
 _SCAN_PER_DECADE = 10
 #: Most grid points of one scan (the density per decade drops beyond this).
 _SCAN_MAX_POINTS = 400
+#: The smallest normal double: working-unit variances below it have lost digits.
+_TINY = float(np.finfo(np.float64).tiny)
 #: Largest number of array elements one vectorised scan step allocates (keeps memory O(k)).
 _SCAN_BLOCK = 1 << 20
 
@@ -119,7 +121,8 @@ class WorkingUnits:
     Attributes
     ----------
     center : float
-        Subtracted from the effects (their median, or 0 with moderators).
+        Subtracted from the effects (their median, the upper one for even k; 0
+        with moderators).
     exponent : int
         The effects are divided by ``2**exponent``, the variances by
         ``4**exponent``.
@@ -235,27 +238,27 @@ def working_units(
     so a fit in working units is the fit of the data, only with the
     roundings of a different scale.
     """
-    center = float(np.median(y)) if X is None else 0.0
+    mid = int(y.shape[0]) // 2
+    center = float(np.partition(y, mid)[mid]) if X is None else 0.0
     with np.errstate(over="ignore", invalid="ignore"):
         d = y - center
+        dmax = float(np.max(np.abs(d)))
     halve = 0
-    if not np.isfinite(d).all():  # |y| near the largest double: halve before subtracting
+    if not math.isfinite(dmax):  # |y| near the largest double: halve before subtracting
         d = y * 0.5 - center * 0.5
+        dmax = float(np.max(np.abs(d)))
         halve = 1
-    vmed = float(np.median(v))
+    vmed = float(np.partition(v, mid)[mid])
     half_v = 0.5 * _exponent(vmed)
-    dmax = float(np.max(np.abs(d)))
     e_d = _exponent(dmax) + halve if dmax > 0.0 else -1075
     exponent = round(0.5 * (half_v + max(half_v, float(e_d))))
     y_w = np.ldexp(d, halve - exponent)
     v_w = np.ldexp(v, -2 * exponent)
-    tiny = float(np.finfo(np.float64).tiny)
-    bad = np.flatnonzero((v_w < tiny) | ~np.isfinite(v_w))
-    if bad.size:
-        i = int(bad[0])
+    if not (float(np.min(v_w)) >= _TINY and float(np.max(v_w)) < math.inf):
+        i = int(np.flatnonzero((v_w < _TINY) | ~np.isfinite(v_w))[0])
         raise MetaAnalysisError(
             f"variance[{i}] = {v[i]:.6g} cannot be used with the other variances "
-            f"(median {vmed:.6g}) and effects: they span more orders of magnitude than double "
+            f"(median about {vmed:.6g}) and effects: they span more orders of magnitude than double "
             "precision can hold on one scale"
         )
     return y_w, v_w, WorkingUnits(center, exponent)
@@ -595,15 +598,26 @@ def _score_slope(
     Score: :math:`Y'PPY - \\operatorname{tr}P` (REML) or
     :math:`Y'PPY - \\sum w_i` (ML); its derivative
     :math:`-2Y'PPPY + \\operatorname{tr}(PP)` or :math:`-2Y'PPPY + \\sum w_i^2`
-    (Viechtbauer 2005, eqs. 7-10).
+    (Viechtbauer 2005, eqs. 7-10). The derivative only steers Newton steps
+    inside a bracket, so tr(PP) takes its short form there.
     """
     w = 1.0 / (v + t)
-    py = w * _resid(y, w, X)
-    yppy = float(py @ py)
-    ypppy = float(py @ (w * _resid(py, w, X)))
+    if X is not None:
+        py = w * _resid(y, w, X)
+        ypppy = float(py @ (w * _resid(py, w, X)))
+        info = _trace_pp(w, X) if reml else float(w @ w)
+        score = float(py @ py) - (_trace_p(w, X) if reml else float(_sum(w)))
+        return score, -2.0 * ypppy + info
+    s = float(_sum(w))
+    py = w * (y - float(w @ y) / s)
+    wpy = w * py
+    ypppy = float(wpy @ py) - float(_sum(wpy)) ** 2 / s
+    w2 = w * w
+    s2 = float(_sum(w2))
     if reml:
-        return yppy - _trace_p(w, X), -2.0 * ypppy + _trace_pp(w, X)
-    return yppy - float(_sum(w)), -2.0 * ypppy + float(w @ w)
+        info = s2 - 2.0 * float(w2 @ w) / s + (s2 / s) ** 2
+        return float(py @ py) - float(w @ _others(w)) / s, -2.0 * ypppy + info
+    return float(py @ py) - s, -2.0 * ypppy + s2
 
 
 def _score_grid(
@@ -651,24 +665,32 @@ def _scan_grid(y: FloatArray, v: FloatArray) -> FloatArray:
     t_min = min(float(np.min(v)), t_max) / 64.0
     decades = math.log10(t_max / t_min)
     n = int(min(_SCAN_MAX_POINTS, max(16, math.ceil(_SCAN_PER_DECADE * decades))))
-    return np.concatenate(([0.0], np.geomspace(t_min, t_max, n)))
+    grid = np.empty(n + 1)
+    grid[0] = 0.0
+    grid[1:] = t_min * (t_max / t_min) ** (np.arange(n) / (n - 1))
+    return grid
 
 
 def _refine(
     lo: float,
     hi: float,
+    u_lo: float,
+    u_hi: float,
     y: FloatArray,
     v: FloatArray,
     X: FloatArray | None,
     reml: bool,
     control: Tau2Control,
 ) -> tuple[float, int, bool]:
-    """The root of the score in ``[lo, hi]`` (score > 0 at lo, <= 0 at hi).
+    """The root of the score in ``[lo, hi]`` (``u_lo`` > 0 at lo, ``u_hi`` < 0 at hi).
 
-    Newton steps with the observed information, kept inside the bracket by
-    bisection; the bracket shrinks with every evaluation.
+    Starts from the secant of the bracket; then Newton steps with the observed
+    information, kept inside the bracket by bisection; the bracket shrinks
+    with every evaluation.
     """
-    t = 0.5 * (lo + hi)
+    t = lo + (hi - lo) * u_lo / (u_lo - u_hi)
+    if not lo < t < hi:
+        t = 0.5 * (lo + hi)
     for it in range(1, control.max_iter + 1):
         score, slope = _score_slope(t, y, v, X, reml)
         if score == 0.0:
@@ -709,7 +731,19 @@ def _likelihood(
         if scores[i + 1] == 0.0:
             candidates.append((float(ts[i + 1]), 0, True))
         else:
-            candidates.append(_refine(float(ts[i]), float(ts[i + 1]), y, v, X, reml, control))
+            candidates.append(
+                _refine(
+                    float(ts[i]),
+                    float(ts[i + 1]),
+                    float(scores[i]),
+                    float(scores[i + 1]),
+                    y,
+                    v,
+                    X,
+                    reml,
+                    control,
+                )
+            )
     lls = [loglik(c[0], y, v, X, reml=reml) for c in candidates]
     best = int(np.argmax(lls))
     t, iterations, converged = candidates[best]
