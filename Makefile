@@ -57,9 +57,12 @@ docs: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_pooling.py
 
-## references: regenerate tests/reference/metafor_reference.json (needs R with metafor)
-references:
+## references: regenerate the metafor reference grids, fixed and randomized, and the exact
+## values that replace metafor's where it is wrong (needs R with metafor; about 15 minutes)
+references: $(DEV_STAMP)
 	Rscript tests/reference/generate_metafor_reference.R tests/reference/metafor_reference.json
+	Rscript tests/reference/generate_metafor_random.R tests/reference/metafor_random.json
+	$(BIN)/python tests/reference/referee.py tests/reference/metafor_random.json tests/reference/metafor_random_overrides.json
 
 clean:
 	rm -rf $(VENV) results build dist .pytest_cache .mypy_cache .ruff_cache

@@ -459,9 +459,10 @@ def _zero_cell_notes(
     if study.undefined.any():
         notes.append(
             f"with add={add:g} and to={to!r} the study-level effects of "
-            f"{_names(labels, study.undefined)} are infinite or undefined (a zero cell left "
-            "uncorrected): they are left out of Q, I² and H² (NaN in the per-study rows), as "
-            f"metafor does; their tables still enter the {pooled_by} sums, which need no "
+            f"{_names(labels, study.undefined)} are infinite or undefined, or have variance 0 "
+            "(a zero cell left uncorrected): they are left out of Q, I² and H² (NaN in the "
+            "per-study rows; metafor drops infinite effects too, but keeps variance-0 ones with "
+            f"infinite weight); their tables still enter the {pooled_by} sums, which need no "
             "correction"
         )
     return notes

@@ -524,9 +524,13 @@ def check_rma_case(case: RmaCase, ds: Dataset) -> list[str]:
 
 
 def binary_allowed_warnings(
-    case: BinaryCase, tb: Tables
+    case: BinaryCase, tb: Tables, expected: dict[str, float | None]
 ) -> tuple[tuple[type, ...], tuple[type, ...]]:
-    """(categories msc_meta may raise, categories of which one must be raised)."""
+    """(categories msc_meta may raise, categories of which one must be raised).
+
+    ``expected`` are the values compared (overrides applied): where msc_meta's convention
+    leaves studies of variance 0 out of Q, fewer study-level effects may remain.
+    """
     allowed: list[type] = []
     required: tuple[type, ...] = ()
     o = case.options
@@ -541,7 +545,13 @@ def binary_allowed_warnings(
     c = tb.counts
     events = c["events_t"] + c["events_c"]
     informative = (events > 0) & (c["n_t"] + c["n_c"] - events > 0)  # Peto: V > 0
-    if case.k_yi is None or case.k_yi < 2 or int(informative.sum()) < 2:
+    q_df = expected.get("q_df")
+    if (
+        case.k_yi is None
+        or case.k_yi < 2
+        or int(informative.sum()) < 2
+        or (q_df is not None and q_df < 1)
+    ):
         allowed.append(mm.FewStudiesWarning)
     if case.r_warnings:
         allowed.append(mm.MetaAnalysisWarning)
@@ -585,7 +595,7 @@ def check_binary_case(case: BinaryCase, tb: Tables) -> list[str]:
             f"{res.estimate!r} without a MetaAnalysisError"
         ]
     problems = []
-    allowed_w, required_w = binary_allowed_warnings(case, tb)
+    allowed_w, required_w = binary_allowed_warnings(case, tb, expected)
     bad = _unexpected_warnings(caught, allowed_w)
     if bad:
         problems.append(f"{case.id}: unexpected warning(s): {'; '.join(bad)}")

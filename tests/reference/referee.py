@@ -515,8 +515,12 @@ def study_effects(
                 yi, vi = (a - e) / v, 1 / v
         except (ZeroDivisionError, ValueError):
             continue
-        if mp.isfinite(yi) and mp.isfinite(vi) and vi >= 0:
-            out.append((yi, vi))  # vi = 0 kept, as escalc/rma.mh do (its weight is infinite)
+        if mp.isfinite(yi) and mp.isfinite(vi) and vi > 0:
+            # msc_meta's convention: a study-level variance of 0 (RD or RR of an uncorrected
+            # table without events, or with only events, in both arms) would get an infinite
+            # weight; such studies are left out of Q, I² and H² with a ZeroCellWarning, as
+            # infinite effects are. metafor keeps them, and its Q is then Inf or NaN.
+            out.append((yi, vi))
     return out
 
 
@@ -549,7 +553,14 @@ def _heterogeneity(q: Mpf, k_yi: int) -> dict[str, Mpf]:
             "i2": max(mpf(0), 100 * (q - (k_yi - 1)) / q) if q > 0 else mpf(0),
             "h2": q / (k_yi - 1),
         }
-    return {"q": mpf(0), "q_df": mpf(k_yi - 1), "q_pvalue": mpf(1), "i2": mpf(0), "h2": mpf(1)}
+    # no study-level effect at all: msc_meta's df is 0 (metafor's k.yi - 1 = -1)
+    return {
+        "q": mpf(0),
+        "q_df": mpf(max(k_yi - 1, 0)),
+        "q_pvalue": mpf(1),
+        "i2": mpf(0),
+        "h2": mpf(1),
+    }
 
 
 def _z_fields(est: Mpf, se: Mpf, level: float) -> dict[str, Mpf]:
@@ -618,11 +629,14 @@ def mantel_haenszel_exact(
         k_pos = len(bd_terms)
         bd = max(mpf(0), mp.fsum(bd_terms))
         ta = max(mpf(0), bd - mp.fsum(dev) ** 2 / mp.fsum(var_sum)) if k_pos else mpf(0)
-        out["breslow_day"] = bd
-        out["tarone"] = ta
-        out["tarone_df"] = mpf(k_pos - 1)
-        out["breslow_day_pvalue"] = chi2_sf(bd, k_pos - 1) if k_pos > 1 else None
-        out["tarone_pvalue"] = chi2_sf(ta, k_pos - 1) if k_pos > 1 else None
+        # msc_meta's convention: no Tarone or Breslow-Day test on fewer than two tables with
+        # both events and non-events (metafor reports a statistic on 0 df)
+        two = k_pos > 1
+        out["breslow_day"] = bd if two else None
+        out["tarone"] = ta if two else None
+        out["tarone_df"] = mpf(k_pos - 1) if two else None
+        out["breslow_day_pvalue"] = chi2_sf(bd, k_pos - 1) if two else None
+        out["tarone_pvalue"] = chi2_sf(ta, k_pos - 1) if two else None
     elif measure == "RR":
         R = mp.fsum(a[i] * n2[i] / N[i] for i in range(k))
         S = mp.fsum(c[i] * n1[i] / N[i] for i in range(k))
@@ -689,7 +703,8 @@ def peto_exact(
             }
         )
     else:
-        out.update({"q": q, "q_df": mpf(k_yi - 1), "q_pvalue": mpf(1), "i2": mpf(0), "h2": mpf(1)})
+        q_df = mpf(max(k_yi - 1, 0))
+        out.update({"q": q, "q_df": q_df, "q_pvalue": mpf(1), "i2": mpf(0), "h2": mpf(1)})
     return out
 
 
@@ -794,7 +809,13 @@ def main(argv: list[str]) -> int:
             allowed = harness.allowed_binary(name, exact_b)
             if not harness.agrees(value, exact_b.get(name), allowed):
                 overrides.append(
-                    _override(case.id, name, value, exact_b.get(name), binary_reason(case, name))
+                    _override(
+                        case.id,
+                        name,
+                        value,
+                        exact_b.get(name),
+                        binary_reason(case, name, value, exact_b.get(name)),
+                    )
                 )
     print(
         f"checked {n_checked} metafor values; {len(overrides)} overrides; "
@@ -913,8 +934,31 @@ def reason(
     )
 
 
-def binary_reason(case: Any, name: str) -> str:
-    return f"{case.measure}: metafor's {name} differs from the exact closed form"
+def binary_reason(case: Any, name: str, metafor: float | None, exact: float | None) -> str:
+    """Why msc_meta is compared with the exact value rather than metafor's."""
+    m = case.measure
+    tests = ("tarone", "tarone_df", "tarone_pvalue", "breslow_day", "breslow_day_pvalue")
+    if name in tests and exact is None:
+        return (
+            f"{m}: convention: with fewer than two tables with both events and non-events "
+            "msc_meta reports no Tarone or Breslow-Day test (metafor: a statistic on 0 df)"
+        )
+    if name in ("q", "q_df", "q_pvalue", "i2", "h2"):
+        if metafor is not None and not math.isfinite(metafor):
+            return (
+                f"{m}: convention: a study-level variance of 0 (an uncorrected table without "
+                "events, or with only events, in both arms) has infinite weight, so metafor's Q "
+                "is Inf or NaN; msc_meta leaves such studies out of Q, I² and H² with a "
+                "ZeroCellWarning; exact value without them"
+            )
+        if name == "q_df" and metafor is not None and metafor < 0:
+            return f"{m}: convention: no study-level effect, so msc_meta's df is 0 (metafor: -1)"
+        if case.options["add"] == 0 or case.options["to"] == "none":
+            return (
+                f"{m}: convention: study-level variances of 0 left out of {name} by msc_meta "
+                "(kept with infinite weight by metafor); exact value without them"
+            )
+    return f"{m}: metafor's {name} differs from the exact closed form"
 
 
 def _override(
