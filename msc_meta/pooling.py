@@ -164,7 +164,7 @@ def _unpack(
         variance = frame["variance"].to_numpy() if "variance" in cols else None
         se = None if variance is not None else frame["se"].to_numpy()
         if variance is not None and "se" in cols:
-            _check_se_agrees(variance, frame["se"].to_numpy(), labels)
+            variance = _merge_se(variance, frame["se"].to_numpy(), labels)
         effect = frame["effect"].to_numpy()
     return effect, variance, se, measure, (labels, n_total, inputs)
 
@@ -174,14 +174,18 @@ def _unpack(
 SE_VARIANCE_RTOL = 1e-6
 
 
-def _check_se_agrees(variance: Any, se: Any, labels: Any) -> None:
-    """Refuse a frame whose ``variance`` and ``se`` columns disagree (names the rows)."""
+def _merge_se(variance: Any, se: Any, labels: Any) -> FloatArray:
+    """The variances of a frame with both ``variance`` and ``se`` columns.
+
+    A row with one of the two uses it; a row with both must have
+    ``se = sqrt(variance)`` (to :data:`SE_VARIANCE_RTOL`), or the frame is
+    refused with the rows that disagree.
+    """
     v = as_1d(variance, "variance")
     s = as_1d(se, "se", n=v.shape[0], n_from="variance")
     with np.errstate(invalid="ignore"):
-        sd = np.sqrt(v)
-        bad = ~np.isclose(sd, s, rtol=SE_VARIANCE_RTOL, atol=0.0, equal_nan=True)
-    bad &= ~(np.isnan(v) & np.isnan(s))
+        both = ~np.isnan(v) & ~np.isnan(s)
+        bad = both & ~np.isclose(np.sqrt(v), s, rtol=SE_VARIANCE_RTOL, atol=0.0)
     if bad.any():
         lab = as_labels(labels, v.shape[0]) if labels is not None else None
         rows = [int(i) for i in np.flatnonzero(bad)]
@@ -194,6 +198,8 @@ def _check_se_agrees(variance: Any, se: Any, labels: Any) -> None:
             f"effect= has both 'variance' and 'se' columns and they disagree in "
             f"{len(rows)} row(s) (se should be sqrt(variance)): {shown}{more}; drop one column"
         )
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(v), s * s, v)
 
 
 def _prepare(

@@ -300,6 +300,12 @@ def test_frame_with_disagreeing_variance_and_se_is_refused() -> None:
         mm.meta_analysis(frame)
     frame["se"] = [0.2, 0.3]
     assert mm.meta_analysis(frame).k == 2
+    # a row with only one of the two uses it
+    frame = pd.DataFrame(
+        {"effect": [0.1, 0.3, 0.2], "variance": [0.04, np.nan, 0.01], "se": [np.nan, 0.3, 0.1]}
+    )
+    res = mm.meta_analysis(frame)
+    np.testing.assert_allclose(res.variance, [0.04, 0.09, 0.01], rtol=1e-15)
 
 
 def test_dir_shows_the_public_api_only() -> None:
