@@ -48,6 +48,43 @@ def check_choice(value: object, name: str, allowed: Iterable[str]) -> str:
     return value
 
 
+def resolve_code(
+    value: object, name: str, codes: Iterable[str], aliases: Mapping[str, str], what: str
+) -> str:
+    """The canonical code of ``value``: any case, aliases resolved; else raise listing them.
+
+    Parameters
+    ----------
+    value : object
+        What the user gave (``"reml"``, ``"HKSJ"``).
+    name : str
+        The argument's name, for the message.
+    codes : iterable of str
+        The canonical codes (the keys of a registry).
+    aliases : mapping of str to str
+        Other accepted names and the code each stands for.
+    what : str
+        What a valid value is, for the message (``"a known tau^2 estimator"``).
+
+    Returns
+    -------
+    str
+        The canonical code.
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``value`` is not a string naming a code or an alias.
+    """
+    codes = list(codes)
+    folded = {c.casefold(): c for c in (*codes, *aliases)}
+    code = folded.get(value.casefold()) if isinstance(value, str) else None
+    if code is None:
+        valid = ", ".join([*codes, *aliases])
+        raise MetaAnalysisError(f"{name}={value!r} is not {what}; valid (any case): {valid}")
+    return aliases.get(code, code)
+
+
 def check_level(level: float) -> float:
     """Check a confidence level lies strictly between 0 and 1."""
     try:

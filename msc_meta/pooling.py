@@ -34,6 +34,7 @@ from ._validation import (
     check_no_inf,
     check_number,
     check_positive,
+    resolve_code,
 )
 from .heterogeneity import (
     Q_PROFILE_NOT_CONVERGED,
@@ -100,8 +101,6 @@ TESTS: dict[str, _TestSpec] = {
 #: Other names accepted for test codes: metafor's ``"hksj"`` (Hartung-Knapp-Sidik-Jonkman).
 TEST_ALIASES: dict[str, str] = {"hksj": "knha"}
 
-_TEST_BY_FOLDED = {code.casefold(): code for code in (*TESTS, *TEST_ALIASES)}
-
 
 def canonical_test(test: str) -> str:
     """Resolve case and aliases of a test code.
@@ -121,11 +120,7 @@ def canonical_test(test: str) -> str:
     MetaAnalysisError
         ``test`` is not a known code.
     """
-    code = _TEST_BY_FOLDED.get(test.casefold()) if isinstance(test, str) else None
-    if code is None:
-        valid = ", ".join([*TESTS, *TEST_ALIASES])
-        raise MetaAnalysisError(f"test={test!r} is not allowed; valid values (any case): {valid}")
-    return TEST_ALIASES.get(code, code)
+    return resolve_code(test, "test", TESTS, TEST_ALIASES, "a known test")
 
 
 def _crit(level: float, df: int | None) -> float:

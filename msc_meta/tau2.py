@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from ._errors import ConvergenceWarning, MetaAnalysisError, MultimodalLikelihoodWarning
+from ._validation import resolve_code
 
 FloatArray = NDArray[np.float64]
 
@@ -825,11 +826,6 @@ METHOD_ALIASES: dict[str, str] = {"FE": "EE", "CE": "EE"}
 #: Methods that iterate (their results agree with metafor to the convergence threshold).
 ITERATIVE_METHODS = frozenset({"ML", "REML", "EB", "PM", "PMM"})
 
-#: Methods whose estimate maximises a likelihood (they report its local maxima).
-LIKELIHOOD_METHODS = frozenset({"ML", "REML"})
-
-_METHOD_BY_FOLDED = {code.casefold(): code for code in (*TAU2_METHODS, *METHOD_ALIASES)}
-
 
 def canonical_method(method: str) -> str:
     """Resolve case and aliases and check ``method`` against the registry.
@@ -850,13 +846,7 @@ def canonical_method(method: str) -> str:
     MetaAnalysisError
         ``method`` is not a known code.
     """
-    code = _METHOD_BY_FOLDED.get(method.casefold()) if isinstance(method, str) else None
-    if code is None:
-        valid = ", ".join([*TAU2_METHODS, *METHOD_ALIASES])
-        raise MetaAnalysisError(
-            f"method={method!r} is not a known tau^2 estimator; valid (any case): {valid}"
-        )
-    return METHOD_ALIASES.get(code, code)
+    return resolve_code(method, "method", TAU2_METHODS, METHOD_ALIASES, "a known tau^2 estimator")
 
 
 def fit_working(

@@ -537,7 +537,7 @@ def _bad(argv: list[str], match: str) -> Run:
         ),
         (
             ["--test", "XX"],
-            r"test='XX' is not allowed; valid values \(any case\): z, t, knha, adhoc, hksj",
+            r"test='XX' is not a known test; valid \(any case\): z, t, knha, adhoc, hksj",
         ),
         (["--formats", "png,gif"], r"figure format 'gif' is not supported; valid: png, pdf, svg"),
         (["--formats", ","], r"formats is empty"),
