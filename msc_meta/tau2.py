@@ -745,6 +745,8 @@ def _likelihood(
                     control,
                 )
             )
+    if not candidates:  # the score is positive at the bound only through rounding
+        candidates.append((float(ts[-1]), 0, False))
     lls = [loglik(c[0], y, v, X, reml=reml) for c in candidates]
     best = int(np.argmax(lls))
     t, iterations, converged = candidates[best]

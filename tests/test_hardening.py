@@ -352,3 +352,16 @@ def test_correlation_variance_is_undefined_for_n_of_three() -> None:
         es = mm.effect_sizes("COR", r=[0.5, 0.3], n=[3, 4])
     assert np.isnan(es["variance"].iloc[0])
     assert es["variance"].iloc[1] == pytest.approx((1 - 0.09) ** 2 / 3, rel=1e-15)
+
+
+def test_a_score_positive_at_the_bound_is_reported_not_silent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the score is negative above the scan's bound in exact arithmetic; should rounding ever
+    # say otherwise, the fit says it did not converge instead of failing or guessing silently
+    from msc_meta import tau2
+
+    monkeypatch.setattr(tau2, "_score_grid", lambda ts, *args: np.ones_like(ts))
+    with pytest.warns(mm.ConvergenceWarning, match="REML: the iteration did not converge"):
+        res = mm.meta_analysis([0.1, 0.5, 0.9], [0.1, 0.1, 0.1], method="REML")
+    assert not res.converged
