@@ -18,13 +18,13 @@ import re
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import msc_meta as mm
 from msc_meta import cli
+from tests.test_report import Run, _main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,20 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|Exception ignored|Error:")
 
 GOOD = "study,effect,variance\nA,0.1,0.04\nB,0.3,0.09\nC,-0.2,0.05\n"
-
-
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-
-
-def _main(argv: list[str]) -> Run:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = cli.main(argv)
-    return Run(rc, out.getvalue(), err.getvalue())
 
 
 def _python_m(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
