@@ -470,7 +470,8 @@ def _fit(
         pi_half_w = crit * math.sqrt(var_w + t_w)
 
         qt = cochran_q(y_w, v_w)
-        _check_representable({"Q": qt.q, "tau^2": t_w, "the sum of the weights": sw})
+        # Q itself was checked before any estimator ran (tau2.fit_working)
+        _check_representable({"tau^2": t_w, "the sum of the weights": sw})
         ci_ok = True
         if k >= 2:
             vt = typical_variance(v_w)

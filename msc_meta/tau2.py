@@ -60,7 +60,7 @@ _SCAN_MAX_POINTS = 400
 #: The smallest normal double: working-unit variances below it have lost digits.
 _TINY = float(np.finfo(np.float64).tiny)
 #: Largest number of array elements one vectorised scan step allocates (keeps memory O(k)).
-_SCAN_BLOCK = 1 << 20
+_SCAN_BLOCK = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -272,16 +272,24 @@ def working_units(
 
 
 def _others(a: FloatArray) -> FloatArray:
-    """``sum(a) - a[i]`` for every i, for ``a >= 0``, without cancellation.
+    """``sum(a) - a[i]`` for every i along the last axis, for ``a >= 0``, without cancellation.
 
     ``total - a[i]`` is accurate to about k ulp except at the largest
-    element, whose complement is summed directly.
+    element, whose complement is summed directly. A 2-D ``a`` is one row per
+    τ² of a likelihood scan.
     """
-    total = float(_sum(a))
-    out = total - a
-    m = int(np.argmax(a))
-    out[m] = float(_sum(a[:m])) + float(_sum(a[m + 1 :]))
-    return out
+    if a.ndim == 1:
+        out = float(_sum(a)) - a
+        m = int(np.argmax(a))
+        out[m] = float(_sum(a[:m])) + float(_sum(a[m + 1 :]))
+        return out
+    rows_out: FloatArray = a.sum(axis=1, keepdims=True) - a
+    rows = np.arange(a.shape[0])
+    m = np.argmax(a, axis=1)
+    rest = a.copy()
+    rest[rows, m] = 0.0
+    rows_out[rows, m] = rest.sum(axis=1)
+    return rows_out
 
 
 def _resid(y: FloatArray, w: FloatArray, X: FloatArray | None) -> FloatArray:
@@ -617,7 +625,7 @@ def _score_slope(
     s2 = float(_sum(w2))
     if reml:
         info = s2 - 2.0 * float(w2 @ w) / s + (s2 / s) ** 2
-        return float(py @ py) - float(w @ _others(w)) / s, -2.0 * ypppy + info
+        return float(py @ py) - _trace_p(w, None), -2.0 * ypppy + info
     return float(py @ py) - s, -2.0 * ypppy + s2
 
 
@@ -637,18 +645,8 @@ def _score_grid(
         mu = (W @ y) / S
         PY = W * (y[None, :] - mu[:, None])
         yppy = (PY * PY).sum(axis=1)
-        if reml:
-            # tr P = sum_i w_i (S - w_i) / S, with the largest weight's complement summed directly
-            comp = S[:, None] - W
-            rows = np.arange(W.shape[0])
-            m = np.argmax(W, axis=1)
-            largest = W[rows, m]
-            W[rows, m] = 0.0
-            comp[rows, m] = W.sum(axis=1)
-            W[rows, m] = largest
-            info = (W * comp).sum(axis=1) / S
-        else:
-            info = S
+        # tr P = sum_i w_i S_(-i) / S (REML) or sum_i w_i (ML)
+        info = (W * _others(W)).sum(axis=1) / S if reml else S
         out[start : start + block] = yppy - info
     return out
 
