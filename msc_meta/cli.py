@@ -47,9 +47,6 @@ OK, INTERNAL_ERROR, MISTAKE, INTERRUPTED = 0, 1, 2, 130
 #: Environment variable that, set to anything but empty or ``0``, shows internal tracebacks.
 DEBUG_ENV = "MSC_META_DEBUG"
 
-#: Relative difference allowed between ``se`` and ``sqrt(variance)`` when a CSV has both:
-#: they are one number written two ways, so only rounding in the last digits may differ.
-SE_VARIANCE_RTOL = 1e-6
 
 _DESCRIPTION = (
     "Meta-analysis from the command line. 'msc-meta pool FILE.csv' pools a CSV of effect "
@@ -380,9 +377,10 @@ def _read_effects_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         UTF-8, is empty or has no data rows; its header lacks a needed column
         or names one twice; a row has too many or too few fields or a cell that
         is not a number; or ``variance`` and ``se`` disagree (beyond
-        :data:`SE_VARIANCE_RTOL`) or ``se`` is not positive. Each message names
-        the file and the line (1-based, the header being line 1 of a file
-        without blank lines) and the study label where there is one.
+        :data:`msc_meta.pooling.SE_VARIANCE_RTOL`, as in ``meta_analysis``) or
+        ``se`` is not positive. Each message names the file and the line
+        (1-based, the header being line 1 of a file without blank lines) and
+        the study label where there is one.
 
     Notes
     -----
@@ -533,6 +531,8 @@ def _variance_from_both(
     name: str, where: list[str], variance: list[float], se: list[float]
 ) -> list[object]:
     """Variances from a file with both columns: they must agree where both are given."""
+    from .pooling import SE_VARIANCE_RTOL  # one tolerance for the CLI and the API
+
     out: list[object] = []
     bad: list[str] = []
     for w, v, s in zip(where, variance, se, strict=True):
