@@ -40,12 +40,7 @@ import pandas as pd
 
 from ._errors import MetaAnalysisError
 from ._manifest import RunFiles
-from .analyses import AnalysisSpec
-from .caveats import caveats
-from .heterogeneity import heterogeneity_table
-from .plots import forest_plot, funnel_plot
-from .records import TrialRecords, bundled_data_dir
-from .report_page import (
+from ._report_page import (
     DIGITS,
     PNG_DPI,
     REPORT_TITLE,
@@ -55,7 +50,12 @@ from .report_page import (
     estimate_text,
     render_page,
 )
-from .report_tables import effect_size_table, not_contributing, study_table
+from ._report_tables import effect_size_table, not_contributing, study_table
+from .analyses import AnalysisSpec
+from .caveats import caveats
+from .heterogeneity import heterogeneity_table
+from .plots import forest_plot, funnel_plot
+from .records import TrialRecords, bundled_data_dir
 from .running import (
     MIN_K_FUNNEL,
     RecordedWarning,
@@ -70,7 +70,7 @@ from .running import (
 
 # Names defined elsewhere and kept importable from here, where notebooks, docs and tests
 # have found them: running the analyses (``running``), the caveats (``caveats``), the
-# tables (``report_tables``) and the page's constants (``report_page``).
+# tables (``_report_tables``) and the page's constants (``_report_page``).
 __all__ = [
     "DIGITS",
     "FIGURE_FORMATS",

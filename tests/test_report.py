@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import msc_meta as mm
-from msc_meta import cli, report, report_page
+from msc_meta import _report_page, cli, report
 from msc_meta.analyses import ANALYSES, run_analysis
 from msc_meta.plots import ForestData, forest_data
 from msc_meta.records import TrialRecords, bundled_data_dir
@@ -750,8 +750,8 @@ def test_studies_not_estimable_are_listed_in_the_analysis_table(
     assert e.analysis is not None and e.result is not None
     result = dataclasses.replace(e.result, not_estimable=("Lost 2001",))
     entry = dataclasses.replace(e, analysis=dataclasses.replace(e.analysis, result=result))
-    built = report_page.Built(entry, [], [], {})
-    article = report_page.analysis_html(built, mm.datasets.load_msc_ra())
+    built = _report_page.Built(entry, [], [], {})
+    article = _report_page.analysis_html(built, mm.datasets.load_msc_ra())
     assert "<tr><td>Lost 2001</td><td></td><td></td><td class=num>not estimable</td>" in article
     fd = _forest_data(entry)
     assert fd.rows.loc[fd.rows["kind"] == "not_estimable", "label"].tolist() == ["Lost 2001"]

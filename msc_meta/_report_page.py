@@ -28,13 +28,13 @@ from markupsafe import Markup
 
 from . import __version__
 from ._format import interval, number, p_equals
+from ._report_tables import effect_size_table
 from ._validation import is_missing
 from .analyses import AnalysisSpec
 from .caveats import records_of, words
 from .effects import MEASURES
 from .heterogeneity import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
-from .report_tables import effect_size_table
 from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY
 from .running import MIN_K_FUNNEL, ReportEntry
 
@@ -649,7 +649,7 @@ def render_page(
     formats : tuple of str
         The figure formats written.
     studies : DataFrame
-        :func:`~msc_meta.report_tables.study_table` of the records.
+        :func:`~msc_meta.report.study_table` of the records.
     het : HeterogeneityTable or None
         The heterogeneity table of the analyses that ran, if any did.
     het_rel : str or None
