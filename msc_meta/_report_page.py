@@ -18,7 +18,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -35,11 +35,8 @@ from .caveats import records_of, words
 from .effects import MEASURES
 from .heterogeneity import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
-from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY
+from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY, MetaAnalysisResult
 from .running import MIN_K_FUNNEL, ReportEntry
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .results import MetaAnalysisResult
 
 #: Resolution of the PNG figures (written and embedded in the page).
 PNG_DPI = 300

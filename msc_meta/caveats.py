@@ -11,19 +11,17 @@ and one where it does not (``tests/test_caveats.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from ._validation import is_missing
 from .analyses import SMALL_K
+from .records import TrialRecords
 from .running import MIN_K_FUNNEL, ReportEntry
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from .records import TrialRecords
-
 Caveat = tuple[str, str]
-Rule = Callable[["TrialRecords", Sequence[ReportEntry]], list[Caveat]]
+Rule = Callable[[TrialRecords, Sequence[ReportEntry]], list[Caveat]]
 
 
 def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -380,8 +380,6 @@ def _read_effects_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     Blank lines, and rows whose cells are all empty (as spreadsheets export
     them), are skipped. Decimal commas are refused, not guessed.
     """
-    import pandas as pd
-
     name = str(path)
     text = _read_utf8(name)
     lines = text.splitlines()

@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._errors import MetaAnalysisError
 from ._validation import check_level
@@ -23,10 +22,8 @@ from .analyses import ANALYSES, AnalysisResult, AnalysisSpec, run_analysis
 from .datasets import load_msc_ra
 from .pooling import canonical_test
 from .records import TrialRecords, load_records
+from .results import MetaAnalysisResult
 from .tau2 import canonical_method
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .results import MetaAnalysisResult
 
 #: Fewest studies for which a funnel plot is drawn. With fewer, tests for funnel-plot
 #: asymmetry have too little power to tell chance from real asymmetry, and the plot cannot
