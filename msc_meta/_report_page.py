@@ -270,6 +270,8 @@ class _Table:
 
 @dataclass(frozen=True)
 class _FigureView:
+    """A figure as the page shows it (``figure`` macro)."""
+
     kind: str  # "Forest plot" or "Funnel plot"
     forest: bool
     src: Markup  # a data URI of the PNG
@@ -283,6 +285,8 @@ class _FigureView:
 
 @dataclass(frozen=True)
 class _AnalysisView:
+    """One analysis as the page shows it (``analysis`` macro); ``error`` when it did not run."""
+
     anchor: str
     title: str
     name: str
