@@ -32,14 +32,21 @@ import os
 import re
 import sys
 import textwrap
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
+
+from . import __version__
+from ._errors import MetaAnalysisError
+from .datasets import load_bcg
+from .effects import effect_sizes
+from .pooling import SE_VARIANCE_RTOL, meta_analysis  # one tolerance for the CLI and the API
+from .report import build_report
 
 #: Exit statuses.
 OK, INTERNAL_ERROR, MISTAKE, INTERRUPTED = 0, 1, 2, 130
@@ -106,8 +113,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     p = _Parser(
         prog="msc-meta",
         description=textwrap.fill(_DESCRIPTION, width=79),
@@ -224,8 +229,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _tell(command, str(exc))
         return MISTAKE
     except Exception as exc:
-        from ._errors import MetaAnalysisError
-
         if isinstance(exc, MetaAnalysisError):
             _tell(command, str(exc))
             return MISTAKE
@@ -284,10 +287,6 @@ def _silence_stdout() -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .datasets import load_bcg
-    from .effects import effect_sizes
-    from .pooling import meta_analysis
-
     bcg = load_bcg()
     es = effect_sizes(
         "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
@@ -298,8 +297,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _pool(args: argparse.Namespace) -> int:
-    from .pooling import meta_analysis
-
     frame = _read_effects_csv(args.csv)
     res = meta_analysis(frame, method=args.method, test=args.test, level=args.level)
     print(res.summary())
@@ -308,10 +305,6 @@ def _pool(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """``msc-meta report``: build the report, one progress line per analysis."""
-    import time
-
-    from .report import build_report
-
     names = None
     if args.analyses is not None:
         names = [n.strip() for part in args.analyses for n in part.split(",") if n.strip()]
@@ -387,8 +380,6 @@ def _read_effects_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     Blank lines, and rows whose cells are all empty (as spreadsheets export
     them), are skipped. Decimal commas are refused, not guessed.
     """
-    import pandas as pd
-
     name = str(path)
     text = _read_utf8(name)
     lines = text.splitlines()
@@ -531,8 +522,6 @@ def _variance_from_both(
     name: str, where: list[str], variance: list[float], se: list[float]
 ) -> list[object]:
     """Variances from a file with both columns: they must agree where both are given."""
-    from .pooling import SE_VARIANCE_RTOL  # one tolerance for the CLI and the API
-
     out: list[object] = []
     bad: list[str] = []
     for w, v, s in zip(where, variance, se, strict=True):

@@ -156,12 +156,10 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
 def test_internal_error_is_one_line_asking_for_a_bug_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import msc_meta.pooling
-
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(msc_meta.pooling, "meta_analysis", boom)
+    monkeypatch.setattr(cli, "meta_analysis", boom)
     monkeypatch.delenv("MSC_META_DEBUG", raising=False)
     f = _csv(tmp_path, GOOD)
     run = _main(["pool", str(f)])
@@ -181,12 +179,10 @@ def test_internal_error_is_one_line_asking_for_a_bug_report(
 
 
 def test_interrupt_is_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import msc_meta.pooling
-
     def stop(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(msc_meta.pooling, "meta_analysis", stop)
+    monkeypatch.setattr(cli, "meta_analysis", stop)
     run = _main(["pool", str(_csv(tmp_path, GOOD))])
     assert (run.rc, run.stdout, run.stderr) == (130, "", "msc-meta pool: interrupted\n")
 

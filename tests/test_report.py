@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import msc_meta as mm
-from msc_meta import cli, report
+from msc_meta import _report_page, cli, report
 from msc_meta.analyses import ANALYSES, run_analysis
 from msc_meta.plots import ForestData, forest_data
 from msc_meta.records import TrialRecords, bundled_data_dir
@@ -619,8 +619,6 @@ def test_bundled_data_dir_is_the_repository_data() -> None:
 
 def test_funnel_plot_from_min_k_funnel_studies(tmp_path: Path) -> None:
     """With k >= MIN_K_FUNNEL (BCG, k = 13) a funnel plot is drawn beside the forest plot."""
-    from msc_meta.report import _figures, _Writer
-
     entry = run_all(analyses=["acr20_msc_vs_control_w4"])[0]
     assert entry.analysis is not None
     bcg = mm.datasets.load_bcg()
@@ -630,8 +628,8 @@ def test_funnel_plot_from_min_k_funnel_studies(tmp_path: Path) -> None:
     big = mm.meta_analysis(es, method="REML", test="knha")
     assert big.k >= MIN_K_FUNNEL
     analysis = dataclasses.replace(entry.analysis, result=big)
-    writer = _Writer(tmp_path.resolve())
-    figs, caught, problems = _figures(
+    writer = report._Writer(tmp_path.resolve())
+    figs, caught, problems = report._figures(
         dataclasses.replace(entry, analysis=analysis), writer, ("png", "svg")
     )
     assert [f.kind for f in figs] == ["forest", "funnel"]
@@ -752,8 +750,8 @@ def test_studies_not_estimable_are_listed_in_the_analysis_table(
     assert e.analysis is not None and e.result is not None
     result = dataclasses.replace(e.result, not_estimable=("Lost 2001",))
     entry = dataclasses.replace(e, analysis=dataclasses.replace(e.analysis, result=result))
-    built = report._Built(entry, [], [], {})
-    article = report._analysis_html(built, mm.datasets.load_msc_ra(), ("png",))
+    built = _report_page.Built(entry, [], [], {})
+    article = _report_page.analysis_html(built, mm.datasets.load_msc_ra())
     assert "<tr><td>Lost 2001</td><td></td><td></td><td class=num>not estimable</td>" in article
     fd = _forest_data(entry)
     assert fd.rows.loc[fd.rows["kind"] == "not_estimable", "label"].tolist() == ["Lost 2001"]

@@ -1,0 +1,60 @@
+"""The report page's templates: package data, autoescaped, and a page that says what failed.
+
+The whole page is checked end to end in ``test_report.py`` and in a browser in
+``test_report_browser.py``; here, the pieces the templates add.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+
+import pytest
+
+from msc_meta import _report_page, report
+from msc_meta._errors import MetaAnalysisError
+from msc_meta.analyses import ANALYSES
+from msc_meta.datasets import load_msc_ra
+from msc_meta.records import TrialRecords
+from msc_meta.running import ReportEntry, run_all
+
+
+@pytest.fixture(scope="module")
+def records() -> TrialRecords:
+    return load_msc_ra()
+
+
+def test_templates_and_css_are_package_data() -> None:
+    folder = importlib.resources.files("msc_meta").joinpath("templates")
+    for name in ("report.html.j2", "_macros.html.j2", "report.css"):
+        assert folder.joinpath(name).is_file(), name
+
+
+def test_record_text_is_escaped(records: TrialRecords) -> None:
+    entry = run_all(records, analyses=["acr20_ifng_addon_w12"])[0]
+    spec = dataclasses.replace(entry.spec, title="<script>alert('x')</script> & co")
+    built = _report_page.Built(dataclasses.replace(entry, spec=spec), [], [], {})
+    article = _report_page.analysis_html(built, records)
+    assert "<script>" not in article
+    assert "<h3>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co</h3>" in article
+
+
+def test_an_analysis_that_did_not_run_shows_its_error(records: TrialRecords) -> None:
+    entry = ReportEntry(
+        spec=ANALYSES["acr20_msc_vs_control_w4"],
+        analysis=None,
+        error=MetaAnalysisError("no study reports <ACR20>"),
+    )
+    article = _report_page.analysis_html(_report_page.Built(entry, [], ["a problem"], {}), records)
+    assert (
+        "<div class='callout error'><strong>This analysis could not be run</strong>"
+        "no study reports &lt;ACR20&gt;</div>" in article
+    )
+    assert "<li>a problem</li>" in article and "<h4>Numbers</h4>" not in article
+    assert article.endswith("</article>")
+
+
+def test_page_constants_stay_importable_from_report() -> None:
+    assert report.PNG_DPI == _report_page.PNG_DPI == 300
+    assert report.DIGITS == 2 and report.REPORT_TITLE == _report_page.REPORT_TITLE
+    assert report.run_all is run_all and report.ReportEntry is ReportEntry
