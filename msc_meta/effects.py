@@ -860,7 +860,9 @@ def inverse_pft(x: ArrayLike, n: ArrayLike) -> FloatArray:
     nn = nn[np.isfinite(nn)]
     nhm = float(1.0 / np.mean(1.0 / nn))
     s = np.sin(2 * xa)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # near 0 (x below about 1e-154) 1/s overflows; such x lie below the transform of 0 and
+    # are set to 0 below
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         z = 0.5 * (1 - np.sign(np.cos(2 * xa)) * np.sqrt(1 - (s + (s - 1 / s) / nhm) ** 2))
     z = np.where(xa > _pft_forward(1.0, nhm), 1.0, z)
     z = np.where(xa < _pft_forward(0.0, nhm), 0.0, z)
