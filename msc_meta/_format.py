@@ -167,6 +167,27 @@ def p_equals(p: Any, digits: int = 3) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
+def alpha(x: float) -> str:
+    """A significance level such as ``1 - level``: two decimals when exact, else 3 significant digits.
+
+    Parameters
+    ----------
+    x : float
+        The significance level, for example 0.05.
+
+    Returns
+    -------
+    str
+        ``"0.05"``, ``"0.10"``; ``"0.001"`` or ``"0.025"`` where two decimals would round.
+
+    Examples
+    --------
+    >>> alpha(1 - 0.90), alpha(0.05), alpha(1 - 0.999), alpha(0.025)
+    ('0.10', '0.05', '0.001', '0.025')
+    """
+    return f"{x:.2f}" if abs(round(x, 2) - x) < 1e-12 else f"{x:.3g}"
+
+
 def percent(x: Any, digits: int = 0) -> str:
     """A percentage such as I²: ``"35%"``; ``"NA"`` when not finite.
 

@@ -1,13 +1,89 @@
-"""Critical values and two-sided p-values of the normal, t and chi-squared distributions.
+"""Tests of a pooled estimate, critical values and p-values: the library's low layer of inference.
 
-The one place the library turns a confidence level into a critical value and a
-statistic into a p-value, so that every interval and test uses the same
-(accurate, scipy.special) functions.
+The one place the library names its tests (metafor's ``test`` codes, their
+aliases, labels and variance factors) and turns a confidence level into a
+critical value and a statistic into a p-value, so that every interval and test
+uses the same (accurate, scipy.special) functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
 from scipy import special
+
+from ._validation import resolve_code
+
+TestCode = Literal["z", "t", "knha", "adhoc"]
+
+
+# --------------------------------------------------------------------------- tests registry
+
+
+@dataclass(frozen=True)
+class _TestSpec:
+    """How a test scales the variance of the estimate and which reference distribution it uses."""
+
+    uses_t: bool
+    variance_factor: Callable[[float, int], float]  # (weighted RSS, df) -> factor
+    label: str  # for summaries and the report
+
+
+def _unit(rss: float, df: int) -> float:
+    return 1.0
+
+
+def _knha(rss: float, df: int) -> float:
+    # metafor sets the factor to 0 when the weighted RSS is numerically 0
+    return 0.0 if rss <= np.finfo(float).eps else rss / df
+
+
+def _adhoc(rss: float, df: int) -> float:
+    return max(1.0, _knha(rss, df))
+
+
+#: Registry of tests of the pooled estimate (metafor's ``test`` argument).
+TESTS: dict[str, _TestSpec] = {
+    "z": _TestSpec(False, _unit, "z (normal)"),
+    "t": _TestSpec(True, _unit, "t"),
+    "knha": _TestSpec(True, _knha, "Hartung-Knapp"),
+    "adhoc": _TestSpec(True, _adhoc, "Hartung-Knapp (ad hoc)"),
+}
+
+#: Other names accepted for test codes: metafor's ``"hksj"`` (Hartung-Knapp-Sidik-Jonkman).
+TEST_ALIASES: dict[str, str] = {"hksj": "knha"}
+
+
+def canonical_test(test: str) -> str:
+    """Resolve case and aliases of a test code.
+
+    Parameters
+    ----------
+    test : str
+        ``z``, ``t``, ``knha`` (alias ``hksj``) or ``adhoc``, in any case.
+
+    Returns
+    -------
+    str
+        The canonical code, a key of :data:`TESTS`.
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``test`` is not a known code.
+
+    Examples
+    --------
+    >>> canonical_test("HKSJ"), TESTS[canonical_test("Adhoc")].label
+    ('knha', 'Hartung-Knapp (ad hoc)')
+    """
+    return resolve_code(test, "test", TESTS, TEST_ALIASES, "a known test")
+
+
+# --------------------------------------------------------------------------- distributions
 
 
 def critical_value(level: float, df: float | None = None) -> float:

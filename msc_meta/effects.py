@@ -8,8 +8,9 @@ references given per measure in :data:`MEASURES`.
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -45,9 +46,23 @@ MeasureCode = Literal[
 ZeroTo = Literal["only0", "all", "if0all", "none"]
 
 
+#: Pooling functions a measure can go to: ``meta_analysis`` (every measure),
+#: ``mantel_haenszel`` (OR, RR, RD) and ``peto`` (PETO).
+Pooling = Literal["inverse-variance", "mantel-haenszel", "peto"]
+
+#: The analysis scale relative to the display scale; ``"raw"``: shown as pooled.
+Scale = Literal[
+    "raw", "log", "logit", "arcsine square-root", "Freeman-Tukey double-arcsine", "Fisher z"
+]
+
+#: Back-transform from the analysis scale to the display scale: ``(values, study sizes)``;
+#: only PFT's uses the study sizes.
+BackTransform = Callable[[FloatArray, ArrayLike | None], FloatArray]
+
+
 @dataclass(frozen=True)
 class Measure:
-    """A registered effect-size measure.
+    """A registered effect-size measure: every fact the library knows about it.
 
     Attributes
     ----------
@@ -65,6 +80,30 @@ class Measure:
         ``(args: dict of arrays) -> (effect, variance)``.
     reference : str
         Where the formula comes from.
+    scale : str
+        The analysis scale in words: ``"log"``, ``"logit"``, ``"arcsine square-root"``,
+        ``"Freeman-Tukey double-arcsine"``, ``"Fisher z"``, or ``"raw"`` when the
+        measure is shown as it is pooled (no back-transform; also ``AS``, whose
+        arcsine difference has no display scale of its own).
+    null : float or None
+        "No effect" on the analysis scale: 0 for two-group measures, correlations and
+        changes; None for one-group proportions and means, which have no natural null.
+    back : callable or None
+        ``(values, n) -> values`` from the analysis scale to the display scale; None
+        for none. Only PFT's uses ``n``, the study sizes (:func:`inverse_pft`).
+    display_name : str
+        The display scale, lower case, for text (``"risk ratio"``, ``"proportion"``).
+    short_name : str
+        Short name for a column header (``"RR"``, ``"Proportion"``).
+    axis_name : str
+        The display scale, capitalised, for an axis label (``"Risk ratio"``).
+    analysis_name : str
+        The analysis scale, capitalised, for an axis drawn on it (``"Log risk ratio"``).
+    display_range : tuple of float
+        Values the display scale can take (``(0, 1)`` for proportions).
+    pooled_by : frozenset of str
+        The pooling functions that accept it: ``"inverse-variance"``
+        (:func:`~msc_meta.meta_analysis`), ``"mantel-haenszel"`` and ``"peto"``.
     optional : tuple of str
         Arguments it accepts but does not need.
     """
@@ -76,7 +115,33 @@ class Measure:
     default_add: float
     compute: Callable[[dict[str, FloatArray]], tuple[FloatArray, FloatArray]]
     reference: str
+    scale: Scale
+    null: float | None
+    back: BackTransform | None
+    display_name: str
+    short_name: str
+    axis_name: str
+    analysis_name: str
+    display_range: tuple[float, float] = (-math.inf, math.inf)
+    pooled_by: frozenset[Pooling] = frozenset({"inverse-variance"})
     optional: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> int:
+        """Number of groups compared: 2 (treatment and control) or 1."""
+        return 2 if self.family in ("binary2", "means2") else 1
+
+    @property
+    def is_ratio(self) -> bool:
+        """A ratio of two groups: analysed on the log scale, drawn on a log axis."""
+        return self.scale == "log" and self.groups == 2
+
+    @property
+    def display_null(self) -> float | None:
+        """The value of no effect on the display scale (1 for ratios), None when there is none."""
+        if self.null is None or self.back is None:
+            return self.null
+        return float(self.back(np.array(self.null), None))
 
 
 # --------------------------------------------------------------------------- formulas
@@ -241,60 +306,165 @@ def _smcr(a: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
     return g, 2 * (1 - a["r"]) / n + g**2 / (2 * n)
 
 
+def _exp(x: FloatArray, n: ArrayLike | None) -> FloatArray:
+    return np.asarray(np.exp(x), dtype=np.float64)
+
+
+def _expit(x: FloatArray, n: ArrayLike | None) -> FloatArray:
+    return np.asarray(special.expit(x), dtype=np.float64)
+
+
+def _iarcsin(x: FloatArray, n: ArrayLike | None) -> FloatArray:
+    return np.asarray(np.sin(np.clip(x, 0.0, np.pi / 2)) ** 2, dtype=np.float64)
+
+
+def _ipft(x: FloatArray, n: ArrayLike | None) -> FloatArray:
+    if n is None:
+        raise MetaAnalysisError("back-transforming PFT needs the study sizes n")
+    return inverse_pft(x, n)
+
+
+def _tanh(x: FloatArray, n: ArrayLike | None) -> FloatArray:
+    return np.asarray(np.tanh(x), dtype=np.float64)
+
+
 _B2 = ("events_t", "n_t", "events_c", "n_c")
 _M2 = ("mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c")
 _B1 = ("events", "n")
 _CH = ("mean_pre", "mean_post", "sd_pre", "sd_post", "n", "r")
+_UNIT = (0.0, 1.0)
+_CORR = (-1.0, 1.0)
+_MH: frozenset[Pooling] = frozenset({"inverse-variance", "mantel-haenszel"})
+_PETO: frozenset[Pooling] = frozenset({"inverse-variance", "peto"})
 
-#: Registry of effect-size measures keyed by metafor's ``escalc`` codes.
+#: Registry of effect-size measures keyed by metafor's ``escalc`` codes: the one place
+#: for every fact about a measure (formula, arguments, scales, names, null, pooling).
 MEASURES: dict[str, Measure] = {
     m.code: m
     for m in (
         Measure("OR", "log odds ratio", _B2, "binary2", 0.5, _or,
-                "Woolf (1955); Cochrane Handbook 6.4.1"),
+                "Woolf (1955); Cochrane Handbook 6.4.1",
+                scale="log", null=0.0, back=_exp, display_name="odds ratio", short_name="OR",
+                axis_name="Odds ratio", analysis_name="Log odds ratio", pooled_by=_MH),
         Measure("RR", "log risk ratio", _B2, "binary2", 0.5, _rr,
-                "Katz et al. (1978); Cochrane Handbook 6.4.1"),
+                "Katz et al. (1978); Cochrane Handbook 6.4.1",
+                scale="log", null=0.0, back=_exp, display_name="risk ratio", short_name="RR",
+                axis_name="Risk ratio", analysis_name="Log risk ratio", pooled_by=_MH),
         Measure("RD", "risk difference", _B2, "binary2", 0.5, _rd,
-                "Cochrane Handbook 6.4.1 (large-sample variance)"),
+                "Cochrane Handbook 6.4.1 (large-sample variance)",
+                scale="raw", null=0.0, back=None, display_name="risk difference",
+                short_name="RD", axis_name="Risk difference", analysis_name="Risk difference",
+                pooled_by=_MH),
         Measure("PETO", "Peto's log odds ratio", _B2, "binary2", 0.5, _peto,
-                "Yusuf et al. (1985), Prog Cardiovasc Dis 27:335-371"),
+                "Yusuf et al. (1985), Prog Cardiovasc Dis 27:335-371",
+                scale="log", null=0.0, back=_exp, display_name="odds ratio", short_name="OR",
+                axis_name="Odds ratio (Peto)", analysis_name="Log odds ratio (Peto)",
+                pooled_by=_PETO),
         Measure("AS", "arcsine square-root risk difference", _B2, "binary2", 0.0, _as,
-                "Rücker et al. (2009), Stat Med 28:721-738"),
+                "Rücker et al. (2009), Stat Med 28:721-738",
+                scale="raw", null=0.0, back=None,
+                display_name="arcsine square-root risk difference", short_name="ASD",
+                axis_name="Arcsine risk difference", analysis_name="Arcsine risk difference"),
         Measure("MD", "raw mean difference", _M2, "means2", 0.0, _md,
-                "Cochrane Handbook 6.5.1 (heteroscedastic variance)"),
+                "Cochrane Handbook 6.5.1 (heteroscedastic variance)",
+                scale="raw", null=0.0, back=None, display_name="raw mean difference",
+                short_name="MD", axis_name="Mean difference", analysis_name="Mean difference"),
         Measure("SMD", "standardised mean difference (Hedges' g)", _M2, "means2", 0.0, _smd,
-                "Hedges (1981), J Educ Stat 6:107-128 (exact correction); Hedges & Olkin (1985)"),
+                "Hedges (1981), J Educ Stat 6:107-128 (exact correction); Hedges & Olkin (1985)",
+                scale="raw", null=0.0, back=None, display_name="standardised mean difference",
+                short_name="SMD", axis_name="Standardised mean difference",
+                analysis_name="Standardised mean difference"),
         Measure("ROM", "log ratio of means", _M2, "means2", 0.0, _rom,
-                "Hedges, Gurevitch & Curtis (1999), Ecology 80:1150-1156"),
+                "Hedges, Gurevitch & Curtis (1999), Ecology 80:1150-1156",
+                scale="log", null=0.0, back=_exp, display_name="ratio of means",
+                short_name="ROM", axis_name="Ratio of means", analysis_name="Log ratio of means"),
         Measure("PR", "raw proportion", _B1, "binary1", 0.5, _pr,
-                "metafor escalc 'PR'"),
+                "metafor escalc 'PR'",
+                scale="raw", null=None, back=None, display_name="proportion",
+                short_name="Proportion", axis_name="Proportion", analysis_name="Proportion",
+                display_range=_UNIT),
         Measure("PLO", "logit-transformed proportion", _B1, "binary1", 0.5, _plo,
-                "metafor escalc 'PLO'; Lipsey & Wilson (2001)"),
+                "metafor escalc 'PLO'; Lipsey & Wilson (2001)",
+                scale="logit", null=None, back=_expit, display_name="proportion",
+                short_name="Proportion", axis_name="Proportion",
+                analysis_name="Logit proportion", display_range=_UNIT),
         Measure("PLN", "log-transformed proportion", _B1, "binary1", 0.5, _pln,
-                "metafor escalc 'PLN'"),
+                "metafor escalc 'PLN'",
+                scale="log", null=None, back=_exp, display_name="proportion",
+                short_name="Proportion", axis_name="Proportion", analysis_name="Log proportion",
+                display_range=_UNIT),
         Measure("PAS", "arcsine square-root proportion", _B1, "binary1", 0.0, _pas,
-                "metafor escalc 'PAS'"),
+                "metafor escalc 'PAS'",
+                scale="arcsine square-root", null=None, back=_iarcsin,
+                display_name="proportion", short_name="Proportion", axis_name="Proportion",
+                analysis_name="Arcsine square-root proportion", display_range=_UNIT),
         Measure("PFT", "Freeman-Tukey double-arcsine proportion", _B1, "binary1", 0.0, _pft,
-                "Freeman & Tukey (1950), Ann Math Stat 21:607-611; Miller (1978)"),
+                "Freeman & Tukey (1950), Ann Math Stat 21:607-611; Miller (1978)",
+                scale="Freeman-Tukey double-arcsine", null=None, back=_ipft,
+                display_name="proportion", short_name="Proportion", axis_name="Proportion",
+                analysis_name="Freeman-Tukey double-arcsine proportion", display_range=_UNIT),
         Measure("MN", "raw mean of one group (e.g. a reported mean change)", ("mean", "sd", "n"),
-                "means1", 0.0, _mn, "metafor escalc 'MN'"),
+                "means1", 0.0, _mn, "metafor escalc 'MN'",
+                scale="raw", null=None, back=None, display_name="raw mean of one group",
+                short_name="Mean", axis_name="Mean", analysis_name="Mean"),
         Measure("COR", "raw correlation coefficient", ("r", "n"), "cor", 0.0, _cor,
-                "Olkin & Pratt (1958); metafor escalc 'COR'"),
+                "Olkin & Pratt (1958); metafor escalc 'COR'",
+                scale="raw", null=0.0, back=None, display_name="correlation", short_name="r",
+                axis_name="Correlation", analysis_name="Correlation", display_range=_CORR),
         Measure("ZCOR", "Fisher's r-to-z transformed correlation", ("r", "n"), "cor", 0.0, _zcor,
-                "Fisher (1921)"),
+                "Fisher (1921)",
+                scale="Fisher z", null=0.0, back=_tanh, display_name="correlation",
+                short_name="r", axis_name="Correlation", analysis_name="Fisher's z",
+                display_range=_CORR),
         Measure("MC", "raw mean change (post - pre)", _CH, "change", 0.0, _mc,
-                "Morris & DeShon (2002), Psychol Methods 7:105-125"),
+                "Morris & DeShon (2002), Psychol Methods 7:105-125",
+                scale="raw", null=0.0, back=None, display_name="raw mean change",
+                short_name="MC", axis_name="Mean change", analysis_name="Mean change"),
         Measure("SMCR", "standardised mean change, raw-score (pre) standardisation",
                 ("mean_pre", "mean_post", "sd_pre", "n", "r"), "change", 0.0, _smcr,
                 "Becker (1988), Br J Math Stat Psychol 41:257-278; Morris (2000)",
-                optional=("sd_post",)),
+                scale="raw", null=0.0, back=None,
+                display_name="standardised mean change, raw-score standardisation",
+                short_name="SMC", axis_name="Standardised mean change",
+                analysis_name="Standardised mean change", optional=("sd_post",)),
         Measure("SMCC", "standardised mean change, change-score standardisation", _CH,
-                "change", 0.0, _smcc, "Gibbons et al. (1993); Morris & DeShon (2002)"),
+                "change", 0.0, _smcc, "Gibbons et al. (1993); Morris & DeShon (2002)",
+                scale="raw", null=0.0, back=None,
+                display_name="standardised mean change, change-score standardisation",
+                short_name="SMC", axis_name="Standardised mean change",
+                analysis_name="Standardised mean change"),
     )
 }  # fmt: skip
 
-#: Measures analysed on the log scale and displayed exponentiated.
-RATIO_MEASURES = frozenset({"OR", "RR", "PETO", "ROM"})
+#: Measures analysed on the log scale and displayed exponentiated (ratios of two groups).
+RATIO_MEASURES = frozenset(code for code, m in MEASURES.items() if m.is_ratio)
+
+
+def measure_info(code: object) -> Measure:
+    """The registered facts of a measure code (:data:`MEASURES`), or an error listing the codes.
+
+    Parameters
+    ----------
+    code : str
+        metafor's ``escalc`` code, as in :func:`effect_sizes` (``"RR"``).
+
+    Returns
+    -------
+    Measure
+        The measure's entry of :data:`MEASURES`.
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``code`` is not a registered code.
+
+    Examples
+    --------
+    >>> m = measure_info("RR")
+    >>> m.scale, m.display_name, m.is_ratio, m.display_null
+    ('log', 'risk ratio', True, 1.0)
+    """
+    return MEASURES[check_choice(code, "measure", MEASURES)]
 
 
 # --------------------------------------------------------------------------- result
@@ -554,8 +724,8 @@ def effect_sizes(
     >>> es["variance"].round(4).tolist()
     [0.3256, 0.1946]
     """
-    code = check_choice(measure, "measure", MEASURES)
-    spec = MEASURES[code]
+    spec = measure_info(measure)
+    code = spec.code
     allowed = set(spec.arguments) | set(spec.optional)
     unknown = [a for a in columns if a not in allowed]
     if unknown:
@@ -690,27 +860,13 @@ def inverse_pft(x: ArrayLike, n: ArrayLike) -> FloatArray:
     nn = nn[np.isfinite(nn)]
     nhm = float(1.0 / np.mean(1.0 / nn))
     s = np.sin(2 * xa)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # near 0 (x below about 1e-154) 1/s overflows; such x lie below the transform of 0 and
+    # are set to 0 below
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         z = 0.5 * (1 - np.sign(np.cos(2 * xa)) * np.sqrt(1 - (s + (s - 1 / s) / nhm) ** 2))
     z = np.where(xa > _pft_forward(1.0, nhm), 1.0, z)
     z = np.where(xa < _pft_forward(0.0, nhm), 0.0, z)
     return np.asarray(z, dtype=np.float64)
-
-
-def _iarcsin(x: FloatArray) -> FloatArray:
-    return np.asarray(np.sin(np.clip(x, 0.0, np.pi / 2)) ** 2, dtype=np.float64)
-
-
-_BACK: Mapping[str, Callable[[FloatArray], FloatArray]] = {
-    "OR": np.exp,
-    "RR": np.exp,
-    "PETO": np.exp,
-    "ROM": np.exp,
-    "PLN": np.exp,
-    "PLO": special.expit,
-    "PAS": _iarcsin,
-    "ZCOR": np.tanh,
-}
 
 
 def back_transform(measure: str | None, x: Any, *, n: ArrayLike | None = None) -> Any:
@@ -718,8 +874,9 @@ def back_transform(measure: str | None, x: Any, *, n: ArrayLike | None = None) -
 
     Exponential for ratio measures (and PLN), inverse logit for PLO, inverse
     arcsine for PAS, tanh for ZCOR, and the harmonic-mean inverse of the
-    Freeman-Tukey transform for PFT (which needs the study sizes ``n``).
-    Other measures are returned unchanged.
+    Freeman-Tukey transform for PFT (which needs the study sizes ``n``): each
+    measure's ``back`` in :data:`MEASURES`. Other measures (and codes not
+    registered) are returned unchanged.
 
     Parameters
     ----------
@@ -735,15 +892,8 @@ def back_transform(measure: str | None, x: Any, *, n: ArrayLike | None = None) -
     float or numpy.ndarray
         The values on the display scale.
     """
-    if measure is None:
+    spec = MEASURES.get(measure) if measure is not None else None
+    if spec is None or spec.back is None:
         return x
-    if measure == "PFT":
-        if n is None:
-            raise MetaAnalysisError("back-transforming PFT needs the study sizes n")
-        res = inverse_pft(x, n)
-        return float(res) if np.ndim(x) == 0 else res
-    fn = _BACK.get(measure)
-    if fn is None:
-        return x
-    res = fn(np.asarray(x, dtype=np.float64))
+    res = spec.back(np.asarray(x, dtype=np.float64), n)
     return float(res) if np.ndim(x) == 0 else res

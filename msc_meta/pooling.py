@@ -12,8 +12,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,6 +25,12 @@ from ._errors import (
     FewStudiesWarning,
     MetaAnalysisError,
 )
+
+# re-exported: pooling.TESTS, TEST_ALIASES, TestCode and canonical_test stay public names
+from ._inference import TEST_ALIASES as TEST_ALIASES
+from ._inference import TESTS as TESTS
+from ._inference import TestCode as TestCode
+from ._inference import canonical_test as canonical_test
 from ._validation import (
     align_series,
     as_1d,
@@ -34,7 +39,6 @@ from ._validation import (
     check_no_inf,
     check_number,
     check_positive,
-    resolve_code,
 )
 from .heterogeneity import (
     Q_PROFILE_NOT_CONVERGED,
@@ -63,64 +67,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FloatArray = NDArray[np.float64]
 _sum = np.add.reduce
-TestCode = Literal["z", "t", "knha", "adhoc"]
-
-
-# --------------------------------------------------------------------------- tests registry
-
-
-@dataclass(frozen=True)
-class _TestSpec:
-    """How a test scales the variance of the estimate and which reference distribution it uses."""
-
-    uses_t: bool
-    variance_factor: Callable[[float, int], float]  # (weighted RSS, df) -> factor
-
-
-def _unit(rss: float, df: int) -> float:
-    return 1.0
-
-
-def _knha(rss: float, df: int) -> float:
-    # metafor sets the factor to 0 when the weighted RSS is numerically 0
-    return 0.0 if rss <= np.finfo(float).eps else rss / df
-
-
-def _adhoc(rss: float, df: int) -> float:
-    return max(1.0, _knha(rss, df))
-
-
-#: Registry of tests of the pooled estimate (metafor's ``test`` argument).
-TESTS: dict[str, _TestSpec] = {
-    "z": _TestSpec(False, _unit),
-    "t": _TestSpec(True, _unit),
-    "knha": _TestSpec(True, _knha),
-    "adhoc": _TestSpec(True, _adhoc),
-}
-
-#: Other names accepted for test codes: metafor's ``"hksj"`` (Hartung-Knapp-Sidik-Jonkman).
-TEST_ALIASES: dict[str, str] = {"hksj": "knha"}
-
-
-def canonical_test(test: str) -> str:
-    """Resolve case and aliases of a test code.
-
-    Parameters
-    ----------
-    test : str
-        ``z``, ``t``, ``knha`` (alias ``hksj``) or ``adhoc``, in any case.
-
-    Returns
-    -------
-    str
-        The canonical code, a key of :data:`TESTS`.
-
-    Raises
-    ------
-    MetaAnalysisError
-        ``test`` is not a known code.
-    """
-    return resolve_code(test, "test", TESTS, TEST_ALIASES, "a known test")
 
 
 def _crit(level: float, df: int | None) -> float:

@@ -153,20 +153,35 @@ def _analyses() -> str:
     return "\n".join(out)
 
 
+#: The pooling functions behind the registry's ``pooled_by`` names.
+_POOLING = {
+    "inverse-variance": "meta_analysis",
+    "mantel-haenszel": "mantel_haenszel",
+    "peto": "peto",
+}
+
+
 def _measures() -> str:
-    from msc_meta.effects import MEASURES, RATIO_MEASURES
+    from msc_meta.effects import MEASURES
 
     out = [
-        "| code | measure | arguments | zero-cell `add` | reference |",
-        "|---|---|---|---|---|",
+        "| code | measure | arguments | zero-cell `add` | pooled on | shown as | no effect "
+        "| pooled by | reference |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in MEASURES.values():
         args = "`" + " ".join(m.arguments) + "`"
         if m.optional:
             args += " (optional `" + " ".join(m.optional) + "`)"
         add = f"{m.default_add:g}" if m.family in ("binary2", "binary1") else "–"
-        name = m.description + (" (log scale)" if m.code in RATIO_MEASURES else "")
-        out.append(f"| `{m.code}` | {_cell(name)} | {args} | {add} | {_cell(m.reference)} |")
+        name = m.description + (" (log scale)" if m.is_ratio else "")
+        scale = "as shown" if m.scale == "raw" else f"{m.scale} scale"
+        null = "–" if m.display_null is None else f"{m.display_null:g}"
+        pooled = ", ".join(f"`{f}`" for p, f in _POOLING.items() if p in m.pooled_by)
+        out.append(
+            f"| `{m.code}` | {_cell(name)} | {args} | {add} | {scale} | {_cell(m.display_name)} "
+            f"| {null} | {pooled} | {_cell(m.reference)} |"
+        )
     return "\n".join(out) + "\n"
 
 

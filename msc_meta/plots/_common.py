@@ -1,4 +1,4 @@
-"""Helpers shared by the plotting modules: scales, number formats, text sizes.
+"""Helpers shared by the plotting modules: measures and scales, axis ticks, text sizes.
 
 Nothing here imports matplotlib at module level; the drawing helpers import it
 inside the function, so that the data-preparation functions (``forest_data``,
@@ -8,7 +8,6 @@ inside the function, so that the data-preparation functions (``forest_data``,
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -16,6 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._errors import MetaAnalysisError
+from .._format import Style
+from ..effects import MEASURES, Measure, back_transform, inverse_pft
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -28,72 +29,8 @@ FloatArray = NDArray[np.float64]
 PooledResult: TypeAlias = "MetaAnalysisResult | BinaryPooledResult"
 AnyResult: TypeAlias = "MetaAnalysisResult | BinaryPooledResult | SubgroupResult"
 
-MINUS = "\u2212"
-
-#: Measures analysed on the log scale and drawn on a log axis (display: ratios).
-LOG_MEASURES = frozenset({"OR", "RR", "PETO", "ROM"})
-
-#: Measures of one group, for which "no effect" has no natural value.
-SINGLE_GROUP = frozenset({"PR", "PLO", "PLN", "PAS", "PFT", "MN"})
-
-#: Long names of the measures on their display scale (axis labels).
-MEASURE_NAMES: dict[str, str] = {
-    "OR": "Odds ratio",
-    "PETO": "Odds ratio (Peto)",
-    "RR": "Risk ratio",
-    "RD": "Risk difference",
-    "AS": "Arcsine risk difference",
-    "ROM": "Ratio of means",
-    "MD": "Mean difference",
-    "SMD": "Standardised mean difference",
-    "PR": "Proportion",
-    "PLO": "Proportion",
-    "PLN": "Proportion",
-    "PAS": "Proportion",
-    "PFT": "Proportion",
-    "MN": "Mean",
-    "COR": "Correlation",
-    "ZCOR": "Correlation",
-    "MC": "Mean change",
-    "SMCR": "Standardised mean change",
-    "SMCC": "Standardised mean change",
-}
-
-#: Short names for column headers.
-MEASURE_SHORT: dict[str, str] = {
-    "OR": "OR",
-    "PETO": "OR",
-    "RR": "RR",
-    "RD": "RD",
-    "AS": "ASD",
-    "ROM": "ROM",
-    "MD": "MD",
-    "SMD": "SMD",
-    "PR": "Proportion",
-    "PLO": "Proportion",
-    "PLN": "Proportion",
-    "PAS": "Proportion",
-    "PFT": "Proportion",
-    "MN": "Mean",
-    "COR": "r",
-    "ZCOR": "r",
-    "MC": "MC",
-    "SMCR": "SMC",
-    "SMCC": "SMC",
-}
-
-#: Names of the analysis scales (for plots drawn on it: funnel, Galbraith).
-ANALYSIS_NAMES: dict[str, str] = {
-    "OR": "Log odds ratio",
-    "PETO": "Log odds ratio (Peto)",
-    "RR": "Log risk ratio",
-    "ROM": "Log ratio of means",
-    "PLO": "Logit proportion",
-    "PLN": "Log proportion",
-    "PAS": "Arcsine square-root proportion",
-    "PFT": "Freeman-Tukey double-arcsine proportion",
-    "ZCOR": "Fisher's z",
-}
+#: Figures format numbers with the typographic minus (:mod:`msc_meta._format`).
+TYPESET: Style = "typeset"
 
 
 # --------------------------------------------------------------------------- results
@@ -124,23 +61,33 @@ def tau2_of(result: PooledResult) -> float:
     return float(getattr(result, "tau2", 0.0)) if is_random(result) else 0.0
 
 
+def measure_of(measure: str | None) -> Measure | None:
+    """The registered facts of a result's measure; None without a measure or for an unknown code.
+
+    A result's measure is free text when given to ``meta_analysis(measure=...)``: the
+    plots then show a generic "Effect" on its own scale.
+    """
+    return MEASURES.get(measure) if measure is not None else None
+
+
+def analysis_name(measure: str | None) -> str:
+    """The name of the analysis scale of ``measure``, ``"Effect"`` without a known measure."""
+    spec = measure_of(measure)
+    return spec.analysis_name if spec is not None else "Effect"
+
+
 def family_of(measure: str | None) -> str | None:
     """The data family of a measure (``"binary2"``, ``"means2"``, ...), None if unknown."""
-    if measure is None:
-        return None
-    from ..effects import MEASURES
-
-    spec = MEASURES.get(measure)
+    spec = measure_of(measure)
     return spec.family if spec is not None else None
 
 
 def display_kind(measure: str | None) -> Literal["log", "transform", "identity"]:
     """How effects are shown: on a log axis, back-transformed, or as they are."""
-    if measure in LOG_MEASURES:
-        return "log"
-    if measure in ("PLO", "PLN", "PAS", "PFT", "ZCOR"):
-        return "transform"
-    return "identity"
+    spec = measure_of(measure)
+    if spec is None or spec.back is None:
+        return "identity"
+    return "log" if spec.is_ratio else "transform"
 
 
 def can_back_transform(result: PooledResult) -> bool:
@@ -157,8 +104,6 @@ def to_display(
     per value); pooled values use the harmonic mean of all study sizes, as
     metafor's ``transf.ipft.hm``.
     """
-    from ..effects import back_transform, inverse_pft
-
     arr = np.asarray(x, dtype=np.float64)
     if not transform or display_kind(result.measure) == "identity":
         return arr.copy()
@@ -176,61 +121,6 @@ def to_display(
             back_transform("PFT", arr, n=getattr(result, "n_per_study", None)), dtype=np.float64
         )
     return np.asarray(back_transform(result.measure, arr), dtype=np.float64)
-
-
-# --------------------------------------------------------------------------- formats
-
-
-def minus(text: str) -> str:
-    """Replace hyphen-minus signs before digits by the typographic minus (U+2212)."""
-    return re.sub(r"(?<![\w.])-(?=[\d.])", MINUS, text)
-
-
-def fmt_num(x: float, digits: int) -> str:
-    """``x`` with ``digits`` decimals and a true minus sign; ``"NA"`` when not finite."""
-    if x is None or not math.isfinite(x):
-        return "NA"
-    text = f"{x:.{digits}f}"
-    if float(text) == 0.0:
-        text = text.lstrip("-")
-    return minus(text)
-
-
-def fmt_small(x: float, digits: int = 2) -> str:
-    """A non-negative quantity such as τ²: ``digits`` decimals, or 2 significant digits below."""
-    if x is None or not math.isfinite(x):
-        return "NA"
-    if x == 0:
-        return "0"
-    if abs(x) < 10.0 ** (-digits):
-        return minus(f"{x:.2g}")
-    return fmt_num(x, digits)
-
-
-def fmt_p(p: float) -> str:
-    """``p = 0.012`` or ``p < 0.001``."""
-    if p is None or not math.isfinite(p):
-        return "p = NA"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}"
-
-
-def fmt_count(x: float) -> str:
-    """A count: an integer when it is one, else up to 4 significant digits."""
-    if x is None or not math.isfinite(x):
-        return ""
-    return str(round(x)) if float(x).is_integer() else f"{x:.4g}"
-
-
-def fmt_tick(v: float) -> str:
-    """An axis tick label: ``0.1``, ``2``, ``−0.5``."""
-    if v == 0:
-        return "0"
-    text = f"{v:.6g}"
-    if "e" in text:
-        text = f"{v:.10f}".rstrip("0").rstrip(".")
-    return minus(text)
 
 
 # --------------------------------------------------------------------------- axis limits

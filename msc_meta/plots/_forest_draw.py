@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._errors import MetaAnalysisError
-from ._common import fmt_tick, text_width_pt
+from .._format import tick
+from ._common import text_width_pt
 from ._forest_rows import TEXT_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -192,7 +193,7 @@ def _thin_ticks(fd: ForestData, width_pt: float, fs: float) -> tuple[float, ...]
 
     def crowded(ts: list[float]) -> bool:
         for a, b in itertools.pairwise(ts):
-            half = (text_width_pt(fmt_tick(a), fs) + text_width_pt(fmt_tick(b), fs)) / 2
+            half = (text_width_pt(tick(a), fs) + text_width_pt(tick(b), fs)) / 2
             if pos(b) - pos(a) < half + fs:
                 return True
         return False
@@ -213,7 +214,7 @@ def _style_forest_axes(ax: Axes, fd: ForestData, fs: float, ticks: tuple[float, 
     ax.set_yticks([])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xticks(list(ticks), labels=[fmt_tick(t) for t in ticks])
+    ax.set_xticks(list(ticks), labels=[tick(t) for t in ticks])
     ax.tick_params(axis="x", labelsize=0.9 * fs, length=3, width=0.8, pad=2)
     ax.patch.set_visible(False)
     if not _has_direction(fd):

@@ -9,22 +9,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy import special
 
 from .._errors import MetaAnalysisError
+from .._format import count, number, p_equals, small
+from .._inference import critical_value, two_sided_p
 from ..results import NOT_ESTIMABLE
 from ._common import (
-    LOG_MEASURES,
-    MEASURE_NAMES,
-    MEASURE_SHORT,
-    SINGLE_GROUP,
+    TYPESET,
     PooledResult,
     check_xlim,
-    fmt_count,
-    fmt_num,
-    fmt_p,
-    fmt_small,
     is_random,
+    measure_of,
     nice_linear,
     nice_log,
     ticks_within_linear,
@@ -56,20 +51,12 @@ TEXT_KINDS = frozenset({"heterogeneity", "test", "subgroup_test", "omitted"})
 #: Rows drawn in bold.
 BOLD_KINDS = frozenset({"pooled_re", "pooled_ce", "subgroup_header"})
 
-#: One-group proportion measures: no line of no effect, no test for an overall effect.
-PROPORTIONS = frozenset({"PR", "PLO", "PLN", "PAS", "PFT"})
 ARM_KEYS = ("arm_t", "n_t", "arm_c", "n_c", "arm", "n", "pre", "post")
 GRAPH_KINDS = ("study", "pooled_re", "pooled_ce", "prediction")
 ARROW_KINDS = ("study", "prediction")
 #: How far (in widths of the core of the plot) the automatic axis reaches to cover study
 #: intervals beyond the estimates and the pooled intervals; see :func:`axis_limits`.
 COVER_REACH = 2.0
-
-
-def analysis_name(measure: str | None) -> str:
-    from ._common import ANALYSIS_NAMES
-
-    return ANALYSIS_NAMES.get(measure or "", MEASURE_NAMES.get(measure or "", "Effect"))
 
 
 def direction_labels(
@@ -161,14 +148,14 @@ class RowContext:
                 "ci_text": NOT_ESTIMABLE,
                 "effect_text": NOT_ESTIMABLE,
             }
-        ci = f"[{fmt_num(lo, d)}; {fmt_num(hi, d)}]"
-        e = fmt_num(est, d)
+        ci = f"[{number(lo, d, style=TYPESET)}; {number(hi, d, style=TYPESET)}]"
+        e = number(est, d, style=TYPESET)
         return {"estimate_text": e, "ci_text": ci, "effect_text": f"{e} {ci}"}
 
     def study_row(self, i: int, y: float, group: str = "") -> dict[str, Any]:
         r = self.root
         yi, vi = float(r.effect[i]), float(r.variance[i])
-        crit = float(special.ndtri(0.5 + self.level / 2))
+        crit = critical_value(self.level)
         se = math.sqrt(vi) if math.isfinite(vi) else math.nan
         n_i = None
         n = getattr(r, "n_per_study", None)
@@ -213,14 +200,14 @@ class RowContext:
             if total:
                 if not (np.isfinite(e).all() and np.isfinite(m).all()):
                     return ""
-                return f"{fmt_count(float(e.sum()))}/{fmt_count(float(m.sum()))}"
-            return f"{fmt_count(e[0])}/{fmt_count(m[0])}" if np.isfinite(e[0]) else ""
+                return f"{count(float(e.sum()))}/{count(float(m.sum()))}"
+            return f"{count(e[0])}/{count(m[0])}" if np.isfinite(e[0]) else ""
 
-        def count(n: str) -> str:
+        def size(n: str) -> str:
             m = col(n)
             if total:
-                return fmt_count(float(m.sum())) if np.isfinite(m).all() else ""
-            return fmt_count(m[0])
+                return count(float(m.sum())) if np.isfinite(m).all() else ""
+            return count(m[0])
 
         def mean_sd(mean: str, sd_: str) -> str:
             if total:
@@ -229,28 +216,32 @@ class RowContext:
             if not math.isfinite(m):
                 return ""
             d = self.arm_digits
-            return f"{fmt_num(m, d)} ({fmt_num(s, d)})" if math.isfinite(s) else fmt_num(m, d)
+            return (
+                f"{number(m, d, style=TYPESET)} ({number(s, d, style=TYPESET)})"
+                if math.isfinite(s)
+                else number(m, d, style=TYPESET)
+            )
 
         if fam == "binary2":
             return {"arm_t": ratio("events_t", "n_t"), "arm_c": ratio("events_c", "n_c")}
         if fam == "means2":
             return {
                 "arm_t": mean_sd("mean_t", "sd_t"),
-                "n_t": count("n_t"),
+                "n_t": size("n_t"),
                 "arm_c": mean_sd("mean_c", "sd_c"),
-                "n_c": count("n_c"),
+                "n_c": size("n_c"),
             }
         if fam == "binary1":
             return {"arm": ratio("events", "n")}
         if fam == "means1":
-            return {"arm": mean_sd("mean", "sd"), "n": count("n")}
+            return {"arm": mean_sd("mean", "sd"), "n": size("n")}
         if fam == "cor":
-            return {"n": count("n")}
+            return {"n": size("n")}
         if fam == "change":
             return {
                 "pre": mean_sd("mean_pre", "sd_pre"),
                 "post": mean_sd("mean_post", "sd_post"),
-                "n": count("n"),
+                "n": size("n"),
             }
         return {}  # pragma: no cover - every family is handled above
 
@@ -340,7 +331,7 @@ def pooled_block(
             for v in ctx.disp(np.array([res.pi_low, res.pi_high]), n=n_hm)  # type: ignore[union-attr]
         )
         d = ctx.digits
-        ci = f"[{fmt_num(lo_pi, d)}; {fmt_num(hi_pi, d)}]"
+        ci = f"[{number(lo_pi, d, style=TYPESET)}; {number(hi_pi, d, style=TYPESET)}]"
         rows.append(
             {
                 **text_row("prediction", "Prediction interval", y, group),
@@ -355,7 +346,8 @@ def pooled_block(
     rows.append(text_row("heterogeneity", _heterogeneity_text(res), y, group))
     y += 1
     # a proportion's test is against 0 on the transformed scale (logit 0 is p = 0.5): no line
-    if tests and res.measure not in PROPORTIONS:
+    spec = measure_of(res.measure)
+    if tests and not (spec is not None and spec.family == "binary1"):
         for model, text in _test_texts(res, common):
             label = "Test for overall effect" + (f" ({model})" if model else "")
             rows.append(text_row("test", f"{label}: {text}", y, group))
@@ -383,30 +375,34 @@ def _heterogeneity_text(res: PooledResult) -> str:
     if is_random(res):
         tau2 = float(res.tau2)  # type: ignore[union-attr]
         lo, hi = res.tau2_ci  # type: ignore[union-attr]
-        ci = f" [{fmt_small(lo)}; {fmt_small(hi)}]" if math.isfinite(lo) else ""
-        parts.append(f"τ² = {fmt_small(tau2)}{ci}")
+        ci = f" [{small(lo)}; {small(hi)}]" if math.isfinite(lo) else ""
+        parts.append(f"τ² = {small(tau2)}{ci}")
     i2 = f"I² = {res.i2:.0f}%"
     i2_ci = getattr(res, "i2_ci", None)
     if i2_ci is not None and all(math.isfinite(v) for v in i2_ci):
         i2 += f" [{i2_ci[0]:.0f}%; {i2_ci[1]:.0f}%]"
     parts.append(i2)
-    parts.append(f"Q = {fmt_num(res.q, 2)}, df = {res.q_df} ({fmt_p(res.q_pvalue)})")
+    parts.append(
+        f"Q = {number(res.q, 2, style=TYPESET)}, df = {res.q_df} ({p_equals(res.q_pvalue)})"
+    )
     return "Heterogeneity: " + "; ".join(parts)
 
 
 def _test_texts(res: PooledResult, common: bool) -> list[tuple[str, str]]:
     df = getattr(res, "df", None)
     if df is None:
-        main = f"z = {fmt_num(res.statistic, 2)} ({fmt_p(res.pvalue)})"
+        main = f"z = {number(res.statistic, 2, style=TYPESET)} ({p_equals(res.pvalue)})"
     else:
-        main = f"t = {fmt_num(res.statistic, 2)}, df = {df:g} ({fmt_p(res.pvalue)})"
+        main = (
+            f"t = {number(res.statistic, 2, style=TYPESET)}, df = {df:g} ({p_equals(res.pvalue)})"
+        )
     if not (common and is_random(res)):
         return [("", main)]
     ce_se = float(res.ce_se)  # type: ignore[union-attr]
     z = float(res.ce_estimate) / ce_se  # type: ignore[union-attr]
-    p = float(2 * special.ndtr(-abs(z)))
+    p = two_sided_p(z)
     return [
-        ("common effect", f"z = {fmt_num(z, 2)} ({fmt_p(p)})"),
+        ("common effect", f"z = {number(z, 2, style=TYPESET)} ({p_equals(p)})"),
         ("random effects", main),
     ]
 
@@ -449,7 +445,7 @@ def _cell(v: Any) -> str:
     if isinstance(v, float | np.floating):
         if not math.isfinite(v):
             return ""
-        return fmt_count(float(v)) if float(v).is_integer() else f"{v:g}"
+        return count(float(v)) if float(v).is_integer() else f"{v:g}"
     text = str(v)
     return "" if text in ("nan", "<NA>", "NaT") else text
 
@@ -543,7 +539,8 @@ def make_columns(
         ],
     }
     cols += [col for col in arm_cols.get(ctx.family or "", []) if col.key in frame.columns]
-    short = MEASURE_SHORT.get(root.measure or "", "Effect") if ctx.transform else "Effect"
+    spec = measure_of(root.measure)
+    short = spec.short_name if spec is not None and ctx.transform else "Effect"
     cols += [
         ForestColumn("estimate_text", short, "right", "right"),
         ForestColumn("ci_text", f"{100 * ctx.level:g}% CI", "right", "right"),
@@ -559,10 +556,11 @@ def null_value_of(
     measure: str | None, null: float | bool | None, log_scale: bool, kind: str
 ) -> float | None:
     natural = 1.0 if log_scale else 0.0
+    spec = measure_of(measure)
     if null is None:
-        if measure in SINGLE_GROUP:
+        if spec is not None and spec.null is None:
             return None
-        if kind == "identity" and measure in LOG_MEASURES:
+        if kind == "identity" and spec is not None and spec.is_ratio:
             return 0.0  # analysis (log) scale
         return natural
     if isinstance(null, bool):
@@ -641,18 +639,12 @@ def axis_limits(
     if log_scale:
         ticks = nice_log(10.0**lo, 10.0**hi)
     else:
-        bounds = {
-            "PLO": (0.0, 1.0),
-            "PLN": (0.0, 1.0),
-            "PAS": (0.0, 1.0),
-            "PFT": (0.0, 1.0),
-            "PR": (0.0, 1.0),
-            "ZCOR": (-1.0, 1.0),
-            "COR": (-1.0, 1.0),
-        }
+        spec = measure_of(measure)
         ticks = nice_linear(lo, hi)
-        if kind != "identity" or measure in ("PR", "COR"):
-            b_lo, b_hi = bounds.get(measure or "", (-math.inf, math.inf))
+        # on the display scale (back-transformed, or PR and COR as they are) ticks stay inside
+        # the values the measure can take
+        if spec is not None and (kind != "identity" or spec.back is None):
+            b_lo, b_hi = spec.display_range
             ticks = tuple(t for t in ticks if b_lo - 1e-12 <= t <= b_hi + 1e-12)
             if len(ticks) < 2:  # pragma: no cover - ranges inside the bounds give 2+ ticks
                 ticks = (max(b_lo, lo), min(b_hi, hi))

@@ -10,12 +10,13 @@ import numpy as np
 from scipy import special
 
 from .._errors import BoundaryWarning, MetaAnalysisError, MetaAnalysisWarning
+from .._format import number
 from ._common import (
-    MEASURE_NAMES,
+    TYPESET,
     AnyResult,
     PooledResult,
-    fmt_num,
     is_random,
+    measure_of,
     new_axes,
     place_labels,
     root_result,
@@ -197,8 +198,9 @@ def galbraith_plot(
     band_art.set_gid("galbraith-band")
     for sign in (-1, 1):
         ax.plot(xs, b * xs + sign * band, color="0.45", linewidth=0.8, linestyle=(0, (4, 3)))
-    shown = fmt_num(float(to_display(root, b)), 2)
-    name = MEASURE_NAMES.get(root.measure or "", "estimate") if root.measure else "estimate"
+    shown = number(float(to_display(root, b)), 2, style=TYPESET)
+    spec = measure_of(root.measure)
+    name = spec.axis_name if spec is not None else "estimate"
     which = "Common-effect" if model == "common" else "Random-effects"
     (line,) = ax.plot(
         xs,
@@ -236,8 +238,6 @@ def galbraith_plot(
 
 # --------------------------------------------------------------------------- L'Abbé
 
-_LABBE_MEASURES = ("RR", "OR", "PETO", "RD", "AS")
-
 
 def labbe_data(result: AnyResult) -> pd.DataFrame:
     """Event rates of the two arms of each study (L'Abbé plot).
@@ -272,7 +272,9 @@ def labbe_data(result: AnyResult) -> pd.DataFrame:
     root = root_result(result)
     sd = root.study_data
     needed = ("events_t", "n_t", "events_c", "n_c")
-    if root.measure not in _LABBE_MEASURES or sd is None or not set(needed) <= set(sd.columns):
+    spec = measure_of(root.measure)
+    two_group_events = spec is not None and spec.family == "binary2"
+    if not two_group_events or sd is None or not set(needed) <= set(sd.columns):
         what = f"measure {root.measure!r}" if root.measure else "no measure"
         raise MetaAnalysisError(
             f"a L'Abbé plot needs two-arm binary data (events_t, n_t, events_c, n_c), but the "
@@ -377,14 +379,15 @@ def labbe_plot(result: AnyResult, *, ax: Axes | None = None, labels: bool = Fals
     pc = np.linspace(0.0, top, 400)
     pt = _pooled_curve(str(root.measure), float(root.estimate), pc)
     shown = to_display(root, float(root.estimate))
-    name = MEASURE_NAMES.get(str(root.measure), "effect")
+    spec = measure_of(root.measure)
+    name = spec.axis_name if spec is not None else "effect"
     (curve,) = ax.plot(
         pc,
         pt,
         color=POOLED_COLOR,
         linewidth=1.3,
         linestyle=(0, (5, 2)),
-        label=f"Pooled {name.lower()} {fmt_num(float(shown), 2)}",
+        label=f"Pooled {name.lower()} {number(float(shown), 2, style=TYPESET)}",
     )
     curve.set_gid("labbe-pooled")
     w = ok["weight"].to_numpy(float)

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import LargePlotWarning, MetaAnalysisError
+from .._format import number, p_equals
 from ._common import (
-    MEASURE_NAMES,
+    TYPESET,
     AnyResult,
+    analysis_name,
     can_back_transform,
     display_kind,
     family_of,
-    fmt_num,
-    fmt_p,
+    measure_of,
     root_result,
 )
 from ._forest_rows import (
@@ -33,7 +34,6 @@ from ._forest_rows import (
     BOLD_KINDS,
     RowContext,
     SortKey,
-    analysis_name,
     axis_limits,
     check_max_rows,
     direction_labels,
@@ -423,8 +423,8 @@ def _forest_data(
         rows.append(
             text_row(
                 "subgroup_test",
-                f"Test for subgroup differences: Q = {fmt_num(result.q_between, 2)}, "
-                f"df = {result.q_between_df} ({fmt_p(result.q_between_pvalue)})",
+                f"Test for subgroup differences: Q = {number(result.q_between, 2, style=TYPESET)}, "
+                f"df = {result.q_between_df} ({p_equals(result.q_between_pvalue)})",
                 y,
             )
         )
@@ -462,11 +462,9 @@ def _forest_data(
     frame["bold"] = frame["kind"].isin(BOLD_KINDS)
 
     cols = make_columns(ctx, root, arm_labels, label_header, extra, frame)
-    label = (
-        MEASURE_NAMES.get(root.measure or "", "Effect")
-        if back_transform
-        else (analysis_name(root.measure))
-    )
+    spec = measure_of(root.measure)
+    axis_name = spec.axis_name if spec is not None else "Effect"
+    label = axis_name if back_transform else analysis_name(root.measure)
     return ForestData(
         rows=frame,
         columns=cols,

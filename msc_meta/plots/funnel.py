@@ -7,16 +7,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import special
 
 from .._errors import MetaAnalysisError
+from .._format import alpha, tick
+from .._inference import critical_value
 from ._common import (
-    ANALYSIS_NAMES,
-    LOG_MEASURES,
-    MEASURE_NAMES,
-    SINGLE_GROUP,
     AnyResult,
-    fmt_tick,
+    analysis_name,
+    measure_of,
     new_axes,
     nice_linear,
     root_result,
@@ -69,7 +67,8 @@ def funnel_data(result: AnyResult) -> pd.DataFrame:
             "se": np.sqrt(v[keep]),
         }
     )
-    frame["x"] = np.exp(frame["effect"]) if root.measure in LOG_MEASURES else frame["effect"]
+    spec = measure_of(root.measure)
+    frame["x"] = np.exp(frame["effect"]) if spec is not None and spec.is_ratio else frame["effect"]
     return frame
 
 
@@ -158,11 +157,12 @@ def funnel_plot(
     pts = funnel_data(root)
     if len(pts) == 0:
         raise MetaAnalysisError("no study has an estimable effect; nothing to draw")
-    log = root.measure in LOG_MEASURES
+    spec = measure_of(root.measure)
+    log = spec is not None and spec.is_ratio
     levels = _check_levels(contours)
-    if null is None and root.measure not in SINGLE_GROUP:
+    if null is None and not (spec is not None and spec.null is None):
         null = 0.0
-    z_ci = float(special.ndtri(0.5 + root.level / 2))
+    z_ci = critical_value(root.level)
     se_max = float(pts["se"].max()) * 1.08
     center = float(root.estimate)
 
@@ -188,9 +188,11 @@ def funnel_plot(
     if levels and null is not None:
         shades = _shades(len(levels))
         ax.set_facecolor(shades[0])
-        regions = [Patch(facecolor=shades[0], edgecolor="0.6", label=f"p < {_p(1 - levels[-1])}")]
+        regions = [
+            Patch(facecolor=shades[0], edgecolor="0.6", label=f"p < {alpha(1 - levels[-1])}")
+        ]
         for j, level in enumerate(reversed(levels)):  # widest first
-            z = float(special.ndtri(0.5 + level / 2))
+            z = critical_value(level)
             inner = j == len(levels) - 1
             color = "white" if inner else shades[j + 1]
             tri = Polygon(
@@ -208,10 +210,10 @@ def funnel_plot(
             ax.add_patch(tri)
             upper = 1 - level
             if inner:
-                label = f"p > {_p(upper)}"
+                label = f"p > {alpha(upper)}"
             else:
                 lower = 1 - list(reversed(levels))[j + 1]
-                label = f"{_p(upper)} < p < {_p(lower)}"
+                label = f"{alpha(upper)} < p < {alpha(lower)}"
             regions.append(Patch(facecolor=color, edgecolor="0.6", label=label))
         handles += regions[::-1]  # the non-significant centre first
 
@@ -251,15 +253,13 @@ def funnel_plot(
         from matplotlib.ticker import NullLocator
 
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticks(list(ticks), labels=[fmt_tick(t) for t in ticks])
-        ax.set_xlabel(f"{MEASURE_NAMES[root.measure or 'RR']} (log scale)")
+        ax.set_xticks(list(ticks), labels=[tick(t) for t in ticks])
+        ax.set_xlabel(f"{spec.axis_name if spec is not None else 'Effect'} (log scale)")
     else:
         ax.set_xlim(lo, hi)
-        ax.set_xlabel(
-            ANALYSIS_NAMES.get(root.measure or "", MEASURE_NAMES.get(root.measure or "", "Effect"))
-        )
+        ax.set_xlabel(analysis_name(root.measure))
     ticks_y = [t for t in nice_linear(0.0, se_max, max_ticks=6) if t <= se_max]
-    ax.set_yticks(ticks_y, labels=[fmt_tick(t) for t in ticks_y])
+    ax.set_yticks(ticks_y, labels=[tick(t) for t in ticks_y])
     ax.set_ylabel("Standard error")
     if legend and handles:
         if created:  # beside the graph, in the room made for it
@@ -288,10 +288,6 @@ def _check_levels(contours: Sequence[float] | None) -> list[float]:
     if len(set(levels)) != len(levels):
         raise MetaAnalysisError(f"contours={list(contours)!r} has repeated levels")
     return levels
-
-
-def _p(x: float) -> str:
-    return f"{x:.2f}" if abs(round(x, 2) - x) < 1e-12 else f"{x:.3g}"
 
 
 def _shades(n: int) -> list[str]:
