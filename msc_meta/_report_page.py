@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from . import __version__
 from ._format import interval, number, p_equals
+from ._inference import TESTS
 from ._report_tables import effect_size_table
 from ._validation import is_missing
 from .analyses import AnalysisSpec
@@ -53,33 +54,12 @@ REPORT_TITLE = "MSC therapy for rheumatoid arthritis: meta-analysis report"
 _CSS_DPI = 96
 
 
-# --------------------------------------------------------------------------- measure and test facts
-# The report's own tables of measure and test facts, kept together here until the measure
-# and test registry replaces them (issue 8).
-
-#: Test codes in words.
-_TESTS = {
-    "z": "z (normal)",
-    "t": "t",
-    "knha": "Hartung-Knapp",
-    "adhoc": "Hartung-Knapp (ad hoc)",
-}
-
-#: Measures pooled on a transformed scale, and the scale's name ("As pooled" row).
-_ANALYSIS_SCALES = {
-    "OR": "log",
-    "RR": "log",
-    "PETO": "log",
-    "ROM": "log",
-    "PLN": "log",
-    "PLO": "logit",
-    "PAS": "arcsine square-root",
-    "PFT": "Freeman-Tukey double-arcsine",
-    "ZCOR": "Fisher z",
-}
-
-
 # --------------------------------------------------------------------------- numbers in words
+
+
+def _test_label(code: str) -> str:
+    """A test code in words ("Hartung-Knapp"), from the test registry."""
+    return TESTS[code].label if code in TESTS else code
 
 
 def _num(x: Any, digits: int = DIGITS) -> str:
@@ -92,9 +72,9 @@ def _interval(lo: Any, hi: Any, digits: int = DIGITS) -> str:
 
 def _model_text(r: MetaAnalysisResult) -> str:
     if r.k == 1:
-        return f"{SINGLE_STUDY}: its own estimate, {_TESTS.get(r.test, r.test)} interval"
+        return f"{SINGLE_STUDY}: its own estimate, {_test_label(r.test)} interval"
     model = "common effect" if r.method == "EE" else f"random effects, τ² by {r.method}"
-    return f"{model}; {_TESTS.get(r.test, r.test)} test and interval"
+    return f"{model}; {_test_label(r.test)} test and interval"
 
 
 def _arm_text(row: Any, measure: str) -> str:
@@ -423,12 +403,13 @@ def _analysis_view(b: Built, records: TrialRecords) -> _AnalysisView:
                 f"{stat} = {_num(r.statistic)}, {p_equals(r.pvalue)} (two-sided)",
             ]
         )
-    if r.measure in _ANALYSIS_SCALES:
+    measure = MEASURES.get(r.measure or "")
+    if measure is not None and measure.back is not None:
         num_rows.append(
             [
                 "As pooled",
                 f"{_num(r.estimate, 4)} {_interval(r.ci_low, r.ci_high, 4)} "
-                f"({_ANALYSIS_SCALES[r.measure]} scale)",
+                f"({measure.scale} scale)",
             ]
         )
 
@@ -557,7 +538,7 @@ def _heterogeneity_table(built: Sequence[Built], het: HeterogeneityTable) -> _Ta
                 if ok
                 else na,
                 f"{_num(r['q'])} ({r['df']}; {p_equals(float(r['p']))})" if ok else na,
-                f"{r['method']}, {_TESTS.get(str(r['test']), r['test'])}",
+                f"{r['method']}, {_test_label(str(r['test']))}",
                 str(r["interpretation"]),
             ]
         )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
 from ._validation import is_missing
+from .effects import measure_info
 from .results import DISPLAY_MAX_ROWS, Summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,9 +46,6 @@ ARM_NAMES: dict[str, str] = {
     "placebo": "placebo",
     "dmards_control": "DMARDs",
 }
-
-#: Measures whose null (no difference between the arms) is 1 on the display scale.
-_RATIO_MEASURES = frozenset({"RR", "OR", "PETO", "ROM"})
 
 #: Below this many studies a random-effects analysis is flagged as small (tau^2 and its
 #: interval are poorly estimated; Hartung-Knapp intervals are very wide).
@@ -151,7 +149,7 @@ class AnalysisSpec:
             return None
         if self.kind == "single_group_mean":
             return 0.0
-        return 1.0 if self.measure in _RATIO_MEASURES else 0.0
+        return 1.0 if measure_info(self.measure).is_ratio else 0.0
 
     @property
     def direction_labels(self) -> tuple[str, str]:
