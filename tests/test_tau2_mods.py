@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from msc_meta.tau2 import TAU2_METHODS, Tau2Control, estimate_tau2
+from msc_meta.heterogeneity import cochran_q, typical_variance
+from msc_meta.tau2 import TAU2_METHODS, Tau2Control, estimate_tau2, trace_p, wls_residuals
 from tests.test_metafor_reference import (
     CLOSED_FORM_ATOL,
     CLOSED_FORM_RTOL,
@@ -99,3 +100,26 @@ def test_column_of_ones_is_the_intercept_only_model(
     # the same iteration, up to one step more or less from the different rounding
     assert abs(design.iterations - plain.iterations) <= 1
     assert len(design.maxima) == len(plain.maxima)
+
+
+def _p_matrix(w: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """P = W - W X (X'WX)^-1 X'W, written out."""
+    W = np.diag(w)
+    return W - W @ X @ np.linalg.inv(X.T @ W @ X) @ X.T @ W
+
+
+def test_public_algebra_with_a_design_matrix_is_the_textbook_formula() -> None:
+    y, v, x = _dataset("bcg_ablat")
+    w = 1.0 / (v + 0.1)
+    X = np.column_stack([np.ones_like(x), x])
+    P = _p_matrix(w, X)
+    assert trace_p(w, X) == pytest.approx(np.trace(P), rel=1e-12)
+    r = wls_residuals(y, w, X)
+    assert float(w @ (r * r)) == pytest.approx(float(y @ P @ y), rel=1e-12)
+    ones = np.ones((y.shape[0], 1))
+    assert trace_p(w) == pytest.approx(np.trace(_p_matrix(w, ones)), rel=1e-12)
+    assert wls_residuals(y, w) == pytest.approx(wls_residuals(y, w, ones), rel=1e-12, abs=1e-14)
+    # heterogeneity's Q and typical variance are these at the weights 1/v
+    k, p = X.shape
+    assert cochran_q(y, v, X).q == pytest.approx(float(y @ _p_matrix(1.0 / v, X) @ y), rel=1e-12)
+    assert typical_variance(v, X) == pytest.approx((k - p) / trace_p(1.0 / v, X), rel=1e-15)
