@@ -307,8 +307,13 @@ def wls_residuals(y: FloatArray, w: FloatArray, X: FloatArray | None = None) -> 
     Returns
     -------
     ndarray
-        :math:`y - X\\hat\\beta_w`; ``w @ r**2`` is :math:`Y'PY`, the
-        (generalised) Q statistic at these weights.
+        The residuals ``r``; ``w @ r**2`` is the (generalised) Q statistic at
+        these weights.
+
+    Notes
+    -----
+    :math:`r = y - X\\hat\\beta_w` with the weighted least-squares
+    :math:`\\hat\\beta_w`, so that :math:`\\sum_i w_i r_i^2 = Y'PY`.
     """
     if X is None:
         return y - float(w @ y) / float(_sum(w))
@@ -361,9 +366,13 @@ def trace_p(w: FloatArray, X: FloatArray | None = None) -> float:
     Returns
     -------
     float
-        :math:`\\operatorname{tr}(P)`, :math:`P = W - WX(X'WX)^{-1}X'W`; for
-        the intercept-only model :math:`\\sum_i w_i S_{-i} / S` with
-        :math:`S = \\sum w`, without cancellation.
+        The trace of P at the weights ``w``.
+
+    Notes
+    -----
+    :math:`P = W - WX(X'WX)^{-1}X'W`. For the intercept-only model
+    :math:`\\operatorname{tr}(P) = \\sum_i w_i S_{-i} / S` with
+    :math:`S = \\sum w`, computed without cancellation.
     """
     if X is None:
         return float(_sum(_p_diag(w)))
