@@ -46,6 +46,9 @@ _LAZY: dict[str, str] = {
     "SubgroupResult": "moderators",
     "peto": "binary",
     "TAU2_METHODS": "tau2",
+    "heterogeneity_table": "heterogeneity_display",
+    "HeterogeneityTable": "heterogeneity_display",
+    "describe_heterogeneity": "heterogeneity_display",
     "conversions": "",
     "datasets": "",
     "records": "",
@@ -53,6 +56,7 @@ _LAZY: dict[str, str] = {
     "moderators": "",
     "plots": "",
     "heterogeneity": "",
+    "heterogeneity_display": "",
     "tau2": "",
     "effects": "",
     "pooling": "",
@@ -69,6 +73,7 @@ __all__ = [
     "DroppedStudiesWarning",
     "EffectSizes",
     "FewStudiesWarning",
+    "HeterogeneityTable",
     "LargePlotWarning",
     "MetaAnalysisError",
     "MetaAnalysisResult",
@@ -79,7 +84,9 @@ __all__ = [
     "__version__",
     "conversions",
     "datasets",
+    "describe_heterogeneity",
     "effect_sizes",
+    "heterogeneity_table",
     "mantel_haenszel",
     "meta_analysis",
     "peto",
@@ -90,6 +97,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
+    from .heterogeneity_display import (
+        HeterogeneityTable,
+        describe_heterogeneity,
+        heterogeneity_table,
+    )
     from .moderators import SubgroupResult, subgroup_analysis
     from .pooling import meta_analysis
     from .results import BinaryPooledResult, MetaAnalysisResult

@@ -187,16 +187,6 @@ def check_no_inf(x: FloatArray, name: str, labels: Sequence[str] | None = None) 
         )
 
 
-def check_finite(x: FloatArray, name: str, labels: Sequence[str] | None = None) -> None:
-    """Raise on the first NaN or infinite value of ``x``."""
-    bad = np.flatnonzero(~np.isfinite(x))
-    if bad.size:
-        i = int(bad[0])
-        raise MetaAnalysisError(
-            f"{name}{_where(i, labels)} = {x[i]} is not allowed; values must be finite numbers"
-        )
-
-
 def check_positive(
     x: FloatArray, name: str, labels: Sequence[str] | None = None, *, strict: bool = True
 ) -> None:

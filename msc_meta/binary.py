@@ -27,6 +27,7 @@ from ._errors import (
     MetaAnalysisError,
     ZeroCellWarning,
 )
+from ._inference import chi2_sf
 from ._validation import (
     as_1d,
     as_labels,
@@ -37,7 +38,8 @@ from ._validation import (
     check_not_empty,
     resolve_columns,
 )
-from .effects import effect_sizes
+from .effects import ZERO_CELL_RULES, effect_sizes, zero_cell_targets
+from .heterogeneity import h2_from_q, i2_from_q
 from .results import BinaryPooledResult, default_labels
 
 __all__ = ["MH_MEASURES", "mantel_haenszel", "peto"]
@@ -109,33 +111,6 @@ def _peto_o_e_v(t: _Tables) -> tuple[FloatArray, FloatArray]:
 # --------------------------------------------------------------------------- study level
 
 
-def _only0(has_zero: BoolArray, kept: BoolArray) -> BoolArray:
-    return has_zero
-
-
-def _all(has_zero: BoolArray, kept: BoolArray) -> BoolArray:
-    return kept
-
-
-def _if0all(has_zero: BoolArray, kept: BoolArray) -> BoolArray:
-    return kept if has_zero.any() else np.zeros_like(kept)
-
-
-def _none(has_zero: BoolArray, kept: BoolArray) -> BoolArray:
-    return np.zeros_like(kept)
-
-
-# Which kept studies receive ``add`` in every cell (escalc's ``to``), given the
-# kept studies with a zero cell; used to name them in the warning and notes.
-_CORRECTED: dict[str, Callable[[BoolArray, BoolArray], BoolArray]] = {
-    "only0": _only0,
-    "all": _all,
-    "if0all": _if0all,
-    "none": _none,
-}
-_TO_CHOICES = tuple(_CORRECTED)
-
-
 @dataclass(frozen=True)
 class _StudyLevel:
     effect: FloatArray  # NaN for dropped double-zero studies
@@ -189,7 +164,8 @@ def _study_level(
     kept = ~dropped
     with np.errstate(invalid="ignore"):
         undefined = kept & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
-    corrected = _CORRECTED[to](tables.any_zero & kept, kept) & (add > 0)
+    # the studies that received ``add`` (escalc's ``to``), named in the warning and notes
+    corrected = zero_cell_targets(tables.any_zero, to, kept) & (add > 0)
     out = dropped | undefined
     return _StudyLevel(
         effect=np.where(out, np.nan, yi),
@@ -343,14 +319,13 @@ class _Heterogeneity:
 
 def _heterogeneity(q: float, k_yi: int) -> _Heterogeneity:
     """Q p-value, I² (percent) and H² from Q on ``k_yi - 1`` df; metafor's k < 2 convention."""
-    from scipy import stats
-
     if k_yi < 2:
         return _Heterogeneity(q=0.0, q_df=max(k_yi - 1, 0), q_pvalue=1.0, i2=0.0, h2=1.0)
     df = k_yi - 1
     q = max(0.0, q)
-    i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
-    return _Heterogeneity(q=q, q_df=df, q_pvalue=float(stats.chi2.sf(q, df)), i2=i2, h2=q / df)
+    return _Heterogeneity(
+        q=q, q_df=df, q_pvalue=chi2_sf(q, df), i2=i2_from_q(q, df), h2=h2_from_q(q, df)
+    )
 
 
 # --------------------------------------------------------------------------- input
@@ -378,7 +353,7 @@ def _read_input(
     level: float,
 ) -> _Input:
     """Validate the arguments, drop rows with NaN, return the tables and warnings to emit."""
-    check_choice(to, "to", _TO_CHOICES)
+    check_choice(to, "to", ZERO_CELL_RULES)
     level_f = check_level(level)
     try:
         add_f = float(add)

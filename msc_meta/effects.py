@@ -499,6 +499,55 @@ class EffectSizes(pd.DataFrame):
 # --------------------------------------------------------------------------- zero cells
 
 
+#: metafor's ``to`` rules for zero cells (``escalc``): which studies receive ``add``.
+ZERO_CELL_RULES: tuple[str, ...] = ("only0", "all", "if0all", "none")
+
+
+def zero_cell_targets(
+    has_zero: NDArray[np.bool_], to: str, kept: NDArray[np.bool_] | None = None
+) -> NDArray[np.bool_]:
+    """The studies that receive ``add`` in every cell under metafor's ``to`` rule.
+
+    Parameters
+    ----------
+    has_zero : ndarray of bool
+        Whether each study has a zero cell.
+    to : {"only0", "all", "if0all", "none"}
+        The rule (:data:`ZERO_CELL_RULES`, as in metafor's ``escalc``).
+    kept : ndarray of bool, optional
+        The studies in the analysis (``drop00`` removes double-zero studies);
+        ``None`` keeps every study. A study not kept is never a target.
+
+    Returns
+    -------
+    ndarray of bool
+        ``"only0"``: the kept studies with a zero cell; ``"all"``: every kept
+        study; ``"if0all"``: every kept study if any kept study has a zero
+        cell, else none; ``"none"``: none.
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``to`` is not one of :data:`ZERO_CELL_RULES`.
+
+    Examples
+    --------
+    >>> zero_cell_targets(np.array([True, False]), "if0all").tolist()
+    [True, True]
+    """
+    kept = np.ones(has_zero.shape, dtype=bool) if kept is None else kept
+    zero = has_zero & kept
+    if to == "only0":
+        return zero
+    if to == "all":
+        return kept.copy()
+    if to == "if0all":
+        return kept.copy() if bool(zero.any()) else np.zeros(has_zero.shape, dtype=bool)
+    if to == "none":
+        return np.zeros(has_zero.shape, dtype=bool)
+    raise MetaAnalysisError(f"to={to!r} is not a zero-cell rule; use one of {ZERO_CELL_RULES}")
+
+
 def _zero_cells(
     family: str,
     cols: dict[str, FloatArray],
@@ -527,14 +576,7 @@ def _zero_cells(
             has0 = (xi == 0) | (mi == 0)
         cells = [xi, mi]
 
-    if to == "all":
-        target = np.ones(has0.shape, dtype=bool)
-    elif to == "only0":
-        target = has0
-    elif to == "if0all":
-        target = np.full(has0.shape, bool(has0.any()))
-    else:
-        target = np.zeros(has0.shape, dtype=bool)
+    target = zero_cell_targets(has0, to)
     adjusted = [np.where(target, c + add, c) for c in cells]
     touched_add = np.flatnonzero(target) if add > 0 else np.array([], dtype=np.intp)
 

@@ -5,16 +5,16 @@ percent; for random-effects models I² and H² are computed from τ² and the
 "typical" within-study variance; the interval for τ² is the Q-profile interval
 of Viechtbauer (2007), and those of I² and H² are its transforms.
 
-For reading results: :func:`heterogeneity_table` puts the heterogeneity of
-several meta-analyses side by side (a :class:`HeterogeneityTable`), and
-:func:`describe_heterogeneity` says in one plain line what I² and its interval
-show, in the words of the Cochrane Handbook (section 10.10.2).
+This module holds the numbers only. Tables and plain-language prose about
+them (:func:`~msc_meta.heterogeneity_display.heterogeneity_table`,
+:func:`~msc_meta.heterogeneity_display.describe_heterogeneity`) live in
+:mod:`msc_meta.heterogeneity_display`.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +23,19 @@ from numpy.typing import NDArray
 from scipy import special
 
 from ._errors import ConvergenceWarning
-from .tau2 import Tau2Control, _resid, _trace_p, solve_q_equation, working_units
+from ._inference import chi2_sf
+from .tau2 import Tau2Control, solve_q_equation, trace_p, wls_residuals, working_units
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from .results import MetaAnalysisResult
+    # for type checkers only, the names of the compatibility shim at the end of this module
+    from .heterogeneity_display import FEW_STUDIES as FEW_STUDIES
+    from .heterogeneity_display import HETEROGENEITY_COLUMNS as HETEROGENEITY_COLUMNS
+    from .heterogeneity_display import I2_BANDS as I2_BANDS
+    from .heterogeneity_display import HeterogeneityTable as HeterogeneityTable
+    from .heterogeneity_display import describe_heterogeneity as describe_heterogeneity
+    from .heterogeneity_display import display_scale as display_scale
+    from .heterogeneity_display import heterogeneity_table as heterogeneity_table
+    from .heterogeneity_display import i2_band as i2_band
 
 FloatArray = NDArray[np.float64]
 
@@ -80,9 +87,9 @@ def cochran_q(y: FloatArray, v: FloatArray, X: FloatArray | None = None) -> QTes
     if k <= p:
         return QTest(0.0, 0, 1.0)
     w = 1.0 / v
-    r = _resid(y, w, X)
+    r = wls_residuals(y, w, X)
     q = max(0.0, float(w @ (r * r)))
-    return QTest(q, k - p, float(special.chdtrc(k - p, q)))
+    return QTest(q, k - p, chi2_sf(q, k - p))
 
 
 def typical_variance(v: FloatArray, X: FloatArray | None = None) -> float:
@@ -107,7 +114,7 @@ def typical_variance(v: FloatArray, X: FloatArray | None = None) -> float:
     """
     k = int(v.shape[0])
     p = 1 if X is None else int(X.shape[1])
-    return (k - p) / _trace_p(1.0 / v, X)
+    return (k - p) / trace_p(1.0 / v, X)
 
 
 def i2_from_tau2(tau2: float, vt: float) -> float:
@@ -304,475 +311,26 @@ def q_profile_ci(
     return units.variance(lo), units.variance(hi)
 
 
-# --------------------------------------------------------------------------- tables and words
-
-#: Cochrane Handbook (Deeks, Higgins & Altman, section 10.10.2) rough guide to I²: the
-#: bands overlap on purpose, because the importance of an I² value depends on the size and
-#: direction of the effects and on the strength of the evidence for heterogeneity.
-I2_BANDS: tuple[tuple[float, float, str], ...] = (
-    (0.0, 40.0, "might not be important"),
-    (30.0, 60.0, "moderate"),
-    (50.0, 90.0, "substantial"),
-    (75.0, 100.0, "considerable"),
-)
-
-#: An I² interval is called wide when it reaches both the lowest band (below this bound,
-#: "might not be important") ...
-_WIDE_LOW = 40.0
-#: ... and the highest band (above this bound, "considerable"): the data are then compatible
-#: with both negligible and considerable heterogeneity.
-_WIDE_HIGH = 75.0
-
-#: Below this many studies the I² line says that k is small even when the interval is narrow
-#: (as :data:`msc_meta.analyses.SMALL_K`).
-FEW_STUDIES = 5
-
-#: Columns of :attr:`HeterogeneityTable.frame`, in order.
-HETEROGENEITY_COLUMNS: tuple[str, ...] = (
-    "analysis",
-    "k",
-    "measure",
-    "scale",
-    "method",
-    "test",
-    "level",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "estimate_display",
-    "ci_low_display",
-    "ci_high_display",
-    "pi_low_display",
-    "pi_high_display",
-    "tau2",
-    "tau2_ci_low",
-    "tau2_ci_high",
-    "tau",
-    "i2",
-    "i2_ci_low",
-    "i2_ci_high",
-    "h2",
-    "h2_ci_low",
-    "h2_ci_high",
-    "q",
-    "df",
-    "p",
-    "estimable",
-    "interpretation",
+#: Names that moved to :mod:`msc_meta.heterogeneity_display`; still readable here
+#: (``msc_meta.heterogeneity.heterogeneity_table``) until every caller uses the new home.
+_MOVED = frozenset(
+    {
+        "FEW_STUDIES",
+        "HETEROGENEITY_COLUMNS",
+        "I2_BANDS",
+        "HeterogeneityTable",
+        "describe_heterogeneity",
+        "display_scale",
+        "heterogeneity_table",
+        "i2_band",
+    }
 )
 
 
-def _meta_result(obj: object, name: str) -> MetaAnalysisResult:
-    """The :class:`MetaAnalysisResult` in ``obj`` (itself, or an analysis result's ``.result``)."""
-    from ._errors import MetaAnalysisError
-    from .results import MetaAnalysisResult
-
-    if isinstance(obj, MetaAnalysisResult):
-        return obj
-    inner = getattr(obj, "result", None)
-    if isinstance(inner, MetaAnalysisResult):
-        return inner
-    raise MetaAnalysisError(
-        f"{name} is a {type(obj).__name__}; expected a MetaAnalysisResult "
-        "(from msc_meta.meta_analysis) or an AnalysisResult (from msc_meta.analyses.run_analysis)"
-    )
-
-
-def i2_band(i2: float) -> str:
-    """The Cochrane Handbook band(s) of an I² value in percent, in words.
-
-    Parameters
-    ----------
-    i2 : float
-        I² in percent, in [0, 100].
-
-    Returns
-    -------
-    str
-        ``"might not be important"``, ``"moderate"``, ``"substantial"`` or
-        ``"considerable"``; where the Handbook's bands overlap (30–40%,
-        50–60%, 75–90%) both are named, e.g. ``"moderate to substantial"``.
-
-    Raises
-    ------
-    MetaAnalysisError
-        ``i2`` is not a number in [0, 100].
-
-    Notes
-    -----
-    The bands of Deeks, Higgins & Altman (Cochrane Handbook, section
-    10.10.2): 0–40% might not be important, 30–60% may represent moderate,
-    50–90% substantial and 75–100% considerable heterogeneity. They overlap
-    on purpose: the Handbook asks that I² be read together with the size and
-    direction of the effects and the strength of the evidence for
-    heterogeneity (the p-value of Q, or the interval of I²).
-
-    References
-    ----------
-    .. [1] Deeks JJ, Higgins JPT, Altman DG (editors). Chapter 10: Analysing
-       data and undertaking meta-analyses. In: Higgins JPT, Thomas J, et al.
-       (editors). Cochrane Handbook for Systematic Reviews of Interventions,
-       version 6.4. Cochrane, 2023. Section 10.10.2.
-
-    Examples
-    --------
-    >>> i2_band(20.0), i2_band(55.0), i2_band(92.2)
-    ('might not be important', 'moderate to substantial', 'considerable')
-    """
-    from ._errors import MetaAnalysisError
-
-    if not isinstance(i2, (int, float, np.floating)) or not (0.0 <= float(i2) <= 100.0):
-        raise MetaAnalysisError(f"i2={i2!r} is not a percentage in [0, 100]")
-    names = [label for low, high, label in I2_BANDS if low <= float(i2) <= high]
-    return " to ".join([names[0], names[-1]]) if len(names) > 1 else names[0]
-
-
-def display_scale(measure: str | None) -> str:
-    """The name of the display scale of ``measure`` (e.g. ``"risk ratio"`` for ``"RR"``).
-
-    Parameters
-    ----------
-    measure : str or None
-        A measure code of :data:`~msc_meta.effects.MEASURES`, or ``None``.
-
-    Returns
-    -------
-    str
-        Ratio and proportion measures are shown back-transformed
-        (``result.transform``), named by their display scale; other measures
-        on their own scale, named by the measure's description (``"raw mean
-        difference"`` for ``"MD"``); ``"effect"`` when there is no measure.
-    """
-    from .effects import MEASURES
-    from .results import _DISPLAY_NAMES
-
-    if measure is None:
-        return "effect"
-    if measure in _DISPLAY_NAMES:
-        return _DISPLAY_NAMES[measure]
-    if measure in MEASURES:
-        return MEASURES[measure].description.split(" (")[0]
-    return "effect"
-
-
-def _pct(x: float) -> str:
-    return f"{x:.0f}%"
-
-
-def describe_heterogeneity(result: MetaAnalysisResult | object) -> str:
-    """One plain-language line on the heterogeneity of a meta-analysis.
-
-    Parameters
-    ----------
-    result : MetaAnalysisResult or AnalysisResult
-        A result of :func:`~msc_meta.meta_analysis` (or of
-        :func:`~msc_meta.analyses.run_analysis`, whose ``.result`` is used).
-
-    Returns
-    -------
-    str
-        For example ``"I² = 62% [12%, 84%]: substantial, with wide
-        uncertainty at k = 5."``; for a single study, that heterogeneity
-        cannot be assessed.
-
-    Raises
-    ------
-    MetaAnalysisError
-        ``result`` is not a meta-analysis result.
-
-    Notes
-    -----
-    I² (percent) is the share of the variability of the study estimates
-    that is due to heterogeneity rather than sampling error (Higgins &
-    Thompson 2002); it is not the size of the heterogeneity, which is τ².
-    The words are the Cochrane Handbook bands (:func:`i2_band`). The
-    interval is the Q-profile interval (Viechtbauer 2007), as metafor's
-    ``confint``. It is called wide when it reaches both below 40% ("might not
-    be important") and above 75% ("considerable"): the data then cannot tell
-    negligible from considerable heterogeneity, which is the rule when k is
-    small. Below :data:`FEW_STUDIES` studies the line says that k is small
-    even when the interval is narrow. With k = 1 there is no between-study
-    variation to see; the result's I² of 0 is a convention, not an
-    estimate.
-
-    References
-    ----------
-    .. [1] Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a
-       meta-analysis. Stat Med 21(11):1539-1558.
-    .. [2] Viechtbauer W (2007). Confidence intervals for the amount of
-       heterogeneity in meta-analysis. Stat Med 26(1):37-52.
-    .. [3] Deeks JJ, Higgins JPT, Altman DG (editors). Cochrane Handbook for
-       Systematic Reviews of Interventions, version 6.4, section 10.10.2.
-
-    Examples
-    --------
-    >>> import msc_meta as mm
-    >>> bcg = mm.datasets.load_bcg()
-    >>> es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t",
-    ...                      events_c="cpos", n_c="n_c", labels="study")
-    >>> describe_heterogeneity(mm.meta_analysis(es, method="REML"))
-    'I² = 92% [82%, 98%]: considerable (k = 13).'
-    """
-    res = _meta_result(result, "result")
-    if res.k < 2:
-        return f"Heterogeneity cannot be assessed with a single study (k = {res.k})."
-    i2 = float(np.clip(res.i2, 0.0, 100.0))
-    text = f"I² = {_pct(i2)}"
-    lo, hi = (float(b) for b in res.i2_ci)
-    has_ci = bool(np.isfinite(lo) and np.isfinite(hi))
-    if has_ci:
-        lo, hi = float(np.clip(lo, 0.0, 100.0)), float(np.clip(hi, 0.0, 100.0))
-        text += f" [{_pct(lo)}, {_pct(hi)}]"
-    text += f": {i2_band(i2)}"
-    if not has_ci:
-        text += f", with no interval available at k = {res.k}."
-    elif lo < _WIDE_LOW and hi > _WIDE_HIGH:
-        text += f", with wide uncertainty at k = {res.k}."
-    elif res.k < FEW_STUDIES:
-        text += f", from only k = {res.k} studies."
-    else:
-        text += f" (k = {res.k})."
-    return text
-
-
-@dataclass(frozen=True, eq=False)
-class HeterogeneityTable:
-    """Heterogeneity of several meta-analyses side by side (:func:`heterogeneity_table`).
-
-    Attributes
-    ----------
-    frame : DataFrame
-        One row per analysis, columns :data:`HETEROGENEITY_COLUMNS`, at full
-        precision: the pooled ``estimate`` with ``ci_low``/``ci_high`` and
-        the prediction interval ``pi_low``/``pi_high`` on the analysis scale
-        (log for ratio measures) and on the display scale (``*_display``,
-        via the result's ``transform``; ``scale`` names it); ``tau2`` with its
-        Q-profile interval, ``tau``; ``i2`` (percent) and ``h2`` with their
-        intervals; Cochran's ``q`` with its ``df`` and ``p``; the ``method``
-        and ``test``; ``estimable`` (k ≥ 2: heterogeneity can be assessed)
-        and the plain-language ``interpretation``
-        (:func:`describe_heterogeneity`).
-
-    Notes
-    -----
-    With k = 1 the frame keeps the values the result holds (τ² = 0, I² = 0,
-    H² = 1, Q = 0 by convention) and ``estimable`` is False; the text and
-    HTML displays show "n/a" for them instead.
-    """
-
-    frame: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of the table as a tidy DataFrame (full precision)."""
-        return self.frame.copy()
-
-    def __repr__(self) -> str:
-        return f"<HeterogeneityTable: {len(self.frame)} analyses>"
-
-    def display_frame(self, digits: int = 2) -> pd.DataFrame:
-        """The table for reading: estimates with intervals as text, rounded to ``digits``.
-
-        Parameters
-        ----------
-        digits : int, default 2
-            Decimal places.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per analysis; heterogeneity quantities of analyses with
-            k = 1 are shown as ``n/a``.
-        """
-        import pandas as pd
-
-        def num(x: float) -> str:
-            return "NA" if not np.isfinite(x) else f"{x:.{digits}f}"
-
-        def interval(a: float, b: float) -> str:
-            return f"[{num(a)}, {num(b)}]"
-
-        rows = []
-        for rec in self.frame.to_dict("records"):
-            r = _Row({str(k): v for k, v in rec.items()})
-            ok = bool(r.estimable)
-            na = "n/a"
-            rows.append(
-                {
-                    "analysis": r.analysis,
-                    "k": r.k,
-                    "estimate": f"{num(r.estimate_display)} "
-                    f"{interval(r.ci_low_display, r.ci_high_display)}",
-                    "prediction interval": interval(r.pi_low_display, r.pi_high_display)
-                    if ok
-                    else na,
-                    "scale": r.scale,
-                    "tau²": f"{num(r.tau2)} {interval(r.tau2_ci_low, r.tau2_ci_high)}"
-                    if ok
-                    else na,
-                    "I² (%)": f"{r.i2:.1f} [{r.i2_ci_low:.1f}, {r.i2_ci_high:.1f}]" if ok else na,
-                    "H²": f"{num(r.h2)} {interval(r.h2_ci_low, r.h2_ci_high)}" if ok else na,
-                    "Q (df, p)": f"{num(r.q)} ({r.df}, {_p_text(r.p)})" if ok else na,
-                    "model": f"{r.method}, {r.test}",
-                    "interpretation": r.interpretation,
-                }
-            )
-        return pd.DataFrame(rows)
-
-    def __str__(self) -> str:
-        return str(self.display_frame().to_string(index=False))
-
-    def _repr_html_(self) -> str:
-        out: str = self.display_frame().to_html(
-            index=False, border=0, classes="heterogeneity-table"
-        )
-        return out
-
-
-class _Row:
-    """Attribute access to one row of the table (values as floats where numeric)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-def _p_text(p: float) -> str:
-    if not np.isfinite(p):
-        return "p NA"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def heterogeneity_table(
-    results: Mapping[str, MetaAnalysisResult | object] | Sequence[MetaAnalysisResult | object],
-) -> HeterogeneityTable:
-    """Heterogeneity of several meta-analyses, one row each.
-
-    Parameters
-    ----------
-    results : mapping of str to result, or sequence of results
-        Results of :func:`~msc_meta.meta_analysis` (or of
-        :func:`~msc_meta.analyses.run_analysis`). A mapping's keys name the
-        rows; in a sequence, an analysis result is named by its
-        ``spec.name`` and a bare result ``"analysis 1"``, ``"analysis 2"``, ...
-
-    Returns
-    -------
-    HeterogeneityTable
-        ``.frame`` (and ``to_frame()``) with the columns of
-        :data:`HETEROGENEITY_COLUMNS`; ``str()`` and ``_repr_html_`` display
-        it rounded.
-
-    Raises
-    ------
-    MetaAnalysisError
-        No results, duplicate names, or an element that is not a
-        meta-analysis result.
-
-    Notes
-    -----
-    Every number is read from the results, nothing is recomputed: I², H² and
-    their Q-profile intervals as :func:`~msc_meta.meta_analysis` gives them
-    (metafor's ``rma.uni`` with ``confint``), the prediction interval as
-    metafor's ``predict``, the display scale via ``result.transform``
-    (metafor's ``transf``). ``interpretation`` is
-    :func:`describe_heterogeneity`.
-
-    References
-    ----------
-    .. [1] Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a
-       meta-analysis. Stat Med 21(11):1539-1558.
-    .. [2] Viechtbauer W (2007). Confidence intervals for the amount of
-       heterogeneity in meta-analysis. Stat Med 26(1):37-52.
-    .. [3] Riley RD, Higgins JPT, Deeks JJ (2011). Interpretation of random
-       effects meta-analyses. BMJ 342:d549.
-
-    Examples
-    --------
-    >>> import msc_meta as mm
-    >>> bcg = mm.datasets.load_bcg()
-    >>> es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t",
-    ...                      events_c="cpos", n_c="n_c", labels="study")
-    >>> table = heterogeneity_table({"REML": mm.meta_analysis(es, method="REML"),
-    ...                              "DL": mm.meta_analysis(es, method="DL")})
-    >>> table.frame[["analysis", "k", "i2"]].round(2).values.tolist()
-    [['REML', 13, 92.22], ['DL', 13, 92.12]]
-    """
-    import pandas as pd
-
-    from ._errors import MetaAnalysisError
-
-    items: list[tuple[str, MetaAnalysisResult]] = []
-    if isinstance(results, Mapping):
-        for key, obj in results.items():
-            if not isinstance(key, str):
-                raise MetaAnalysisError(f"results key {key!r} is not a string (an analysis name)")
-            items.append((key, _meta_result(obj, f"results[{key!r}]")))
-    elif isinstance(results, Sequence) and not isinstance(results, (str, bytes)):
-        for i, obj in enumerate(results):
-            spec = getattr(obj, "spec", None)
-            name = getattr(spec, "name", None)
-            items.append(
-                (
-                    name if isinstance(name, str) else f"analysis {i + 1}",
-                    _meta_result(obj, f"results[{i}]"),
-                )
-            )
-    else:
-        raise MetaAnalysisError(
-            f"results is a {type(results).__name__}; expected a mapping of names to results "
-            "or a sequence of results"
-        )
-    if not items:
-        raise MetaAnalysisError("results is empty; give at least one meta-analysis result")
-    names = [n for n, _ in items]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise MetaAnalysisError(f"results has duplicate analysis names: {', '.join(dup)}")
-
-    rows = []
-    for name, r in items:
-        t = r.transform
-        rows.append(
-            {
-                "analysis": name,
-                "k": r.k,
-                "measure": r.measure,
-                "scale": display_scale(r.measure),
-                "method": r.method,
-                "test": r.test,
-                "level": r.level,
-                "estimate": r.estimate,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "pi_low": r.pi_low,
-                "pi_high": r.pi_high,
-                "estimate_display": float(t(r.estimate)),
-                "ci_low_display": float(t(r.ci_low)),
-                "ci_high_display": float(t(r.ci_high)),
-                "pi_low_display": float(t(r.pi_low)),
-                "pi_high_display": float(t(r.pi_high)),
-                "tau2": r.tau2,
-                "tau2_ci_low": r.tau2_ci[0],
-                "tau2_ci_high": r.tau2_ci[1],
-                "tau": r.tau,
-                "i2": r.i2,
-                "i2_ci_low": r.i2_ci[0],
-                "i2_ci_high": r.i2_ci[1],
-                "h2": r.h2,
-                "h2_ci_low": r.h2_ci[0],
-                "h2_ci_high": r.h2_ci[1],
-                "q": r.q,
-                "df": r.q_df,
-                "p": r.q_pvalue,
-                "estimable": r.k >= 2,
-                "interpretation": describe_heterogeneity(r),
-            }
-        )
-    return HeterogeneityTable(frame=pd.DataFrame(rows, columns=list(HETEROGENEITY_COLUMNS)))
+def __getattr__(name: str) -> Any:
+    """The display names that moved to :mod:`msc_meta.heterogeneity_display` (PEP 562)."""
+    if name in _MOVED:
+        # compatibility shim, resolved on first access only: this module never imports the display
+        # layer at import time (remove once report.py, the notebooks and README use the new home)
+        return getattr(importlib.import_module(".heterogeneity_display", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -292,8 +292,29 @@ def _others(a: FloatArray) -> FloatArray:
     return rows_out
 
 
-def _resid(y: FloatArray, w: FloatArray, X: FloatArray | None) -> FloatArray:
-    """Residuals of the weighted least-squares fit of ``y`` on ``X``."""
+def wls_residuals(y: FloatArray, w: FloatArray, X: FloatArray | None = None) -> FloatArray:
+    """Residuals of the weighted least-squares fit of ``y`` on ``X``.
+
+    Parameters
+    ----------
+    y : ndarray
+        Effects.
+    w : ndarray
+        Weights (> 0), e.g. ``1 / v`` or ``1 / (v + τ²)``.
+    X : ndarray, optional
+        ``k x p`` design matrix; ``None`` for the intercept-only model.
+
+    Returns
+    -------
+    ndarray
+        The residuals ``r``; ``w @ r**2`` is the (generalised) Q statistic at
+        these weights.
+
+    Notes
+    -----
+    :math:`r = y - X\\hat\\beta_w` with the weighted least-squares
+    :math:`\\hat\\beta_w`, so that :math:`\\sum_i w_i r_i^2 = Y'PY`.
+    """
     if X is None:
         return y - float(w @ y) / float(_sum(w))
     WX = X * w[:, None]
@@ -332,8 +353,27 @@ def _p2_sum(w: FloatArray, X: FloatArray | None, d1: FloatArray, d2: FloatArray)
     return float(_sum(pd * pd * d1 * d2)) + float((a * d1) @ _others(a * d2))
 
 
-def _trace_p(w: FloatArray, X: FloatArray | None) -> float:
-    """tr(P): for the intercept-only model :math:`\\sum_i w_i S_{-i} / S`."""
+def trace_p(w: FloatArray, X: FloatArray | None = None) -> float:
+    """tr(P), the trace of the residual-maker of weighted least squares.
+
+    Parameters
+    ----------
+    w : ndarray
+        Weights (> 0).
+    X : ndarray, optional
+        ``k x p`` design matrix; ``None`` for the intercept-only model.
+
+    Returns
+    -------
+    float
+        The trace of P at the weights ``w``.
+
+    Notes
+    -----
+    :math:`P = W - WX(X'WX)^{-1}X'W`. For the intercept-only model
+    :math:`\\operatorname{tr}(P) = \\sum_i w_i S_{-i} / S` with
+    :math:`S = \\sum w`, computed without cancellation.
+    """
     if X is None:
         return float(_sum(_p_diag(w)))
     return float(np.trace(_p_matrix(w, X)))
@@ -347,36 +387,6 @@ def _trace_pp(w: FloatArray, X: FloatArray | None) -> float:
 
 def _ncol(X: FloatArray | None) -> int:
     return 1 if X is None else int(X.shape[1])
-
-
-def q_generalized(tau2: float, y: FloatArray, v: FloatArray, X: FloatArray | None = None) -> float:
-    """Generalised Q statistic ``Y'P(τ²)Y`` (Cochran's Q at τ² = 0).
-
-    Parameters
-    ----------
-    tau2 : float
-        The value of τ² (>= 0).
-    y : ndarray
-        Effects.
-    v : ndarray
-        Sampling variances (> 0).
-    X : ndarray, optional
-        Design matrix; ``None`` for the intercept-only model.
-
-    Returns
-    -------
-    float
-        :math:`Q(\\tau^2)`.
-
-    Notes
-    -----
-    :math:`Q(\\tau^2) = \\sum_i w_i (y_i - \\hat\\mu_w)^2` with
-    :math:`w_i = 1/(v_i + \\tau^2)`; it decreases in τ² (DerSimonian & Kacker
-    2007). metafor's ``.QE.func``.
-    """
-    w = 1.0 / (v + tau2)
-    r = _resid(y, w, X)
-    return float(w @ (r * r))
 
 
 def solve_q_equation(
@@ -424,7 +434,7 @@ def solve_q_equation(
     """
     t = 0.0
     w = 1.0 / v
-    r = _resid(y, w, X)
+    r = wls_residuals(y, w, X)
     py = w * r
     q = float(py @ r)
     if q <= target:
@@ -440,7 +450,7 @@ def solve_q_equation(
             if not lo < cand < hi:
                 cand = 0.5 * (lo + hi)
         w = 1.0 / (v + cand)
-        r = _resid(y, w, X)
+        r = wls_residuals(y, w, X)
         py = w * r
         q = float(py @ r)
         if q > target:
@@ -482,9 +492,9 @@ def _dl(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     """
     k, p = int(y.shape[0]), _ncol(X)
     w = 1.0 / v
-    r = _resid(y, w, X)
+    r = wls_residuals(y, w, X)
     q = float(w @ (r * r))
-    trP = _trace_p(w, X)
+    trP = trace_p(w, X)
     t = max(0.0, (q - (k - p)) / trP)
     return Tau2Fit(t, _moment_se(t, k, p, w, X, trP))
 
@@ -496,12 +506,12 @@ def _hunter_schmidt(
     k, p = int(y.shape[0]), _ncol(X)
     factor = k / (k - p) if small_sample else 1.0
     w = 1.0 / v
-    r = _resid(y, w, X)
+    r = wls_residuals(y, w, X)
     q = float(w @ (r * r))
     sw = float(_sum(w))
     t = max(0.0, (factor * q - k) / sw)
     # metafor: the DL standard error formula with tr(P) as the trace but sum(w) as the scale
-    trP = _trace_p(w, X)
+    trP = trace_p(w, X)
     se = factor * (trP / sw) * _moment_se(t, k, p, w, X, trP)
     return Tau2Fit(t, se)
 
@@ -524,7 +534,7 @@ def _he(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     """
     k, p = int(y.shape[0]), _ncol(X)
     ones = np.ones(k)
-    r = _resid(y, ones, X)
+    r = wls_residuals(y, ones, X)
     rss = float(r @ r)
     trpv = float(_p_diag(ones) @ v) if X is None else float(np.diag(_p_matrix(ones, X)) @ v)
     t = max(0.0, (rss - trpv) / (k - p))
@@ -542,7 +552,7 @@ def _sj(y: FloatArray, v: FloatArray, X: FloatArray | None, control: Tau2Control
     k, p = int(y.shape[0]), _ncol(X)
     t0 = float(np.var(y))
     w = 1.0 / (v + t0)
-    r = _resid(y, w, X)
+    r = wls_residuals(y, w, X)
     q = float(w @ (r * r))
     t = max(0.0, t0 * q / (k - p))
     ones = np.ones(k)
@@ -587,7 +597,7 @@ def loglik(
     k, p = int(y.shape[0]), _ncol(X)
     vt = v + tau2
     w = 1.0 / vt
-    r = _resid(y, w, X)
+    r = wls_residuals(y, w, X)
     ll = -0.5 * float(_sum(np.log(vt))) - 0.5 * float(w @ (r * r))
     if not reml:
         return ll - 0.5 * k * math.log(2 * math.pi)
@@ -612,10 +622,10 @@ def _score_slope(
     """
     w = 1.0 / (v + t)
     if X is not None:
-        py = w * _resid(y, w, X)
-        ypppy = float(py @ (w * _resid(py, w, X)))
+        py = w * wls_residuals(y, w, X)
+        ypppy = float(py @ (w * wls_residuals(py, w, X)))
         info = _trace_pp(w, X) if reml else float(w @ w)
-        score = float(py @ py) - (_trace_p(w, X) if reml else float(_sum(w)))
+        score = float(py @ py) - (trace_p(w, X) if reml else float(_sum(w)))
         return score, -2.0 * ypppy + info
     s = float(_sum(w))
     py = w * (y - float(w @ y) / s)
@@ -625,7 +635,7 @@ def _score_slope(
     s2 = float(_sum(w2))
     if reml:
         info = s2 - 2.0 * float(w2 @ w) / s + (s2 / s) ** 2
-        return float(py @ py) - _trace_p(w, None), -2.0 * ypppy + info
+        return float(py @ py) - trace_p(w, None), -2.0 * ypppy + info
     return float(py @ py) - s, -2.0 * ypppy + s2
 
 
@@ -878,7 +888,7 @@ def fit_working(
     """
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         w = 1.0 / v
-        r = _resid(y, w, X)
+        r = wls_residuals(y, w, X)
         if not math.isfinite(float(w @ (r * r))):
             raise MetaAnalysisError(
                 "Q cannot be represented in double precision: the effects differ from each "

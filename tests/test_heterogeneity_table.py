@@ -6,15 +6,19 @@ The bands are those of the Cochrane Handbook, section 10.10.2 (Deeks, Higgins & 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 
 import msc_meta as mm
+import msc_meta.heterogeneity as het
+import msc_meta.heterogeneity_display as display
 from msc_meta.analyses import ANALYSES, run_analysis
-from msc_meta.heterogeneity import (
+from msc_meta.heterogeneity_display import (
     HETEROGENEITY_COLUMNS,
     I2_BANDS,
     HeterogeneityTable,
@@ -265,3 +269,34 @@ def test_display_scale_names() -> None:
     assert display_scale("MD") == "raw mean difference"
     assert display_scale(None) == "effect"
     assert display_scale("unknown") == "effect"
+
+
+def test_the_numbers_module_does_not_import_the_display_module() -> None:
+    # heterogeneity.py is the lower layer: the display module imports it, never the reverse
+    # (at run time: the names of the compatibility shim are imported for type checkers only)
+    tree = ast.parse(Path(het.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+    }
+    assert not any("display" in m or m in {"results", "report"} for m in imported)
+
+
+def test_display_names_are_exported_and_still_readable_from_the_old_module() -> None:
+    assert mm.heterogeneity_table is display.heterogeneity_table
+    assert mm.describe_heterogeneity is display.describe_heterogeneity
+    assert mm.HeterogeneityTable is display.HeterogeneityTable
+    for name in het._MOVED:
+        assert getattr(het, name) is getattr(display, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        het.nothing  # noqa: B018
+
+
+def test_display_frame_formats_through_the_shared_helpers(bcg: mm.MetaAnalysisResult) -> None:
+    frame = heterogeneity_table({"bcg": bcg}).to_frame()
+    frame.loc[0, ["p", "pi_high_display", "estimate_display"]] = [math.nan, math.inf, -0.001]
+    shown = mm.HeterogeneityTable(frame).display_frame().iloc[0]
+    assert shown["Q (df, p)"].endswith("(12, p NA)")  # a missing p-value reads "p NA"
+    assert shown["prediction interval"].endswith(", inf]")  # an infinite bound is not missing
+    assert shown["estimate"].startswith("0.00 [")  # no "-0.00"
