@@ -34,7 +34,7 @@ from ._validation import is_missing
 from .analyses import AnalysisSpec
 from .caveats import records_of, words
 from .effects import MEASURES
-from .heterogeneity import HeterogeneityTable, describe_heterogeneity, display_scale
+from .heterogeneity_display import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
 from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY, MetaAnalysisResult
 from .running import MIN_K_FUNNEL, ReportEntry
@@ -141,7 +141,7 @@ def estimate_label(spec: AnalysisSpec, measure: str | None = None) -> str:
     Single-group mean analyses pool mean changes from baseline and two-group
     mean analyses differences in mean change (:func:`~msc_meta.analyses.analysis_input`
     reads ``change_mean`` rows); other analyses are named by their display
-    scale (:func:`~msc_meta.heterogeneity.display_scale`).
+    scale (:func:`~msc_meta.heterogeneity_display.display_scale`).
 
     Parameters
     ----------

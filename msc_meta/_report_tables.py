@@ -15,7 +15,7 @@ from ._errors import MetaAnalysisError
 from ._validation import is_missing
 from .caveats import records_of
 from .effects import MEASURES
-from .heterogeneity import display_scale
+from .heterogeneity_display import display_scale
 from .records import TrialRecords, iter_missing
 from .running import ReportEntry
 

@@ -13,10 +13,8 @@ them (:func:`~msc_meta.heterogeneity_display.heterogeneity_table`,
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,17 +23,6 @@ from scipy import special
 from ._errors import ConvergenceWarning
 from ._inference import chi2_sf
 from .tau2 import Tau2Control, solve_q_equation, trace_p, wls_residuals, working_units
-
-if TYPE_CHECKING:  # pragma: no cover
-    # for type checkers only, the names of the compatibility shim at the end of this module
-    from .heterogeneity_display import FEW_STUDIES as FEW_STUDIES
-    from .heterogeneity_display import HETEROGENEITY_COLUMNS as HETEROGENEITY_COLUMNS
-    from .heterogeneity_display import I2_BANDS as I2_BANDS
-    from .heterogeneity_display import HeterogeneityTable as HeterogeneityTable
-    from .heterogeneity_display import describe_heterogeneity as describe_heterogeneity
-    from .heterogeneity_display import display_scale as display_scale
-    from .heterogeneity_display import heterogeneity_table as heterogeneity_table
-    from .heterogeneity_display import i2_band as i2_band
 
 FloatArray = NDArray[np.float64]
 
@@ -309,28 +296,3 @@ def q_profile_ci(
             Q_PROFILE_NOT_CONVERGED.format(control.max_iter), ConvergenceWarning, stacklevel=2
         )
     return units.variance(lo), units.variance(hi)
-
-
-#: Names that moved to :mod:`msc_meta.heterogeneity_display`; still readable here
-#: (``msc_meta.heterogeneity.heterogeneity_table``) until every caller uses the new home.
-_MOVED = frozenset(
-    {
-        "FEW_STUDIES",
-        "HETEROGENEITY_COLUMNS",
-        "I2_BANDS",
-        "HeterogeneityTable",
-        "describe_heterogeneity",
-        "display_scale",
-        "heterogeneity_table",
-        "i2_band",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The display names that moved to :mod:`msc_meta.heterogeneity_display` (PEP 562)."""
-    if name in _MOVED:
-        # compatibility shim, resolved on first access only: this module never imports the display
-        # layer at import time (remove once report.py, the notebooks and README use the new home)
-        return getattr(importlib.import_module(".heterogeneity_display", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ import pandas as pd
 from ._errors import MetaAnalysisError
 from ._format import interval, number, p_equals, percent
 from .effects import MEASURES
-from .results import _DISPLAY_NAMES, MetaAnalysisResult
+from .results import MetaAnalysisResult
 
 #: Cochrane Handbook (Deeks, Higgins & Altman, section 10.10.2) rough guide to I²: the
 #: bands overlap on purpose, because the importance of an I² value depends on the size and
@@ -155,13 +155,8 @@ def display_scale(measure: str | None) -> str:
         on their own scale, named by the measure's description (``"raw mean
         difference"`` for ``"MD"``); ``"effect"`` when there is no measure.
     """
-    if measure is None:
-        return "effect"
-    if measure in _DISPLAY_NAMES:
-        return _DISPLAY_NAMES[measure]
-    if measure in MEASURES:
-        return MEASURES[measure].description.split(" (")[0]
-    return "effect"
+    info = MEASURES.get(measure or "")
+    return info.display_name if info is not None else "effect"
 
 
 def describe_heterogeneity(result: MetaAnalysisResult | object) -> str:

@@ -20,7 +20,7 @@ This module orchestrates: Python prepares plain values, and the page's HTML live
 Jinja2 templates (``msc_meta/templates/``: ``report.html.j2``, ``_macros.html.j2`` and
 the inlined ``report.css``), rendered with autoescaping. Every number in the page and
 the tables is read from the library's results (:func:`msc_meta.analyses.run_analysis`,
-:func:`msc_meta.heterogeneity.heterogeneity_table`) and the records. The page describes
+:func:`msc_meta.heterogeneity_display.heterogeneity_table`) and the records. The page describes
 what the records show, with design, size and uncertainty; it gives no treatment advice.
 """
 
@@ -53,7 +53,7 @@ from ._report_page import (
 from ._report_tables import effect_size_table, not_contributing, study_table
 from .analyses import AnalysisSpec
 from .caveats import caveats
-from .heterogeneity import heterogeneity_table
+from .heterogeneity_display import heterogeneity_table
 from .plots import forest_plot, funnel_plot
 from .records import TrialRecords, bundled_data_dir
 from .running import (

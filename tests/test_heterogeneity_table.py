@@ -273,7 +273,6 @@ def test_display_scale_names() -> None:
 
 def test_the_numbers_module_does_not_import_the_display_module() -> None:
     # heterogeneity.py is the lower layer: the display module imports it, never the reverse
-    # (at run time: the names of the compatibility shim are imported for type checkers only)
     tree = ast.parse(Path(het.__file__).read_text(encoding="utf-8"))
     imported = {
         node.module
@@ -283,14 +282,11 @@ def test_the_numbers_module_does_not_import_the_display_module() -> None:
     assert not any("display" in m or m in {"results", "report"} for m in imported)
 
 
-def test_display_names_are_exported_and_still_readable_from_the_old_module() -> None:
+def test_display_names_are_exported_from_the_package() -> None:
     assert mm.heterogeneity_table is display.heterogeneity_table
     assert mm.describe_heterogeneity is display.describe_heterogeneity
     assert mm.HeterogeneityTable is display.HeterogeneityTable
-    for name in het._MOVED:
-        assert getattr(het, name) is getattr(display, name)
-    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        het.nothing  # noqa: B018
+    assert not hasattr(het, "heterogeneity_table")  # the numbers module holds no display code
 
 
 def test_display_frame_formats_through_the_shared_helpers(bcg: mm.MetaAnalysisResult) -> None:
