@@ -8,17 +8,22 @@ gives the display scale, as metafor's ``transf`` argument does.
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
-from numpy.typing import NDArray
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+from . import _format
+from ._errors import MetaAnalysisError
+from ._inference import critical_value
+from .effects import EffectSizes, back_transform
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 
 # --------------------------------------------------------------------------- summary
@@ -79,8 +84,6 @@ class Summary:
 
     def _shown(self) -> tuple[pd.DataFrame, int, int]:
         """The rows to show, where the omission row goes, and how many rows it stands for."""
-        import pandas as pd
-
         table = self.table
         assert table is not None
         n_body = len(table) - self.fixed_rows
@@ -139,8 +142,6 @@ class Summary:
 
 
 def _check_max_rows(max_rows: int | None) -> int | None:
-    from ._errors import MetaAnalysisError
-
     if max_rows is None:
         return None
     if isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 1:
@@ -155,25 +156,6 @@ def _names_text(names: Sequence[str], limit: int = 10) -> str:
     shown = ", ".join(map(str, names[:limit]))
     more = f", … {len(names) - limit:,} more" if len(names) > limit else ""
     return f"{len(names)}: {shown}{more}"
-
-
-def _f(x: float, digits: int) -> str:
-    if x is None or not np.isfinite(x):
-        return "NA" if x is None or np.isnan(x) else ("inf" if x > 0 else "-inf")
-    return f"{x:.{digits}f}"
-
-
-def _p(p: float, digits: int) -> str:
-    if not np.isfinite(p):
-        return "NA"
-    floor = 10.0 ** (-digits)
-    return f"< {floor:.{digits}f}" if p < floor else f"{p:.{digits}f}"
-
-
-def _p_eq(p: float, digits: int) -> str:
-    """``p = 0.0123`` or ``p < 0.0001``."""
-    text = _p(p, digits)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 # --------------------------------------------------------------------------- transforms
@@ -196,8 +178,6 @@ def display_transform(measure: str | None) -> tuple[Callable[[Any], Any], str]:
     tuple of (callable, str)
         The function and the name of the display scale.
     """
-    from .effects import back_transform
-
     return (lambda x: back_transform(measure, x)), _DISPLAY_NAMES.get(measure or "", "effect")
 
 
@@ -214,6 +194,292 @@ _DISPLAY_NAMES = {
     "ZCOR": "correlation",
     "COR": "correlation",
 }
+
+
+# --------------------------------------------------------------------------- fit specification
+
+FitKind = Literal["inverse-variance", "mantel-haenszel", "peto"]
+
+#: The options :meth:`MetaAnalysisResult.refit` and :meth:`BinaryPooledResult.refit`
+#: accept, by pooling kind (each a keyword of the function that fitted the result).
+REFIT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "inverse-variance": ("method", "test", "level", "tol", "max_iter"),
+    "mantel-haenszel": ("measure", "level", "add", "to", "drop00", "correct"),
+    "peto": ("level", "add", "to", "drop00"),
+}
+
+#: The public function behind each pooling kind, for messages.
+_FITTED_BY = {
+    "inverse-variance": "meta_analysis",
+    "mantel-haenszel": "mantel_haenszel",
+    "peto": "peto",
+}
+
+#: The arm counts of a 2x2 table, as :func:`msc_meta.mantel_haenszel` takes them.
+TABLE_COLUMNS = ("events_t", "n_t", "events_c", "n_c")
+
+
+@dataclass(frozen=True, eq=False)
+class FitSpec:
+    """What a pooled result was fitted from, and how: enough to fit it again.
+
+    Kept by every pooled result (``result.spec``); :meth:`MetaAnalysisResult.subset`
+    and :meth:`MetaAnalysisResult.refit` (and those of :class:`BinaryPooledResult`)
+    call ``fitter``, the public function that made the result, with these
+    inputs and options, so a refit gives every warning, note and check of a
+    fresh fit. The per-study inputs are those given, including studies left
+    out for missing values; ``kept`` says which of them the result pooled.
+
+    Attributes
+    ----------
+    kind : {"inverse-variance", "mantel-haenszel", "peto"}
+        The pooling.
+    fitter : callable
+        The public function that fitted the result (:func:`~msc_meta.meta_analysis`,
+        :func:`~msc_meta.mantel_haenszel` or :func:`~msc_meta.peto`).
+    measure : str or None
+        The effect-size measure.
+    method : str
+        τ² estimator code, ``"MH"`` or ``"Peto"``.
+    test : str
+        Test of the pooled estimate as requested (``"z"`` for MH and Peto).
+    level : float
+        Confidence level.
+    labels : tuple of str
+        Labels of every study given.
+    kept : numpy.ndarray
+        Positions (in the inputs) of the pooled studies, in the order of the
+        result's rows.
+    effect : numpy.ndarray or None
+        Effects of every study given (inverse-variance only).
+    variance : numpy.ndarray or None
+        Their sampling variances (inverse-variance only).
+    n_total : numpy.ndarray or None
+        Study sizes of every study given (the PFT back-transform needs them).
+    study_data : pandas.DataFrame or None
+        Arm data of every study given: the 2x2 counts for MH and Peto, the
+        arguments of :func:`~msc_meta.effect_sizes` otherwise (when known).
+    tol : float or None
+        Convergence tolerance of the iterative estimators (inverse-variance only).
+    max_iter : int or None
+        Their iteration limit (inverse-variance only).
+    add : float or None
+        Zero-cell correction of the study-level effects (MH and Peto only).
+    to : str or None
+        Which tables receive ``add`` (MH and Peto only).
+    drop00 : bool or None
+        Whether double-zero studies leave the study-level effects (MH and Peto only).
+    correct : bool or None
+        Continuity correction of the Cochran-Mantel-Haenszel test (MH only).
+    """
+
+    kind: FitKind
+    fitter: Callable[..., Any]
+    measure: str | None
+    method: str
+    test: str
+    level: float
+    labels: tuple[str, ...]
+    kept: IntArray
+    effect: FloatArray | None = None
+    variance: FloatArray | None = None
+    n_total: FloatArray | None = None
+    study_data: pd.DataFrame | None = None
+    tol: float | None = None
+    max_iter: int | None = None
+    add: float | None = None
+    to: str | None = None
+    drop00: bool | None = None
+    correct: bool | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The options of the fit, as keywords of ``fitter`` (see :data:`REFIT_OPTIONS`).
+
+        Returns
+        -------
+        dict
+            Option name to value.
+        """
+        return {name: getattr(self, name) for name in REFIT_OPTIONS[self.kind]}
+
+    def fit(self, rows: IntArray | None = None, **changes: Any) -> Any:
+        """Call ``fitter`` on the inputs (or the input ``rows``) with the options and ``changes``.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray, optional
+            Positions in the inputs of the studies to fit; all of them by default.
+        **changes
+            Options replacing those of the fit (names of :data:`REFIT_OPTIONS`).
+
+        Returns
+        -------
+        MetaAnalysisResult or BinaryPooledResult
+            The new fit.
+        """
+        take = np.arange(len(self.labels)) if rows is None else rows
+        labels = [self.labels[i] for i in take]
+        opts = {**self.options(), **changes}
+        if self.kind == "inverse-variance":
+            assert self.effect is not None and self.variance is not None
+            frame = EffectSizes({"study": labels})
+            frame["effect"] = self.effect[take]
+            frame["variance"] = self.variance[take]
+            frame.measure = cast(str, self.measure)
+            frame.n_total = cast(FloatArray, None if self.n_total is None else self.n_total[take])
+            frame.zero_cell_studies = ()
+            frame.study_data = cast(pd.DataFrame, _rows(self.study_data, take))
+            return self.fitter(frame, **opts)
+        cells = cast(pd.DataFrame, _rows(self.study_data, take))
+        counts = {c: cells[c].to_numpy(dtype=np.float64) for c in TABLE_COLUMNS}
+        if self.kind == "mantel-haenszel":
+            measure = opts.pop("measure")
+            return self.fitter(measure, **counts, labels=labels, **opts)
+        return self.fitter(**counts, labels=labels, **opts)
+
+
+def _rows(frame: pd.DataFrame | None, take: IntArray) -> pd.DataFrame | None:
+    """Rows ``take`` of ``frame`` (positions), renumbered from 0."""
+    return None if frame is None else frame.iloc[take].reset_index(drop=True)
+
+
+def _positions(mask: ArrayLike, k: int) -> IntArray:
+    """Positions of the studies selected by a boolean mask or integer positions."""
+    arr = np.asarray(mask)
+    if arr.ndim != 1:
+        raise MetaAnalysisError(
+            f"mask must be one-dimensional (a boolean mask of length k = {k} or integer "
+            f"positions); it has shape {arr.shape}"
+        )
+    if arr.dtype == np.bool_:
+        if arr.shape[0] != k:
+            raise MetaAnalysisError(
+                f"mask has {arr.shape[0]} values but the result has k = {k} studies; give a "
+                "boolean mask with one value per study, or integer positions"
+            )
+        pos = np.flatnonzero(arr)
+    elif arr.size == 0 or np.issubdtype(arr.dtype, np.integer):
+        pos = arr.astype(np.intp)
+        bad = pos[(pos < 0) | (pos >= k)]
+        if bad.size:
+            raise MetaAnalysisError(
+                f"mask[{int(np.flatnonzero((pos < 0) | (pos >= k))[0])}] = {int(bad[0])} is not a "
+                f"position of a study; positions run from 0 to {k - 1} (k = {k})"
+            )
+        if np.unique(pos).size != pos.size:
+            raise MetaAnalysisError("mask repeats a position; give each study at most once")
+    else:
+        raise MetaAnalysisError(
+            f"mask has dtype {arr.dtype}; give a boolean mask of length k = {k} or integer "
+            "positions"
+        )
+    if pos.size < 1:
+        raise MetaAnalysisError("mask selects no study; at least one study must be left to fit")
+    return pos
+
+
+class _Refittable:
+    """``subset`` and ``refit``, shared by the pooled-result classes."""
+
+    spec: FitSpec | None
+    k: int
+
+    def _spec(self) -> FitSpec:
+        if self.spec is None:
+            raise MetaAnalysisError(
+                "this result has no fit specification (spec is None: it was not made by "
+                "meta_analysis, mantel_haenszel or peto), so it cannot be refitted"
+            )
+        return self.spec
+
+    def subset(self, mask: ArrayLike) -> Any:
+        """The same analysis of some of the pooled studies.
+
+        Parameters
+        ----------
+        mask : array_like of bool or int
+            A boolean mask with one value per pooled study (in the order of
+            ``labels``), or the integer positions of the studies to keep.
+
+        Returns
+        -------
+        MetaAnalysisResult or BinaryPooledResult
+            A fresh fit of the selected studies by the same function with the
+            same options (method, test, level, iteration control, zero-cell
+            options, measure, study sizes and arm data).
+
+        Raises
+        ------
+        MetaAnalysisError
+            ``mask`` has the wrong length or dtype, names a position out of
+            range or twice, or selects no study.
+
+        Examples
+        --------
+        >>> import msc_meta as mm
+        >>> res = mm.meta_analysis([0.1, 0.3, -0.2, 0.5], [0.04, 0.09, 0.05, 0.02], method="DL")
+        >>> sub = res.subset([True, True, False, True])
+        >>> sub.k, sub.method, sub.labels
+        (3, 'DL', ('Study 1', 'Study 2', 'Study 4'))
+        """
+        spec = self._spec()
+        return spec.fit(spec.kept[_positions(mask, self.k)])
+
+    def refit(self, **changes: Any) -> Any:
+        """The same studies fitted again with some options changed.
+
+        Parameters
+        ----------
+        **changes
+            Options of the function that fitted the result:
+            ``method, test, level, tol, max_iter`` for
+            :func:`~msc_meta.meta_analysis`; ``measure, level, add, to, drop00,
+            correct`` for :func:`~msc_meta.mantel_haenszel`; ``level, add, to,
+            drop00`` for :func:`~msc_meta.peto`. The others stay as they were.
+
+        Returns
+        -------
+        MetaAnalysisResult or BinaryPooledResult
+            The new fit (of every study given, including those left out for
+            missing values, which are left out again).
+
+        Raises
+        ------
+        MetaAnalysisError
+            An option that does not exist, or does not apply to this kind of
+            result; or any error of the fitting function.
+
+        Examples
+        --------
+        >>> import msc_meta as mm
+        >>> res = mm.meta_analysis([0.1, 0.3, -0.2, 0.5], [0.04, 0.09, 0.05, 0.02])
+        >>> res.refit(method="DL", test="knha").method
+        'DL'
+        """
+        spec = self._spec()
+        allowed = REFIT_OPTIONS[spec.kind]
+        for name in changes:
+            if name in allowed:
+                continue
+            elsewhere = [k for k, opts in REFIT_OPTIONS.items() if name in opts]
+            if elsewhere:
+                raise MetaAnalysisError(
+                    f"refit({name}=...) does not apply to a result of {_FITTED_BY[spec.kind]}; "
+                    f"its options are: {', '.join(allowed)}"
+                )
+            raise MetaAnalysisError(
+                f"refit({name}=...): unknown option; the options of a result of "
+                f"{_FITTED_BY[spec.kind]} are: {', '.join(allowed)}"
+            )
+        return spec.fit(None, **changes)
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated; use {new}, which holds the same values",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 # --------------------------------------------------------------------------- results
@@ -262,7 +528,7 @@ class _Plottable:
 
 
 @dataclass(frozen=True, eq=False)
-class MetaAnalysisResult(_Plottable):
+class MetaAnalysisResult(_Plottable, _Refittable):
     """Result of :func:`msc_meta.meta_analysis` (metafor's ``rma.uni``).
 
     All effects are on the analysis scale (log for ratio measures). ``i2`` is in
@@ -347,12 +613,17 @@ class MetaAnalysisResult(_Plottable):
         Upper limit of its confidence interval.
     notes : tuple of str
         Remarks on the fit, shown by :meth:`summary`.
-    n_per_study : numpy.ndarray or None
-        Study sizes, kept for the back-transformation of ``PFT``.
+    n_total : numpy.ndarray or None
+        Study sizes of the pooled studies, kept for the back-transformation
+        of ``PFT`` (``n_per_study`` before; that name still reads it, with a
+        ``DeprecationWarning``).
     study_data : pandas.DataFrame or None
         Arm data of the pooled studies (see above).
     not_estimable : tuple of str
         Labels of the studies left out for missing values.
+    spec : FitSpec or None
+        What the result was fitted from and how (see :meth:`subset` and
+        :meth:`refit`).
     """
 
     estimate: float
@@ -390,9 +661,16 @@ class MetaAnalysisResult(_Plottable):
     ce_ci_low: float = float("nan")
     ce_ci_high: float = float("nan")
     notes: tuple[str, ...] = ()
-    n_per_study: FloatArray | None = field(default=None, repr=False)
+    n_total: FloatArray | None = field(default=None, repr=False)
     study_data: pd.DataFrame | None = field(default=None, repr=False)
     not_estimable: tuple[str, ...] = field(default=(), repr=False)
+    spec: FitSpec | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_per_study(self) -> FloatArray | None:
+        """Deprecated name of :attr:`n_total`."""
+        _deprecated("MetaAnalysisResult.n_per_study", "n_total")
+        return self.n_total
 
     @property
     def tau(self) -> float:
@@ -432,9 +710,7 @@ class MetaAnalysisResult(_Plottable):
             The values on the display scale (see
             :func:`msc_meta.effects.back_transform`).
         """
-        from .effects import back_transform
-
-        return back_transform(self.measure, x, n=self.n_per_study)
+        return back_transform(self.measure, x, n=self.n_total)
 
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
         """A metafor-like summary with the pooled estimate, heterogeneity and tests.
@@ -477,41 +753,55 @@ class MetaAnalysisResult(_Plottable):
                     "adhoc": "Hartung-Knapp (ad hoc)",
                 }[self.test],
             ),
-            ("Estimate", _f(self.estimate, digits)),
-            ("SE", _f(self.se, digits)),
-            (f"{lvl} CI", f"[{_f(self.ci_low, digits)}, {_f(self.ci_high, digits)}]"),
-            (stat_name, _f(self.statistic, digits)),
-            ("p-value", _p(self.pvalue, digits)),
+            ("Estimate", _format.number(self.estimate, digits)),
+            ("SE", _format.number(self.se, digits)),
+            (
+                f"{lvl} CI",
+                f"[{_format.number(self.ci_low, digits)}, {_format.number(self.ci_high, digits)}]",
+            ),
+            (stat_name, _format.number(self.statistic, digits)),
+            ("p-value", _format.pvalue(self.pvalue, digits)),
         ]
         if one:
             lines.append((f"{lvl} PI", NOT_APPLICABLE_K1))
         elif self.is_random:
-            lines.append((f"{lvl} PI", f"[{_f(self.pi_low, digits)}, {_f(self.pi_high, digits)}]"))
+            lines.append(
+                (
+                    f"{lvl} PI",
+                    f"[{_format.number(self.pi_low, digits)}, {_format.number(self.pi_high, digits)}]",
+                )
+            )
         if self.measure is not None and self.measure in _DISPLAY_NAMES:
             t = self.transform
             name = _DISPLAY_NAMES[self.measure]
             lines.append(
                 (
                     f"Back-transformed ({name})",
-                    f"{_f(float(t(self.estimate)), digits)} "
-                    f"[{_f(float(t(self.ci_low)), digits)}, {_f(float(t(self.ci_high)), digits)}]",
+                    f"{_format.number(float(t(self.estimate)), digits)} "
+                    f"[{_format.number(float(t(self.ci_low)), digits)}, {_format.number(float(t(self.ci_high)), digits)}]",
                 )
             )
         lines += [
             (
                 "tau^2",
-                f"{_f(self.tau2, digits)} [{_f(self.tau2_ci[0], digits)}, {_f(self.tau2_ci[1], digits)}]",
+                f"{_format.number(self.tau2, digits)} [{_format.number(self.tau2_ci[0], digits)}, {_format.number(self.tau2_ci[1], digits)}]",
             ),
             (
                 "tau",
-                f"{_f(self.tau, digits)} [{_f(self.tau_ci[0], digits)}, {_f(self.tau_ci[1], digits)}]",
+                f"{_format.number(self.tau, digits)} [{_format.number(self.tau_ci[0], digits)}, {_format.number(self.tau_ci[1], digits)}]",
             ),
-            ("I^2", f"{_f(self.i2, 2)}% [{_f(self.i2_ci[0], 2)}%, {_f(self.i2_ci[1], 2)}%]"),
+            (
+                "I^2",
+                f"{_format.number(self.i2, 2)}% [{_format.number(self.i2_ci[0], 2)}%, {_format.number(self.i2_ci[1], 2)}%]",
+            ),
             (
                 "H^2",
-                f"{_f(self.h2, digits)} [{_f(self.h2_ci[0], digits)}, {_f(self.h2_ci[1], digits)}]",
+                f"{_format.number(self.h2, digits)} [{_format.number(self.h2_ci[0], digits)}, {_format.number(self.h2_ci[1], digits)}]",
             ),
-            ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
+            (
+                "Q",
+                f"{_format.number(self.q, digits)} (df = {self.q_df}, {_format.p_equals(self.q_pvalue, digits)})",
+            ),
         ]
         if one:
             heterogeneity = {"tau^2", "tau", "I^2", "H^2", "Q"}
@@ -541,8 +831,6 @@ class MetaAnalysisResult(_Plottable):
         study itself, labelled :data:`SINGLE_STUDY`, and there is no
         prediction row.
         """
-        import pandas as pd
-
         rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         if self.k == 1:
             pooled_label = SINGLE_STUDY
@@ -575,7 +863,7 @@ class MetaAnalysisResult(_Plottable):
 
 
 @dataclass(frozen=True, eq=False)
-class BinaryPooledResult(_Plottable):
+class BinaryPooledResult(_Plottable, _Refittable):
     """Result of :func:`msc_meta.mantel_haenszel` and :func:`msc_meta.peto`.
 
     As metafor's ``rma.mh`` and ``rma.peto``: a common-effect estimate on the
@@ -647,6 +935,11 @@ class BinaryPooledResult(_Plottable):
         Arm data of the studies (for forest plots).
     not_estimable : tuple of str
         Labels of the studies left out for missing counts.
+    n_total : numpy.ndarray or None
+        Study sizes (``n_t + n_c``).
+    spec : FitSpec or None
+        What the result was fitted from and how (see :meth:`subset` and
+        :meth:`refit`).
     """
 
     estimate: float
@@ -678,6 +971,8 @@ class BinaryPooledResult(_Plottable):
     notes: tuple[str, ...] = ()
     study_data: pd.DataFrame | None = field(default=None, repr=False)
     not_estimable: tuple[str, ...] = field(default=(), repr=False)
+    n_total: FloatArray | None = field(default=None, repr=False)
+    spec: FitSpec | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -700,8 +995,6 @@ class BinaryPooledResult(_Plottable):
             The values on the display scale (exponentiated for OR, RR and
             PETO).
         """
-        from .effects import back_transform
-
         return back_transform(self.measure, x)
 
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
@@ -724,44 +1017,53 @@ class BinaryPooledResult(_Plottable):
             ("Model", SINGLE_STUDY if one else f"Common-effect model ({self.method})"),
             ("Studies (k)", str(self.k)),
             ("Measure", self.measure),
-            ("Estimate", _f(self.estimate, digits)),
-            ("SE", _f(self.se, digits)),
-            (f"{lvl} CI", f"[{_f(self.ci_low, digits)}, {_f(self.ci_high, digits)}]"),
-            ("z", _f(self.statistic, digits)),
-            ("p-value", _p(self.pvalue, digits)),
+            ("Estimate", _format.number(self.estimate, digits)),
+            ("SE", _format.number(self.se, digits)),
+            (
+                f"{lvl} CI",
+                f"[{_format.number(self.ci_low, digits)}, {_format.number(self.ci_high, digits)}]",
+            ),
+            ("z", _format.number(self.statistic, digits)),
+            ("p-value", _format.pvalue(self.pvalue, digits)),
         ]
         if self.measure in _DISPLAY_NAMES:
             t = self.transform
             lines.append(
                 (
                     f"Back-transformed ({_DISPLAY_NAMES[self.measure]})",
-                    f"{_f(float(t(self.estimate)), digits)} "
-                    f"[{_f(float(t(self.ci_low)), digits)}, {_f(float(t(self.ci_high)), digits)}]",
+                    f"{_format.number(float(t(self.estimate)), digits)} "
+                    f"[{_format.number(float(t(self.ci_low)), digits)}, {_format.number(float(t(self.ci_high)), digits)}]",
                 )
             )
         lines += [
-            ("I^2", f"{_f(self.i2, 2)}%"),
-            ("H^2", _f(self.h2, digits)),
-            ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
+            ("I^2", f"{_format.number(self.i2, 2)}%"),
+            ("H^2", _format.number(self.h2, digits)),
+            (
+                "Q",
+                f"{_format.number(self.q, digits)} (df = {self.q_df}, {_format.p_equals(self.q_pvalue, digits)})",
+            ),
         ]
         if self.cmh is not None and self.cmh_pvalue is not None:
             lines.append(
-                ("CMH test", f"{_f(self.cmh, digits)} (df = 1, {_p_eq(self.cmh_pvalue, digits)})")
+                (
+                    "CMH test",
+                    f"{_format.number(self.cmh, digits)} (df = 1, {_format.p_equals(self.cmh_pvalue, digits)})",
+                )
             )
         if self.tarone is not None and self.tarone_pvalue is not None:
             lines.append(
                 (
                     "Tarone's test",
-                    f"{_f(self.tarone, digits)} "
-                    f"(df = {self.tarone_df}, {_p_eq(self.tarone_pvalue, digits)})",
+                    f"{_format.number(self.tarone, digits)} "
+                    f"(df = {self.tarone_df}, {_format.p_equals(self.tarone_pvalue, digits)})",
                 )
             )
         if self.breslow_day is not None and self.breslow_day_pvalue is not None:
             lines.append(
                 (
                     "Breslow-Day test",
-                    f"{_f(self.breslow_day, digits)} "
-                    f"(df = {self.tarone_df}, {_p_eq(self.breslow_day_pvalue, digits)})",
+                    f"{_format.number(self.breslow_day, digits)} "
+                    f"(df = {self.tarone_df}, {_format.p_equals(self.breslow_day_pvalue, digits)})",
                 )
             )
         if one:
@@ -786,8 +1088,6 @@ class BinaryPooledResult(_Plottable):
 
         With k = 1 the pooled row is the study itself, labelled :data:`SINGLE_STUDY`.
         """
-        import pandas as pd
-
         rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         pooled = pd.DataFrame(
             [
@@ -833,10 +1133,7 @@ def study_rows(
         Columns ``study``, ``effect``, ``se``, ``ci_low``, ``ci_high``,
         ``weight`` and ``kind`` (``"study"``).
     """
-    import pandas as pd
-    from scipy import special
-
-    zc = float(special.ndtri(0.5 + level / 2))
+    zc = critical_value(level)
     se = np.sqrt(variance)
     return pd.DataFrame(
         {
