@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "records": "",
     "analyses": "",
     "moderators": "",
+    "sensitivity": "",
     "plots": "",
     "heterogeneity": "",
     "tau2": "",
