@@ -148,6 +148,7 @@ class SubgroupResult:
         matplotlib.axes.Axes
             The Axes drawn on.
         """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
         from .plots import forest_plot
 
         return forest_plot(self, ax=ax, **kwargs)

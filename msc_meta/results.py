@@ -503,6 +503,7 @@ class _Plottable:
         matplotlib.axes.Axes
             The Axes of the graph.
         """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
         from .plots import forest_plot
 
         return forest_plot(cast(Any, self), ax=ax, **kwargs)
@@ -522,6 +523,7 @@ class _Plottable:
         matplotlib.axes.Axes
             The Axes drawn on.
         """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
         from .plots import funnel_plot
 
         return funnel_plot(cast(Any, self), ax=ax, **kwargs)

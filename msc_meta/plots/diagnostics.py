@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from .._errors import MetaAnalysisError
@@ -25,7 +26,6 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = [
@@ -71,8 +71,6 @@ def galbraith_data(
     >>> galbraith_data(res)[["x", "z"]].round(2).values.tolist()
     [[5.0, 1.0], [2.5, 1.5]]
     """
-    import pandas as pd
-
     root = root_result(result)
     model = _check_model(model, root)
     y = np.asarray(root.effect, dtype=float)
@@ -267,8 +265,6 @@ def labbe_data(result: AnyResult) -> pd.DataFrame:
     >>> labbe_data(mm.meta_analysis(es))["rate_t"].round(4).tolist()
     [0.0325, 0.0196]
     """
-    import pandas as pd
-
     root = root_result(result)
     sd = root.study_data
     needed = ("events_t", "n_t", "events_c", "n_c")
