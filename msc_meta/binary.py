@@ -29,6 +29,7 @@ from ._errors import (
     ZeroCellWarning,
 )
 from ._inference import chi2_sf, critical_value, two_sided_p
+from ._refit import FitSpec
 from ._validation import (
     as_1d,
     as_labels,
@@ -40,7 +41,7 @@ from ._validation import (
     resolve_columns,
 )
 from .effects import effect_sizes
-from .results import BinaryPooledResult, FitSpec, default_labels
+from .results import BinaryPooledResult, default_labels
 
 __all__ = ["MH_MEASURES", "mantel_haenszel", "peto"]
 

@@ -26,6 +26,7 @@ from ._errors import (
     MetaAnalysisError,
 )
 from ._inference import critical_value, two_sided_p
+from ._refit import FitSpec
 from ._validation import (
     align_series,
     as_1d,
@@ -46,7 +47,7 @@ from .heterogeneity import (
     q_profile_working,
     typical_variance,
 )
-from .results import FitSpec, MetaAnalysisResult, default_labels
+from .results import MetaAnalysisResult, default_labels
 from .tau2 import (
     Tau2Control,
     Tau2Fit,

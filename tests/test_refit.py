@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import msc_meta as mm
+from msc_meta._refit import REFIT_OPTIONS, FitSpec
 from msc_meta.moderators import _is_missing
 from msc_meta.pooling import TESTS
-from msc_meta.results import REFIT_OPTIONS, FitSpec
 from msc_meta.tau2 import TAU2_METHODS
 
 BCG = mm.datasets.load_bcg()
