@@ -220,6 +220,10 @@ def subgroup_analysis(
     (RevMan's and ``meta``'s default); metafor's mixed-effects model with a
     common τ² (``rma(yi, vi, mods = ~ factor(g))``) answers a different
     question. Subgroups of one study warn (:class:`~msc_meta.FewStudiesWarning`).
+    Each subgroup's result is the overall result refitted on the subgroup's
+    studies (:meth:`~msc_meta.MetaAnalysisResult.subset`), so it keeps the
+    measure, the study sizes (the PFT back-transform needs them), the arm data
+    and every option of the overall fit.
 
     References
     ----------

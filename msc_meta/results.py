@@ -2,7 +2,10 @@
 
 Results keep full precision; rounding happens only on display (``digits``).
 Ratio measures stay on the log scale in every field; :meth:`transform`
-gives the display scale, as metafor's ``transf`` argument does.
+gives the display scale, as metafor's ``transf`` argument does. Every pooled
+result keeps its fit specification (``spec``, a :class:`FitSpec`) and can be
+fitted again on some of its studies (``subset``) or with other options
+(``refit``); see :mod:`msc_meta._refit`.
 """
 
 from __future__ import annotations
