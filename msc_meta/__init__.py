@@ -54,6 +54,7 @@ _LAZY: dict[str, str] = {
     "records": "",
     "analyses": "",
     "moderators": "",
+    "sensitivity": "",
     "plots": "",
     "heterogeneity": "",
     "heterogeneity_display": "",

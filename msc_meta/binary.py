@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from ._errors import (
@@ -27,7 +28,8 @@ from ._errors import (
     MetaAnalysisError,
     ZeroCellWarning,
 )
-from ._inference import chi2_sf
+from ._inference import chi2_sf, critical_value, two_sided_p
+from ._refit import FitSpec
 from ._validation import (
     as_1d,
     as_labels,
@@ -277,8 +279,6 @@ class _OddsRatioTests:
 
 def _odds_ratio_tests(t: _Tables, log_or: float, *, correct: bool) -> _OddsRatioTests:
     """Cochran-Mantel-Haenszel, Breslow-Day and Tarone tests (metafor's MH, BD, TA)."""
-    from scipy import stats
-
     n, n1, n2, m1, m2 = t.n, t.n1, t.n2, t.events, t.non_events
     dev = abs(float((t.a - n1 * m1 / n).sum())) - (0.5 if correct else 0.0)
     cmh = dev**2 / float((n1 * n2 * m1 * m2 / (n**2 * (n - 1))).sum())
@@ -299,11 +299,11 @@ def _odds_ratio_tests(t: _Tables, log_or: float, *, correct: bool) -> _OddsRatio
     df = int(pos.sum()) - 1
     return _OddsRatioTests(
         cmh=cmh,
-        cmh_pvalue=float(stats.chi2.sf(cmh, 1)),
+        cmh_pvalue=chi2_sf(cmh, 1),
         breslow_day=bd,
-        breslow_day_pvalue=float(stats.chi2.sf(bd, df)) if df > 0 else None,
+        breslow_day_pvalue=chi2_sf(bd, df) if df > 0 else None,
         tarone=tarone,
-        tarone_pvalue=float(stats.chi2.sf(tarone, df)) if df > 0 else None,
+        tarone_pvalue=chi2_sf(tarone, df) if df > 0 else None,
         df=df,
     )
 
@@ -339,6 +339,9 @@ class _Input:
     level: float
     messages: tuple[tuple[type[Warning], str], ...]
     not_estimable: tuple[str, ...] = ()
+    given: pd.DataFrame | None = None  # the counts of every study given (missing ones too)
+    given_labels: tuple[str, ...] = ()
+    kept: NDArray[np.intp] | None = None  # positions of the complete tables in ``given``
 
 
 def _read_input(
@@ -406,7 +409,18 @@ def _read_input(
     tables = _Tables(a=e_t, b=nt - e_t, c=e_c, d=nc - e_c)
     kept_labels = tuple(lab for lab, kp in zip(labs, keep, strict=True) if kp)
     missing_labels = tuple(lab for lab, kp in zip(labs, keep, strict=True) if not kp)
-    return _Input(tables, kept_labels, add_f, level_f, tuple(messages), missing_labels)
+    counts = pd.DataFrame({name: arrs[name] for name in ("events_t", "n_t", "events_c", "n_c")})
+    return _Input(
+        tables,
+        kept_labels,
+        add_f,
+        level_f,
+        tuple(messages),
+        missing_labels,
+        given=counts,
+        given_labels=tuple(labs),
+        kept=np.flatnonzero(keep),
+    )
 
 
 def _names(labels: Sequence[str], mask: BoolArray) -> str:
@@ -452,6 +466,7 @@ def _assemble(
     measure: str,
     method: str,
     notes: list[str],
+    spec: FitSpec,
     cmh: float | None = None,
     cmh_pvalue: float | None = None,
     tarone: float | None = None,
@@ -460,13 +475,10 @@ def _assemble(
     breslow_day: float | None = None,
     breslow_day_pvalue: float | None = None,
 ) -> BinaryPooledResult:
-    import pandas as pd
-    from scipy import stats
-
     t = inp.tables
     study_data = pd.DataFrame({"events_t": t.a, "n_t": t.n1, "events_c": t.c, "n_c": t.n2})
     se = float(np.sqrt(pooled.variance))
-    crit = float(stats.norm.isf((1 - inp.level) / 2))
+    crit = critical_value(inp.level)
     z = pooled.estimate / se
     return BinaryPooledResult(
         estimate=pooled.estimate,
@@ -474,7 +486,7 @@ def _assemble(
         ci_low=pooled.estimate - crit * se,
         ci_high=pooled.estimate + crit * se,
         statistic=z,
-        pvalue=float(2 * stats.norm.sf(abs(z))),
+        pvalue=two_sided_p(z),
         q=het.q,
         q_df=het.q_df,
         q_pvalue=het.q_pvalue,
@@ -498,6 +510,37 @@ def _assemble(
         breslow_day_pvalue=breslow_day_pvalue,
         notes=tuple(notes),
         study_data=study_data,
+        n_total=t.n,
+        spec=spec,
+    )
+
+
+def _spec(
+    inp: _Input,
+    fitter: Callable[..., BinaryPooledResult],
+    measure: str,
+    *,
+    to: str,
+    drop00: bool,
+    correct: bool | None,
+) -> FitSpec:
+    """The fit specification of a Mantel-Haenszel (``correct`` given) or Peto fit."""
+    assert inp.given is not None and inp.kept is not None
+    return FitSpec(
+        kind="peto" if correct is None else "mantel-haenszel",
+        fitter=fitter,
+        measure=measure,
+        method="Peto" if correct is None else "MH",
+        test="z",
+        level=inp.level,
+        labels=inp.given_labels,
+        kept=inp.kept,
+        n_total=(inp.given["n_t"] + inp.given["n_c"]).to_numpy(dtype=np.float64),
+        study_data=inp.given,
+        add=inp.add,
+        to=to,
+        drop00=drop00,
+        correct=correct,
     )
 
 
@@ -738,6 +781,9 @@ def mantel_haenszel(
         measure=measure,
         method="MH",
         notes=notes,
+        spec=_spec(
+            inp, mantel_haenszel, measure, to=to, drop00=bool(drop00), correct=bool(correct)
+        ),
         cmh=cmh,
         cmh_pvalue=cmh_p,
         tarone=tarone,
@@ -887,4 +933,5 @@ def peto(
         measure="PETO",
         method="Peto",
         notes=notes,
+        spec=_spec(inp, peto, "PETO", to=to, drop00=bool(drop00), correct=None),
     )

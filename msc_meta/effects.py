@@ -476,20 +476,32 @@ class EffectSizes(pd.DataFrame):
     ``study`` labels come first when given. Metadata: ``measure`` (the code),
     ``n_total`` (per-study total sample size, used by the PFT back-transform),
     ``zero_cell_studies`` (rows whose cells were corrected or dropped), and
-    ``inputs`` (the per-study arguments as given, before any zero-cell
-    correction: the arm data that forest plots print).
+    ``study_data`` (the per-study arguments as given, before any zero-cell
+    correction: the arm data that forest plots print; ``inputs`` before, a
+    name that still reads it with a ``DeprecationWarning``). The pooled
+    results use the same names (``n_total``, ``study_data``).
     Ratio measures are on the log scale.
     """
 
-    _metadata: ClassVar[list[str]] = ["measure", "n_total", "zero_cell_studies", "inputs"]
+    _metadata: ClassVar[list[str]] = ["measure", "n_total", "zero_cell_studies", "study_data"]
     measure: str
     n_total: FloatArray
     zero_cell_studies: tuple[int, ...]
-    inputs: pd.DataFrame
+    study_data: pd.DataFrame
 
     @property
     def _constructor(self) -> type[EffectSizes]:
         return EffectSizes
+
+    @property
+    def inputs(self) -> pd.DataFrame:
+        """Deprecated name of ``study_data``."""
+        warnings.warn(
+            "EffectSizes.inputs is deprecated; use study_data, which holds the same values",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.study_data
 
     def __repr__(self) -> str:
         head = f"EffectSizes(measure={getattr(self, 'measure', None)!r}, k={len(self)})"
@@ -852,7 +864,7 @@ def effect_sizes(
     out.measure = code
     out.n_total = np.asarray(n_total, dtype=np.float64)
     out.zero_cell_studies = tuple(touched)
-    out.inputs = pd.DataFrame(given)
+    out.study_data = pd.DataFrame(given)
     return out
 
 

@@ -13,24 +13,23 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special
 
+from . import _format
 from ._errors import BoundaryWarning, MetaAnalysisError
+from ._validation import is_missing
+from .heterogeneity import cochran_q
+from .pooling import meta_analysis
 from .results import (
     DISPLAY_MAX_ROWS,
     MetaAnalysisResult,
     Summary,
     _check_max_rows,
-    _f,
-    _p_eq,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,8 +79,6 @@ class SubgroupResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per subgroup and one for all studies: k, estimate, CI, tau², I², Q."""
-        import pandas as pd
-
         rows = []
         for name, r in [*self.groups.items(), ("Overall", self.overall)]:
             rows.append(
@@ -119,8 +116,9 @@ class SubgroupResult:
             ("Model", f"{self.overall.method} per subgroup, test {self.overall.test}"),
             (
                 "Test for subgroup differences",
-                f"Q = {_f(self.q_between, digits)}, df = {self.q_between_df}, "
-                f"{_p_eq(self.q_between_pvalue, digits)}, I^2 = {_f(self.i2_between, 1)}%",
+                f"Q = {_format.number(self.q_between, digits)}, df = {self.q_between_df}, "
+                f"{_format.p_equals(self.q_between_pvalue, digits)}, "
+                f"I^2 = {_format.number(self.i2_between, 1)}%",
             ),
         )
         return Summary(
@@ -150,6 +148,7 @@ class SubgroupResult:
         matplotlib.axes.Axes
             The Axes drawn on.
         """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
         from .plots import forest_plot
 
         return forest_plot(self, ax=ax, **kwargs)
@@ -221,6 +220,10 @@ def subgroup_analysis(
     (RevMan's and ``meta``'s default); metafor's mixed-effects model with a
     common τ² (``rma(yi, vi, mods = ~ factor(g))``) answers a different
     question. Subgroups of one study warn (:class:`~msc_meta.FewStudiesWarning`).
+    Each subgroup's result is the overall result refitted on the subgroup's
+    studies (:meth:`~msc_meta.MetaAnalysisResult.subset`), so it keeps the
+    measure, the study sizes (the PFT back-transform needs them), the arm data
+    and every option of the overall fit.
 
     References
     ----------
@@ -239,8 +242,6 @@ def subgroup_analysis(
     >>> sorted(sub.groups), sub.q_between_df
     (['alternate', 'random', 'systematic'], 2)
     """
-    from .pooling import meta_analysis
-
     overall = meta_analysis(
         effect,
         variance,
@@ -254,30 +255,21 @@ def subgroup_analysis(
     if groups is None:
         raise MetaAnalysisError("groups is missing; give the subgroup of each study")
     g_all = [None if _is_missing(x) else str(x) for x in _as_list(groups)]
-    y_in, v_in, lab_in = _arrays(effect, variance, se, labels)
-    if len(g_all) != len(y_in):
+    spec = overall.spec
+    assert spec is not None
+    if len(g_all) != len(spec.labels):
         raise MetaAnalysisError(
-            f"groups has {len(g_all)} values but there are {len(y_in)} studies; give one per study"
+            f"groups has {len(g_all)} values but there are {len(spec.labels)} studies; "
+            "give one per study"
         )
     for i, g in enumerate(g_all):
         if g is None:
             raise MetaAnalysisError(f"groups[{i}] is missing; every study needs a subgroup")
-    g_names = [str(g) for g in g_all]
-    keep = np.isfinite(y_in) & np.isfinite(v_in)
-    g_kept = [g for g, k in zip(g_names, keep, strict=True) if k]
-    order = list(dict.fromkeys(g_kept))
-    results: dict[str, MetaAnalysisResult] = {}
-    for name in order:
-        idx = [i for i, g in enumerate(g_names) if g == name and keep[i]]
-        results[name] = meta_analysis(
-            y_in[idx],
-            v_in[idx],
-            method=method,
-            test=test,
-            level=level,
-            labels=[lab_in[i] for i in idx],
-            measure=overall.measure,
-        )
+    # the subgroup of each pooled study (studies with a missing effect or variance are left out)
+    g_kept = [str(g_all[i]) for i in spec.kept]
+    results: dict[str, MetaAnalysisResult] = {
+        name: overall.subset([g == name for g in g_kept]) for name in dict.fromkeys(g_kept)
+    }
     est = np.array([r.estimate for r in results.values()])
     se_g = np.array([r.se for r in results.values()])
     df = len(results) - 1
@@ -297,10 +289,8 @@ def subgroup_analysis(
         )
         qb, pb = math.nan, math.nan
     else:
-        w = 1.0 / se_g**2
-        mu = float(w @ est) / float(w.sum())
-        qb = float(w @ (est - mu) ** 2)
-        pb = float(special.chdtrc(df, qb))
+        between = cochran_q(est, se_g**2)
+        qb, pb = between.q, between.pvalue
     return SubgroupResult(
         groups=results,
         overall=overall,
@@ -312,43 +302,13 @@ def subgroup_analysis(
 
 
 def _is_missing(x: Any) -> bool:
-    if x is None:
-        return True
-    try:
-        return bool(isinstance(x, float) and math.isnan(x)) or str(x) in ("<NA>", "nan")
-    except TypeError:
-        return False
+    """A missing subgroup: ``None``, NaN, pandas' ``NA``, or the strings ``"<NA>"`` and ``"nan"``.
+
+    The strings are what missing values become when a column of subgroups was
+    converted to text (``astype(str)``), so they are missing too.
+    """
+    return is_missing(x) or (isinstance(x, str) and x in ("<NA>", "nan"))
 
 
 def _as_list(x: Any) -> list[Any]:
     return list(x.tolist()) if hasattr(x, "tolist") else list(x)
-
-
-def _arrays(effect: Any, variance: Any, se: Any, labels: Any) -> tuple[Any, Any, list[str]]:
-    """Effects, variances and labels as given (an EffectSizes or arrays)."""
-    if hasattr(effect, "columns") and variance is None and se is None:
-        y = effect["effect"].to_numpy(dtype=float)
-        v = (
-            effect["variance"].to_numpy(dtype=float)
-            if "variance" in effect.columns
-            else effect["se"].to_numpy(dtype=float) ** 2
-        )
-        lab = (
-            labels
-            if labels is not None
-            else (effect["study"] if "study" in effect.columns else None)
-        )
-    else:
-        y = np.asarray(effect, dtype=float)
-        v = (
-            np.asarray(variance, dtype=float)
-            if variance is not None
-            else np.asarray(se, dtype=float) ** 2
-        )
-        lab = labels
-    names = (
-        [str(s) for s in _as_list(lab)]
-        if lab is not None
-        else [f"Study {i + 1}" for i in range(len(y))]
-    )
-    return y, v, names

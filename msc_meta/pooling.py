@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from ._errors import (
     BoundaryWarning,
@@ -31,6 +30,8 @@ from ._inference import TEST_ALIASES as TEST_ALIASES
 from ._inference import TESTS as TESTS
 from ._inference import TestCode as TestCode
 from ._inference import canonical_test as canonical_test
+from ._inference import critical_value, two_sided_p
+from ._refit import FitSpec
 from ._validation import (
     align_series,
     as_1d,
@@ -69,17 +70,6 @@ FloatArray = NDArray[np.float64]
 _sum = np.add.reduce
 
 
-def _crit(level: float, df: int | None) -> float:
-    """Two-sided critical value of N(0,1) (``df=None``) or Student's t."""
-    q = 0.5 + level / 2.0
-    return float(special.ndtri(q)) if df is None else float(special.stdtrit(df, q))
-
-
-def _two_sided_p(stat: float, df: int | None) -> float:
-    a = -abs(stat)
-    return float(2.0 * (special.ndtr(a) if df is None else special.stdtr(df, a)))
-
-
 # --------------------------------------------------------------------------- inputs
 
 
@@ -101,7 +91,7 @@ def _unpack(
             labels = frame["study"].to_numpy()
         measure = measure or getattr(frame, "measure", None)
         n_total = getattr(frame, "n_total", None)
-        inputs = getattr(frame, "inputs", None)
+        inputs = getattr(frame, "study_data", None)
         variance = frame["variance"].to_numpy() if "variance" in cols else None
         se = None if variance is not None else frame["se"].to_numpy()
         if variance is not None and "se" in cols:
@@ -329,12 +319,30 @@ def meta_analysis(
         )
     y, v = y_all[keep], v_all[keep]
     lab = tuple(lab_all[i] for i in np.flatnonzero(keep))
-    n_kept = None
+    n_all = n_kept = None
     if n_total is not None and len(n_total) == len(keep):
-        n_kept = np.asarray(n_total, dtype=np.float64)[keep]
-    study_data = None
+        n_all = np.asarray(n_total, dtype=np.float64)
+        n_kept = n_all[keep]
+    data_all = study_data = None
     if inputs is not None and len(inputs) == len(keep):
-        study_data = inputs[keep].reset_index(drop=True)
+        data_all = inputs.reset_index(drop=True)
+        study_data = data_all[keep].reset_index(drop=True)
+    spec = FitSpec(
+        kind="inverse-variance",
+        fitter=meta_analysis,
+        measure=measure,
+        method=method_code,
+        test=test_code,
+        level=level,
+        labels=tuple(lab_all),
+        kept=np.flatnonzero(keep),
+        effect=y_all,
+        variance=v_all,
+        n_total=n_all,
+        study_data=data_all,
+        tol=tol,
+        max_iter=max_iter,
+    )
     res = _fit(
         y,
         v,
@@ -347,10 +355,8 @@ def meta_analysis(
         n_kept,
         study_data,
     )
-    if keep.all():
-        return res
     not_estimable = tuple(lab_all[i] for i in np.flatnonzero(~keep))
-    return dataclasses.replace(res, not_estimable=not_estimable)
+    return dataclasses.replace(res, not_estimable=not_estimable, spec=spec)
 
 
 def _fit(
@@ -386,7 +392,7 @@ def _fit(
             warnings.warn(message, category, stacklevel=3)
     spec = TESTS[test]
     df: int | None = k - 1 if spec.uses_t else None
-    crit = _crit(level, df)
+    crit = critical_value(level, df)
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         # common-effect fit (always: Q, and the CE estimate shown beside an RE one)
         w_fe = 1.0 / v_w
@@ -450,8 +456,8 @@ def _fit(
     _check_representable({"I^2": i2, "H^2": h2})
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         stat = est / se if se > 0 else math.copysign(math.inf, est) if est else math.nan
-    pval = _two_sided_p(stat, df) if not math.isnan(stat) else 1.0
-    ce_half = _crit(level, None) * ce_se
+    pval = two_sided_p(stat, df) if not math.isnan(stat) else 1.0
+    ce_half = critical_value(level) * ce_se
 
     return MetaAnalysisResult(
         estimate=est,
@@ -489,7 +495,7 @@ def _fit(
         ce_ci_low=ce_est - ce_half,
         ce_ci_high=ce_est + ce_half,
         notes=tuple(notes),
-        n_per_study=n_total,
+        n_total=n_total,
         study_data=study_data,
     )
 

@@ -2,21 +2,31 @@
 
 Results keep full precision; rounding happens only on display (``digits``).
 Ratio measures stay on the log scale in every field; :meth:`transform`
-gives the display scale, as metafor's ``transf`` argument does.
+gives the display scale, as metafor's ``transf`` argument does. Every pooled
+result keeps its fit specification (``spec``, a :class:`FitSpec`) and can be
+fitted again on some of its studies (``subset``) or with other options
+(``refit``); see :mod:`msc_meta._refit`.
 """
 
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+from . import _format
+from ._errors import MetaAnalysisError
+from ._inference import TESTS, critical_value
+from ._refit import REFIT_OPTIONS as REFIT_OPTIONS
+from ._refit import FitSpec as FitSpec
+from ._refit import _Refittable
+from .effects import MEASURES, back_transform
 
 FloatArray = NDArray[np.float64]
 
@@ -79,8 +89,6 @@ class Summary:
 
     def _shown(self) -> tuple[pd.DataFrame, int, int]:
         """The rows to show, where the omission row goes, and how many rows it stands for."""
-        import pandas as pd
-
         table = self.table
         assert table is not None
         n_body = len(table) - self.fixed_rows
@@ -139,8 +147,6 @@ class Summary:
 
 
 def _check_max_rows(max_rows: int | None) -> int | None:
-    from ._errors import MetaAnalysisError
-
     if max_rows is None:
         return None
     if isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer) or max_rows < 1:
@@ -157,63 +163,27 @@ def _names_text(names: Sequence[str], limit: int = 10) -> str:
     return f"{len(names)}: {shown}{more}"
 
 
-def _f(x: float, digits: int) -> str:
-    if x is None or not np.isfinite(x):
-        return "NA" if x is None or np.isnan(x) else ("inf" if x > 0 else "-inf")
-    return f"{x:.{digits}f}"
-
-
-def _p(p: float, digits: int) -> str:
-    if not np.isfinite(p):
-        return "NA"
-    floor = 10.0 ** (-digits)
-    return f"< {floor:.{digits}f}" if p < floor else f"{p:.{digits}f}"
-
-
-def _p_eq(p: float, digits: int) -> str:
-    """``p = 0.0123`` or ``p < 0.0001``."""
-    text = _p(p, digits)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
 # --------------------------------------------------------------------------- transforms
 
 
-def display_transform(measure: str | None) -> tuple[Callable[[Any], Any], str]:
-    """Back-transformation from the analysis scale to the display scale of ``measure``.
-
-    Ratio measures are exponentiated; proportion measures use their inverse
-    transform. PFT needs the study sizes and is handled by
-    :func:`msc_meta.effects.back_transform`.
-
-    Parameters
-    ----------
-    measure : str or None
-        metafor's code of the measure.
-
-    Returns
-    -------
-    tuple of (callable, str)
-        The function and the name of the display scale.
-    """
-    from .effects import back_transform
-
-    return (lambda x: back_transform(measure, x)), _DISPLAY_NAMES.get(measure or "", "effect")
+def _back_transformed(
+    measure: str | None, transform: Callable[[Any], Any], values: Sequence[float], digits: int
+) -> list[tuple[str, str]]:
+    """The summary row of the estimate and CI on the display scale, if the measure has one."""
+    info = MEASURES.get(measure or "")
+    if info is None or info.back is None:
+        return []
+    est, lo, hi = (float(transform(x)) for x in values)
+    shown = f"{_format.number(est, digits)} {_format.interval(lo, hi, digits)}"
+    return [(f"Back-transformed ({info.display_name})", shown)]
 
 
-_DISPLAY_NAMES = {
-    "OR": "odds ratio",
-    "PETO": "odds ratio",
-    "RR": "risk ratio",
-    "ROM": "ratio of means",
-    "PLO": "proportion",
-    "PLN": "proportion",
-    "PAS": "proportion",
-    "PFT": "proportion",
-    "PR": "proportion",
-    "ZCOR": "correlation",
-    "COR": "correlation",
-}
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated; use {new}, which holds the same values",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 # --------------------------------------------------------------------------- results
@@ -237,6 +207,7 @@ class _Plottable:
         matplotlib.axes.Axes
             The Axes of the graph.
         """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
         from .plots import forest_plot
 
         return forest_plot(cast(Any, self), ax=ax, **kwargs)
@@ -256,13 +227,14 @@ class _Plottable:
         matplotlib.axes.Axes
             The Axes drawn on.
         """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
         from .plots import funnel_plot
 
         return funnel_plot(cast(Any, self), ax=ax, **kwargs)
 
 
 @dataclass(frozen=True, eq=False)
-class MetaAnalysisResult(_Plottable):
+class MetaAnalysisResult(_Plottable, _Refittable):
     """Result of :func:`msc_meta.meta_analysis` (metafor's ``rma.uni``).
 
     All effects are on the analysis scale (log for ratio measures). ``i2`` is in
@@ -347,12 +319,17 @@ class MetaAnalysisResult(_Plottable):
         Upper limit of its confidence interval.
     notes : tuple of str
         Remarks on the fit, shown by :meth:`summary`.
-    n_per_study : numpy.ndarray or None
-        Study sizes, kept for the back-transformation of ``PFT``.
+    n_total : numpy.ndarray or None
+        Study sizes of the pooled studies, kept for the back-transformation
+        of ``PFT`` (``n_per_study`` before; that name still reads it, with a
+        ``DeprecationWarning``).
     study_data : pandas.DataFrame or None
         Arm data of the pooled studies (see above).
     not_estimable : tuple of str
         Labels of the studies left out for missing values.
+    spec : FitSpec or None
+        What the result was fitted from and how (see :meth:`subset` and
+        :meth:`refit`).
     """
 
     estimate: float
@@ -390,9 +367,16 @@ class MetaAnalysisResult(_Plottable):
     ce_ci_low: float = float("nan")
     ce_ci_high: float = float("nan")
     notes: tuple[str, ...] = ()
-    n_per_study: FloatArray | None = field(default=None, repr=False)
+    n_total: FloatArray | None = field(default=None, repr=False)
     study_data: pd.DataFrame | None = field(default=None, repr=False)
     not_estimable: tuple[str, ...] = field(default=(), repr=False)
+    spec: FitSpec | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_per_study(self) -> FloatArray | None:
+        """Deprecated name of :attr:`n_total`."""
+        _deprecated("MetaAnalysisResult.n_per_study", "n_total")
+        return self.n_total
 
     @property
     def tau(self) -> float:
@@ -432,9 +416,7 @@ class MetaAnalysisResult(_Plottable):
             The values on the display scale (see
             :func:`msc_meta.effects.back_transform`).
         """
-        from .effects import back_transform
-
-        return back_transform(self.measure, x, n=self.n_per_study)
+        return back_transform(self.measure, x, n=self.n_total)
 
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
         """A metafor-like summary with the pooled estimate, heterogeneity and tests.
@@ -468,50 +450,49 @@ class MetaAnalysisResult(_Plottable):
             ("Model", model),
             ("Studies (k)", str(self.k)),
             ("Measure", self.measure or "generic effect"),
+            ("Test", TESTS[self.test].label),
+            ("Estimate", _format.number(self.estimate, digits)),
+            ("SE", _format.number(self.se, digits)),
             (
-                "Test",
-                {
-                    "z": "z (normal)",
-                    "t": "t",
-                    "knha": "Hartung-Knapp",
-                    "adhoc": "Hartung-Knapp (ad hoc)",
-                }[self.test],
+                f"{lvl} CI",
+                f"{_format.interval(self.ci_low, self.ci_high, digits)}",
             ),
-            ("Estimate", _f(self.estimate, digits)),
-            ("SE", _f(self.se, digits)),
-            (f"{lvl} CI", f"[{_f(self.ci_low, digits)}, {_f(self.ci_high, digits)}]"),
-            (stat_name, _f(self.statistic, digits)),
-            ("p-value", _p(self.pvalue, digits)),
+            (stat_name, _format.number(self.statistic, digits)),
+            ("p-value", _format.pvalue(self.pvalue, digits)),
         ]
         if one:
             lines.append((f"{lvl} PI", NOT_APPLICABLE_K1))
         elif self.is_random:
-            lines.append((f"{lvl} PI", f"[{_f(self.pi_low, digits)}, {_f(self.pi_high, digits)}]"))
-        if self.measure is not None and self.measure in _DISPLAY_NAMES:
-            t = self.transform
-            name = _DISPLAY_NAMES[self.measure]
             lines.append(
                 (
-                    f"Back-transformed ({name})",
-                    f"{_f(float(t(self.estimate)), digits)} "
-                    f"[{_f(float(t(self.ci_low)), digits)}, {_f(float(t(self.ci_high)), digits)}]",
+                    f"{lvl} PI",
+                    f"{_format.interval(self.pi_low, self.pi_high, digits)}",
                 )
             )
+        lines += _back_transformed(
+            self.measure, self.transform, (self.estimate, self.ci_low, self.ci_high), digits
+        )
         lines += [
             (
                 "tau^2",
-                f"{_f(self.tau2, digits)} [{_f(self.tau2_ci[0], digits)}, {_f(self.tau2_ci[1], digits)}]",
+                f"{_format.number(self.tau2, digits)} {_format.interval(self.tau2_ci[0], self.tau2_ci[1], digits)}",
             ),
             (
                 "tau",
-                f"{_f(self.tau, digits)} [{_f(self.tau_ci[0], digits)}, {_f(self.tau_ci[1], digits)}]",
+                f"{_format.number(self.tau, digits)} {_format.interval(self.tau_ci[0], self.tau_ci[1], digits)}",
             ),
-            ("I^2", f"{_f(self.i2, 2)}% [{_f(self.i2_ci[0], 2)}%, {_f(self.i2_ci[1], 2)}%]"),
+            (
+                "I^2",
+                f"{_format.number(self.i2, 2)}% [{_format.number(self.i2_ci[0], 2)}%, {_format.number(self.i2_ci[1], 2)}%]",
+            ),
             (
                 "H^2",
-                f"{_f(self.h2, digits)} [{_f(self.h2_ci[0], digits)}, {_f(self.h2_ci[1], digits)}]",
+                f"{_format.number(self.h2, digits)} {_format.interval(self.h2_ci[0], self.h2_ci[1], digits)}",
             ),
-            ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
+            (
+                "Q",
+                f"{_format.number(self.q, digits)} (df = {self.q_df}, {_format.p_equals(self.q_pvalue, digits)})",
+            ),
         ]
         if one:
             heterogeneity = {"tau^2", "tau", "I^2", "H^2", "Q"}
@@ -541,8 +522,6 @@ class MetaAnalysisResult(_Plottable):
         study itself, labelled :data:`SINGLE_STUDY`, and there is no
         prediction row.
         """
-        import pandas as pd
-
         rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         if self.k == 1:
             pooled_label = SINGLE_STUDY
@@ -575,7 +554,7 @@ class MetaAnalysisResult(_Plottable):
 
 
 @dataclass(frozen=True, eq=False)
-class BinaryPooledResult(_Plottable):
+class BinaryPooledResult(_Plottable, _Refittable):
     """Result of :func:`msc_meta.mantel_haenszel` and :func:`msc_meta.peto`.
 
     As metafor's ``rma.mh`` and ``rma.peto``: a common-effect estimate on the
@@ -647,6 +626,11 @@ class BinaryPooledResult(_Plottable):
         Arm data of the studies (for forest plots).
     not_estimable : tuple of str
         Labels of the studies left out for missing counts.
+    n_total : numpy.ndarray or None
+        Study sizes (``n_t + n_c``).
+    spec : FitSpec or None
+        What the result was fitted from and how (see :meth:`subset` and
+        :meth:`refit`).
     """
 
     estimate: float
@@ -678,6 +662,8 @@ class BinaryPooledResult(_Plottable):
     notes: tuple[str, ...] = ()
     study_data: pd.DataFrame | None = field(default=None, repr=False)
     not_estimable: tuple[str, ...] = field(default=(), repr=False)
+    n_total: FloatArray | None = field(default=None, repr=False)
+    spec: FitSpec | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -700,8 +686,6 @@ class BinaryPooledResult(_Plottable):
             The values on the display scale (exponentiated for OR, RR and
             PETO).
         """
-        from .effects import back_transform
-
         return back_transform(self.measure, x)
 
     def summary(self, digits: int = 4, *, max_rows: int | None = DISPLAY_MAX_ROWS) -> Summary:
@@ -724,44 +708,47 @@ class BinaryPooledResult(_Plottable):
             ("Model", SINGLE_STUDY if one else f"Common-effect model ({self.method})"),
             ("Studies (k)", str(self.k)),
             ("Measure", self.measure),
-            ("Estimate", _f(self.estimate, digits)),
-            ("SE", _f(self.se, digits)),
-            (f"{lvl} CI", f"[{_f(self.ci_low, digits)}, {_f(self.ci_high, digits)}]"),
-            ("z", _f(self.statistic, digits)),
-            ("p-value", _p(self.pvalue, digits)),
+            ("Estimate", _format.number(self.estimate, digits)),
+            ("SE", _format.number(self.se, digits)),
+            (
+                f"{lvl} CI",
+                f"{_format.interval(self.ci_low, self.ci_high, digits)}",
+            ),
+            ("z", _format.number(self.statistic, digits)),
+            ("p-value", _format.pvalue(self.pvalue, digits)),
         ]
-        if self.measure in _DISPLAY_NAMES:
-            t = self.transform
-            lines.append(
-                (
-                    f"Back-transformed ({_DISPLAY_NAMES[self.measure]})",
-                    f"{_f(float(t(self.estimate)), digits)} "
-                    f"[{_f(float(t(self.ci_low)), digits)}, {_f(float(t(self.ci_high)), digits)}]",
-                )
-            )
+        lines += _back_transformed(
+            self.measure, self.transform, (self.estimate, self.ci_low, self.ci_high), digits
+        )
         lines += [
-            ("I^2", f"{_f(self.i2, 2)}%"),
-            ("H^2", _f(self.h2, digits)),
-            ("Q", f"{_f(self.q, digits)} (df = {self.q_df}, {_p_eq(self.q_pvalue, digits)})"),
+            ("I^2", f"{_format.number(self.i2, 2)}%"),
+            ("H^2", _format.number(self.h2, digits)),
+            (
+                "Q",
+                f"{_format.number(self.q, digits)} (df = {self.q_df}, {_format.p_equals(self.q_pvalue, digits)})",
+            ),
         ]
         if self.cmh is not None and self.cmh_pvalue is not None:
             lines.append(
-                ("CMH test", f"{_f(self.cmh, digits)} (df = 1, {_p_eq(self.cmh_pvalue, digits)})")
+                (
+                    "CMH test",
+                    f"{_format.number(self.cmh, digits)} (df = 1, {_format.p_equals(self.cmh_pvalue, digits)})",
+                )
             )
         if self.tarone is not None and self.tarone_pvalue is not None:
             lines.append(
                 (
                     "Tarone's test",
-                    f"{_f(self.tarone, digits)} "
-                    f"(df = {self.tarone_df}, {_p_eq(self.tarone_pvalue, digits)})",
+                    f"{_format.number(self.tarone, digits)} "
+                    f"(df = {self.tarone_df}, {_format.p_equals(self.tarone_pvalue, digits)})",
                 )
             )
         if self.breslow_day is not None and self.breslow_day_pvalue is not None:
             lines.append(
                 (
                     "Breslow-Day test",
-                    f"{_f(self.breslow_day, digits)} "
-                    f"(df = {self.tarone_df}, {_p_eq(self.breslow_day_pvalue, digits)})",
+                    f"{_format.number(self.breslow_day, digits)} "
+                    f"(df = {self.tarone_df}, {_format.p_equals(self.breslow_day_pvalue, digits)})",
                 )
             )
         if one:
@@ -786,8 +773,6 @@ class BinaryPooledResult(_Plottable):
 
         With k = 1 the pooled row is the study itself, labelled :data:`SINGLE_STUDY`.
         """
-        import pandas as pd
-
         rows = study_rows(self.labels, self.effect, self.variance, self.weights, self.level)
         pooled = pd.DataFrame(
             [
@@ -833,10 +818,7 @@ def study_rows(
         Columns ``study``, ``effect``, ``se``, ``ci_low``, ``ci_high``,
         ``weight`` and ``kind`` (``"study"``).
     """
-    import pandas as pd
-    from scipy import special
-
-    zc = float(special.ndtri(0.5 + level / 2))
+    zc = critical_value(level)
     se = np.sqrt(variance)
     return pd.DataFrame(
         {

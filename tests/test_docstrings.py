@@ -56,6 +56,7 @@ PUBLIC_MODULES = (
     "heterogeneity",
     "heterogeneity_display",
     "moderators",
+    "sensitivity",
     "results",
     "records",
     "datasets",

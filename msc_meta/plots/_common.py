@@ -92,7 +92,7 @@ def display_kind(measure: str | None) -> Literal["log", "transform", "identity"]
 
 def can_back_transform(result: PooledResult) -> bool:
     """False only for PFT without study sizes (the inverse needs them)."""
-    return not (result.measure == "PFT" and getattr(result, "n_per_study", None) is None)
+    return not (result.measure == "PFT" and getattr(result, "n_total", None) is None)
 
 
 def to_display(
@@ -118,7 +118,7 @@ def to_display(
             ]
             return np.asarray(flat, dtype=np.float64).reshape(arr.shape)
         return np.asarray(
-            back_transform("PFT", arr, n=getattr(result, "n_per_study", None)), dtype=np.float64
+            back_transform("PFT", arr, n=getattr(result, "n_total", None)), dtype=np.float64
         )
     return np.asarray(back_transform(result.measure, arr), dtype=np.float64)
 

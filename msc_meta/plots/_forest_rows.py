@@ -133,7 +133,7 @@ class RowContext:
 
     def n_of(self, idx: Sequence[int]) -> float | None:
         """Harmonic mean of the study sizes (for the PFT inverse of pooled values)."""
-        n = getattr(self.root, "n_per_study", None)
+        n = getattr(self.root, "n_total", None)
         if n is None or len(idx) == 0:
             return None
         vals = np.asarray(n, dtype=float)[list(idx)]
@@ -158,7 +158,7 @@ class RowContext:
         crit = critical_value(self.level)
         se = math.sqrt(vi) if math.isfinite(vi) else math.nan
         n_i = None
-        n = getattr(r, "n_per_study", None)
+        n = getattr(r, "n_total", None)
         if n is not None:
             n_i = float(n[i])
         est, lo, hi = (

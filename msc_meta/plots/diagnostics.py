@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
-from .._errors import BoundaryWarning, MetaAnalysisError, MetaAnalysisWarning
+from .._errors import MetaAnalysisError
 from .._format import number
+from ..sensitivity import baujat
 from ._common import (
     TYPESET,
     AnyResult,
@@ -26,7 +27,6 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = [
@@ -72,8 +72,6 @@ def galbraith_data(
     >>> galbraith_data(res)[["x", "z"]].round(2).values.tolist()
     [[5.0, 1.0], [2.5, 1.5]]
     """
-    import pandas as pd
-
     root = root_result(result)
     model = _check_model(model, root)
     y = np.asarray(root.effect, dtype=float)
@@ -267,8 +265,6 @@ def labbe_data(result: AnyResult) -> pd.DataFrame:
     >>> labbe_data(mm.meta_analysis(es))["rate_t"].round(4).tolist()
     [0.0325, 0.0196]
     """
-    import pandas as pd
-
     root = root_result(result)
     sd = root.study_data
     needed = ("events_t", "n_t", "events_c", "n_c")
@@ -442,17 +438,18 @@ def baujat_data(result: AnyResult) -> pd.DataFrame:
         :math:`(y_i - \\hat\\mu)^2/(v_i + \\hat\\tau^2)`; for a common-effect
         model the study's contribution to Q) and ``y`` (influence:
         :math:`(\\hat\\mu_{(-i)} - \\hat\\mu)^2 / \\operatorname{Var}(\\hat\\mu_{(-i)})`,
-        from the model refitted without study i with the same method and test).
+        from the model refitted without study i with every option of the fit).
 
     Notes
     -----
-    As metafor's ``baujat.rma``: Mantel-Haenszel and Peto results are refitted
-    with :func:`~msc_meta.mantel_haenszel` / :func:`~msc_meta.peto` (default
-    zero-cell options), other results with :func:`~msc_meta.meta_analysis`.
-    Warnings of the refits (e.g. k = 1) are not shown, as metafor does.
-    Studies whose refit is not possible get NaN, and so do studies whose
-    refit has standard error 0 (Hartung-Knapp with identical remaining
-    effects), with a :class:`~msc_meta.BoundaryWarning`.
+    As metafor's ``baujat.rma``; computed by :func:`msc_meta.sensitivity.baujat`,
+    whose refits (:meth:`~msc_meta.MetaAnalysisResult.subset`) keep every
+    option of the original fit: the τ² method, test, level, ``tol`` and
+    ``max_iter``, and for Mantel-Haenszel and Peto results ``add``, ``to``,
+    ``drop00`` and ``correct``. Warnings of the refits (e.g. k = 1) are not
+    shown, as metafor does. Studies whose refit is not possible get NaN, and
+    so do studies whose refit has standard error 0 (Hartung-Knapp with
+    identical remaining effects), with a :class:`~msc_meta.BoundaryWarning`.
 
     Examples
     --------
@@ -462,74 +459,7 @@ def baujat_data(result: AnyResult) -> pd.DataFrame:
     >>> round(float(bj["x"].sum()), 6) == round(res.q, 6)
     True
     """
-    import pandas as pd
-
-    root = root_result(result)
-    y = np.asarray(root.effect, dtype=float)
-    v = np.asarray(root.variance, dtype=float)
-    mu = float(root.estimate)
-    x = (y - mu) ** 2 / (v + tau2_of(root))
-    est, var = _leave_one_out(root)
-    zero = var == 0.0
-    if zero.any():
-        names = ", ".join(repr(str(s)) for s, z in zip(root.labels, zero, strict=True) if z)
-        warnings.warn(
-            f"the influence of {names} on the estimate is undefined: without it the refitted "
-            f"estimate has standard error 0 (test={getattr(root, 'test', 'z')!r} with identical "
-            "remaining effects: Hartung-Knapp factor 0); its y is NaN. test='adhoc' or 'z' "
-            "gives a positive standard error.",
-            BoundaryWarning,
-            stacklevel=2,
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        infl = np.where(zero, np.nan, (est - mu) ** 2 / np.where(zero, 1.0, var))
-    return pd.DataFrame({"study": [str(s) for s in root.labels], "x": x, "y": infl})
-
-
-def _leave_one_out(root: PooledResult) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    from ..results import BinaryPooledResult
-
-    k = len(root.labels)
-    est = np.full(k, np.nan)
-    var = np.full(k, np.nan)
-    if k < 2:
-        return est, var
-    for i in range(k):
-        keep = np.arange(k) != i
-        with warnings.catch_warnings():
-            # the refits' own warnings (k = 1, zero cells) are not the user's concern here
-            warnings.simplefilter("ignore", MetaAnalysisWarning)
-            try:
-                if isinstance(root, BinaryPooledResult):
-                    fit: Any = _refit_binary(root, keep)
-                else:
-                    fit = _refit(root, keep)
-            except MetaAnalysisError:
-                continue  # e.g. nothing left to pool: NaN, as metafor's try()
-        est[i], var[i] = fit.estimate, fit.se**2
-    return est, var
-
-
-def _refit(root: Any, keep: np.ndarray[Any, Any]) -> Any:
-    from ..pooling import meta_analysis
-
-    y = np.asarray(root.effect, dtype=float)[keep]
-    v = np.asarray(root.variance, dtype=float)[keep]
-    ok = np.isfinite(y) & np.isfinite(v)
-    return meta_analysis(y[ok], v[ok], method=root.method, test=root.test, level=root.level)
-
-
-def _refit_binary(root: Any, keep: np.ndarray[Any, Any]) -> Any:
-    from ..binary import mantel_haenszel, peto
-
-    sd = root.study_data
-    if sd is None:
-        raise MetaAnalysisError("the result has no 2x2 tables (study_data) to refit")
-    part = sd[keep]
-    cells = {c: part[c].to_numpy(float) for c in ("events_t", "n_t", "events_c", "n_c")}
-    if root.method == "Peto":
-        return peto(**cells, level=root.level)
-    return mantel_haenszel(root.measure, **cells, level=root.level)
+    return baujat(root_result(result))
 
 
 def baujat_plot(result: AnyResult, *, ax: Axes | None = None, labels: bool = True) -> Axes:
