@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from ._validation import resolve_code
+
+FloatArray = NDArray[np.float64]
 
 TestCode = Literal["z", "t", "knha", "adhoc"]
 
@@ -108,6 +111,59 @@ def critical_value(level: float, df: float | None = None) -> float:
     """
     q = 0.5 + level / 2.0
     return float(special.ndtri(q)) if df is None else float(special.stdtrit(df, q))
+
+
+def critical_values(level: float, df: ArrayLike) -> FloatArray:
+    """Two-sided critical values of Student's t, one per entry of ``df`` (vectorised).
+
+    Parameters
+    ----------
+    level : float
+        Confidence level in (0, 1).
+    df : array_like
+        Degrees of freedom, one per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``(1 + level) / 2`` quantiles; each equals ``critical_value(level, df[i])``.
+
+    Examples
+    --------
+    >>> critical_values(0.95, [4, 10]).round(6).tolist()
+    [2.776445, 2.228139]
+    """
+    dfs = np.asarray(df, dtype=np.float64)
+    return np.asarray(special.stdtrit(dfs, 0.5 + level / 2.0), dtype=np.float64)
+
+
+def upper_quantile(tail: ArrayLike, df: ArrayLike | None = None) -> FloatArray:
+    """The statistic whose upper-tail probability is ``tail``: z, or t with ``df`` (vectorised).
+
+    The inverse of a one-sided p-value, computed as ``-ndtri(tail)`` (or ``-stdtrit``),
+    which keeps full precision for tiny tails.
+
+    Parameters
+    ----------
+    tail : array_like
+        Upper-tail probabilities (a two-sided p-value halved).
+    df : array_like or None, default None
+        Degrees of freedom of the t distribution; None for the standard normal.
+
+    Returns
+    -------
+    numpy.ndarray
+        The statistics, elementwise.
+
+    Examples
+    --------
+    >>> upper_quantile([0.025]).round(6).tolist(), upper_quantile([0.025], [4]).round(6).tolist()
+    ([1.959964], [2.776445])
+    """
+    q = np.asarray(tail, dtype=np.float64)
+    if df is None:
+        return np.asarray(-special.ndtri(q), dtype=np.float64)
+    return np.asarray(-special.stdtrit(np.asarray(df, dtype=np.float64), q), dtype=np.float64)
 
 
 def two_sided_p(statistic: float, df: float | None = None) -> float:

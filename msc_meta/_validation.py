@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from ._errors import MetaAnalysisError
@@ -30,8 +31,6 @@ def _fmt(x: float) -> str:
 
 def is_missing(x: Any) -> bool:
     """Whether a single cell is missing: ``None``, NaN or pandas' ``NA``."""
-    import pandas as pd
-
     try:
         return bool(pd.isna(x))
     except (TypeError, ValueError):  # array-likes are not a single missing cell

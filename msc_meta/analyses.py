@@ -22,14 +22,17 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import pandas as pd
+
 from ._errors import FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
 from ._validation import is_missing
-from .effects import measure_info
+from .conversions import combine_events, combine_groups_many, counts_from_percent, sd_from_se
+from .datasets import load_msc_ra
+from .effects import MEASURES, effect_sizes, measure_info
+from .pooling import meta_analysis
 from .results import DISPLAY_MAX_ROWS, Summary
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from .effects import EffectSizes
     from .records import TrialRecords
     from .results import MetaAnalysisResult
@@ -303,8 +306,6 @@ def _arm_binary(
     sel: pd.DataFrame, arm: str | None, arm_n: Any, conversions: list[str], used: list[str]
 ) -> tuple[int, int] | str:
     """(events, n) of one arm, or the reason it is not available."""
-    from .conversions import counts_from_percent
-
     count = _pick(sel, arm, "count")
     pct = _pick(sel, arm, "percent")
     if count is not None:
@@ -332,8 +333,6 @@ def _arm_mean(
     sel: pd.DataFrame, arm: str | None, arm_n: Any, conversions: list[str], used: list[str]
 ) -> tuple[float, float, int] | str:
     """(mean change, SD of change, n) of one arm, or the reason it is not available."""
-    from .conversions import sd_from_se
-
     mean = _pick(sel, arm, "change_mean")
     if mean is None:
         return "no mean change reported"
@@ -368,8 +367,6 @@ def _side(
     used: list[str],
 ) -> tuple[Any, ...] | str:
     """One side of a comparison in one study: merged over its arms."""
-    from .conversions import combine_events, combine_groups_many
-
     arms = records.arms[records.arms["study_id"] == study["study_id"]]
     mine = arms[arms["arm_type"].isin(arm_types)]
     if mine.empty:
@@ -451,8 +448,6 @@ def analysis_input(records: TrialRecords, spec: AnalysisSpec) -> AnalysisInput:
     every arm of the study belongs to that side. Only exact values are used
     (``qualifier`` ``=``), never bounds such as ``P<0.05``.
     """
-    import pandas as pd
-
     binary = spec.kind in ("single_group_proportion", "two_group_binary")
     two_group = spec.kind.startswith("two_group")
     if two_group and not spec.control:
@@ -649,8 +644,6 @@ ANALYSES: dict[str, AnalysisSpec] = {
 
 
 def _effect_sizes(inp: AnalysisInput) -> EffectSizes:
-    from .effects import MEASURES, effect_sizes
-
     spec = MEASURES[inp.spec.measure]
     cols: dict[str, Any] = {a: inp.frame[a].to_numpy(dtype=float) for a in spec.arguments}
     return effect_sizes(inp.spec.measure, labels=inp.frame["study"].to_numpy(), **cols)
@@ -718,8 +711,6 @@ def run_analysis(
     >>> res.k, round(float(res.result.transform(res.result.estimate)), 3)
     (1, 1.75)
     """
-    from .pooling import meta_analysis
-
     if isinstance(spec, str):
         if spec not in ANALYSES:
             raise MetaAnalysisError(
@@ -727,8 +718,6 @@ def run_analysis(
             )
         spec = ANALYSES[spec]
     if records is None:
-        from .datasets import load_msc_ra
-
         records = load_msc_ra()
     inp = analysis_input(records, spec)
     if inp.k == 0:

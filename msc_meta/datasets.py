@@ -9,12 +9,10 @@ MSC-RA trial reports (see ``data/README.md``).
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+import pandas as pd
 
-    from .records import TrialRecords
+from .records import TrialRecords, bundled_data_dir, load_records
 
 
 def load_bcg() -> pd.DataFrame:
@@ -41,8 +39,6 @@ def load_bcg() -> pd.DataFrame:
     >>> len(bcg), int(bcg["tpos"].sum())
     (13, 1065)
     """
-    import pandas as pd
-
     with resources.files("msc_meta._data").joinpath("bcg.csv").open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh)
 
@@ -71,6 +67,4 @@ def load_msc_ra() -> TrialRecords:
     >>> sorted(rec.studies["study_id"])[:3]
     ['alvarogracia2017', 'ghoryani2019', 'he2020']
     """
-    from .records import bundled_data_dir, load_records
-
     return load_records(bundled_data_dir())

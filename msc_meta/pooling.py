@@ -12,9 +12,10 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from ._errors import (
@@ -62,9 +63,6 @@ from .tau2 import (
     to_data_units,
     working_units,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
 FloatArray = NDArray[np.float64]
 _sum = np.add.reduce

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from ._errors import MetaAnalysisError
 from ._validation import is_missing
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+from .conversions import counts_from_percent
 
 #: The four tables of a set of records, in the order they are checked.
 TABLES = ("sources", "studies", "arms", "outcomes")
@@ -214,7 +214,6 @@ class TrialRecords:
 
 
 def _read_csv(path: Path, file: str) -> pd.DataFrame:
-    import pandas as pd
 
     if not path.is_file():
         raise RecordError(file, f"file not found at {path}")
@@ -228,8 +227,6 @@ def _parse_field(
     raw: pd.Series, spec: Mapping[str, Any], file: str, ids: list[str | None]
 ) -> pd.Series:
     """Check one column against its field spec and return it typed."""
-    import pandas as pd
-
     name, kind = spec["name"], spec.get("type", "string")
     cons = spec.get("constraints", {})
     required = bool(cons.get("required"))
@@ -335,7 +332,6 @@ def _parse_field(
 
 
 def _parse_table(raw: pd.DataFrame, fields: list[dict[str, Any]], file: str) -> pd.DataFrame:
-    import pandas as pd
 
     names = [f["name"] for f in fields]
     missing = [n for n in names if n not in raw.columns]
@@ -574,8 +570,6 @@ def _check_values(t: Mapping[str, pd.DataFrame]) -> None:
                     column="denominator",
                     row_id=rid,
                 )
-            from .conversions import counts_from_percent
-
             try:
                 conv = counts_from_percent(parent["value_text"], int(den))
             except MetaAnalysisError as exc:
@@ -761,8 +755,6 @@ def save_records(records: TrialRecords, path: str | Path) -> Path:
     pathlib.Path
         The folder written to.
     """
-    import pandas as pd
-
     folder = Path(path)
     try:
         if folder.resolve() == bundled_data_dir().resolve():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from .._errors import MetaAnalysisError
-from .._inference import critical_value
+from .._inference import critical_value, critical_values
 from .._validation import as_1d, check_counts, check_no_inf, check_positive
 
 FloatArray = NDArray[np.float64]
@@ -83,8 +82,7 @@ def _quantile(level: float, df: FloatArray | None, k: int) -> FloatArray:
     """Two-sided critical value: z, or t with ``df`` degrees of freedom."""
     if df is None:
         return np.full(k, critical_value(level))
-    # one t quantile per row: scipy's vectorised ppf (the same stdtrit as critical_value)
-    return np.asarray(stats.t.ppf(0.5 + level / 2.0, df), dtype=np.float64)
+    return critical_values(level, df)
 
 
 def _read_df(df: ArrayLike | None, k: int) -> FloatArray | None:

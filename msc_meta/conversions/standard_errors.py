@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from .._errors import MetaAnalysisError
+from .._inference import upper_quantile
 from .._validation import (
     check_level,
     check_positive,
@@ -407,10 +407,7 @@ def se_from_pvalue(
         )
     tail = p_ / 2.0 if two_sided else p_
     dfs = _read_df(df, est.shape[0])
-    if dfs is None:
-        z = np.asarray(stats.norm.isf(tail), dtype=np.float64)
-    else:
-        z = np.asarray(stats.t.isf(tail, dfs), dtype=np.float64)
+    z = upper_quantile(tail, dfs)
     return _out(np.abs(est) / z, scalar)
 
 

@@ -17,13 +17,12 @@ from numpy.typing import ArrayLike, NDArray
 from .._errors import MetaAnalysisError
 from .._format import Style
 from ..effects import MEASURES, Measure, back_transform, inverse_pft
+from ..moderators import SubgroupResult
+from ..results import BinaryPooledResult, MetaAnalysisResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from ..moderators import SubgroupResult
-    from ..results import BinaryPooledResult, MetaAnalysisResult
 
 FloatArray = NDArray[np.float64]
 PooledResult: TypeAlias = "MetaAnalysisResult | BinaryPooledResult"
@@ -38,9 +37,6 @@ TYPESET: Style = "typeset"
 
 def root_result(result: AnyResult) -> PooledResult:
     """The result holding every study: ``result`` itself or a subgroup analysis' ``overall``."""
-    from ..moderators import SubgroupResult
-    from ..results import BinaryPooledResult, MetaAnalysisResult
-
     if isinstance(result, SubgroupResult):
         return result.overall
     if isinstance(result, MetaAnalysisResult | BinaryPooledResult):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .._errors import MetaAnalysisError
 from .._format import tick
@@ -15,12 +16,12 @@ from ._common import text_width_pt
 from ._forest_rows import TEXT_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.transforms import Transform
 
-    from .forest import ForestColumn, ForestData
+    from ._forest_rows import ForestColumn
+    from .forest import ForestData
 
 # colours: grey-blue squares, dark diamonds, a red prediction bar (Okabe-Ito vermillion)
 SQUARE_COLOR = "#5d7fa3"

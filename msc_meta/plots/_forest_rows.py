@@ -6,14 +6,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from .._errors import MetaAnalysisError
 from .._format import count, number, p_equals, small
 from .._inference import critical_value, two_sided_p
-from ..results import NOT_ESTIMABLE
+from ..results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY
 from ._common import (
     TYPESET,
     PooledResult,
@@ -26,11 +27,6 @@ from ._common import (
     ticks_within_log,
     to_display,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from .forest import ForestColumn
 
 RowKind = Literal[
     "study",
@@ -116,6 +112,32 @@ def not_estimable_row(label: str, y: float, group: str = "") -> dict[str, Any]:
         "effect_text": NOT_ESTIMABLE,
         "weight_text": "",
     }
+
+
+@dataclass(frozen=True)
+class ForestColumn:
+    """A text column of a forest plot.
+
+    Attributes
+    ----------
+    key : str
+        Column of :attr:`ForestData.rows` holding the texts.
+    header : str
+        Column header.
+    side : {"left", "right"}
+        Left or right of the graph.
+    align : {"left", "right", "center"}
+        Horizontal alignment of the texts.
+    group : str
+        A header spanning consecutive columns with the same ``group`` (e.g.
+        the name of an arm above its "Events/Total" column); ``""`` for none.
+    """
+
+    key: str
+    header: str
+    side: Literal["left", "right"]
+    align: Literal["left", "right", "center"] = "right"
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -357,8 +379,6 @@ def pooled_block(
 
 def _model_label(model: str, subtotal: bool, how: str, k: int = 2) -> str:
     if k == 1:  # nothing is pooled: say so rather than name a model, as the summaries do
-        from ..results import SINGLE_STUDY
-
         return "Subtotal (one study)" if subtotal else SINGLE_STUDY
     if subtotal:
         return f"Subtotal ({model} effect{'s' if model == 'random' else ''})"
@@ -368,8 +388,6 @@ def _model_label(model: str, subtotal: bool, how: str, k: int = 2) -> str:
 
 def _heterogeneity_text(res: PooledResult) -> str:
     if res.k < 2:
-        from ..results import NOT_APPLICABLE_K1
-
         return f"Heterogeneity: {NOT_APPLICABLE_K1}"
     parts = []
     if is_random(res):
@@ -510,8 +528,6 @@ def make_columns(
     extra: dict[str, tuple[str, list[str]]],
     frame: pd.DataFrame,
 ) -> tuple[ForestColumn, ...]:
-    from .forest import ForestColumn
-
     t, c = (str(a) for a in arm_labels)
     cols = [ForestColumn("label", label_header, "left", "left")]
     cols += [ForestColumn(key, header, "left", "left") for key, (header, _) in extra.items()]

@@ -14,10 +14,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from .._errors import LargePlotWarning, MetaAnalysisError
 from .._format import number, p_equals
+from ..moderators import SubgroupResult
 from ._common import (
     TYPESET,
     AnyResult,
@@ -28,10 +31,12 @@ from ._common import (
     measure_of,
     root_result,
 )
+from ._forest_draw import draw_forest
 from ._forest_rows import (
     ARM_KEYS,
     ARROW_KINDS,
     BOLD_KINDS,
+    ForestColumn,
     RowContext,
     SortKey,
     axis_limits,
@@ -49,7 +54,6 @@ from ._forest_rows import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["LARGE_FOREST_ROWS", "ForestColumn", "ForestData", "forest_data", "forest_plot"]
@@ -59,32 +63,6 @@ __all__ = ["LARGE_FOREST_ROWS", "ForestColumn", "ForestData", "forest_data", "fo
 #: row at the smallest font, 6 points). The figure is not cut or squeezed: the warning says
 #: how to show fewer rows.
 LARGE_FOREST_ROWS = 300
-
-
-@dataclass(frozen=True)
-class ForestColumn:
-    """A text column of a forest plot.
-
-    Attributes
-    ----------
-    key : str
-        Column of :attr:`ForestData.rows` holding the texts.
-    header : str
-        Column header.
-    side : {"left", "right"}
-        Left or right of the graph.
-    align : {"left", "right", "center"}
-        Horizontal alignment of the texts.
-    group : str
-        A header spanning consecutive columns with the same ``group`` (e.g.
-        the name of an arm above its "Events/Total" column); ``""`` for none.
-    """
-
-    key: str
-    header: str
-    side: Literal["left", "right"]
-    align: Literal["left", "right", "center"] = "right"
-    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -353,9 +331,6 @@ def _forest_data(
     label_header: str,
     max_rows: int | None,
 ) -> ForestData:
-    import pandas as pd
-
-    from ..moderators import SubgroupResult
 
     max_rows = check_max_rows(max_rows)
     left_label, right_label = direction_labels(favours, label_left, label_right)
@@ -679,6 +654,4 @@ def forest_plot(
             max_rows=max_rows,
         )
     _warn_if_large(fd)
-    from . import _forest_draw
-
-    return _forest_draw.draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)
+    return draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .._errors import MetaAnalysisError
 from .._format import alpha, tick
@@ -23,7 +24,6 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["funnel_data", "funnel_plot"]
@@ -54,8 +54,6 @@ def funnel_data(result: AnyResult) -> pd.DataFrame:
     >>> funnel_data(res)["se"].round(2).tolist()
     [0.2, 0.3, 0.22]
     """
-    import pandas as pd
-
     root = root_result(result)
     y = np.asarray(root.effect, dtype=float)
     v = np.asarray(root.variance, dtype=float)
