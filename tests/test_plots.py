@@ -71,25 +71,18 @@ def _close_figures() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def bcg() -> pd.DataFrame:
-    return mm.datasets.load_bcg()
+def es(bcg_rr: mm.EffectSizes) -> mm.EffectSizes:
+    return bcg_rr
 
 
 @pytest.fixture(scope="module")
-def es(bcg: pd.DataFrame) -> mm.EffectSizes:
-    return mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
+def res(bcg_reml: mm.MetaAnalysisResult) -> mm.MetaAnalysisResult:
+    return bcg_reml
 
 
 @pytest.fixture(scope="module")
-def res(es: mm.EffectSizes) -> mm.MetaAnalysisResult:
-    return mm.meta_analysis(es, method="REML")
-
-
-@pytest.fixture(scope="module")
-def sub(es: mm.EffectSizes, bcg: pd.DataFrame) -> mm.SubgroupResult:
-    return mm.subgroup_analysis(es, groups=bcg["alloc"], method="REML")
+def sub(bcg_sub: mm.SubgroupResult) -> mm.SubgroupResult:
+    return bcg_sub
 
 
 @pytest.fixture(scope="module")

@@ -617,17 +617,13 @@ def test_bundled_data_dir_is_the_repository_data() -> None:
     assert bundled_data_dir().resolve() == DATA.resolve()
 
 
-def test_funnel_plot_from_min_k_funnel_studies(tmp_path: Path) -> None:
+def test_funnel_plot_from_min_k_funnel_studies(tmp_path: Path, bcg_rr: mm.EffectSizes) -> None:
     """With k >= MIN_K_FUNNEL (BCG, k = 13) a funnel plot is drawn beside the forest plot."""
     from msc_meta.report import _figures, _Writer
 
     entry = run_all(analyses=["acr20_msc_vs_control_w4"])[0]
     assert entry.analysis is not None
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
-    big = mm.meta_analysis(es, method="REML", test="knha")
+    big = mm.meta_analysis(bcg_rr, method="REML", test="knha")
     assert big.k >= MIN_K_FUNNEL
     analysis = dataclasses.replace(entry.analysis, result=big)
     writer = _Writer(tmp_path.resolve())
