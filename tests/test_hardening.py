@@ -21,7 +21,6 @@ import msc_meta as mm
 from msc_meta.plots.diagnostics import baujat_data
 
 METHODS = sorted(mm.TAU2_METHODS)
-TESTS = ["z", "t", "knha", "adhoc"]
 
 #: Iterative estimators converge to a relative tol of 1e-10; metafor's printed digits bound
 #: the comparison with its values.
