@@ -1165,6 +1165,7 @@ def _pool(method: Any, counts: dict[str, Any]) -> mm.BinaryPooledResult:
     return mm.peto(**counts) if method == "PETO" else mm.mantel_haenszel(method, **counts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["OR", "RR", "RD", "PETO"])
 @given(counts=tables(), seed=st.integers(0, 2**32 - 1))
 def test_study_order_does_not_matter(method: str, counts: dict[str, Any], seed: int) -> None:
@@ -1176,6 +1177,7 @@ def test_study_order_does_not_matter(method: str, counts: dict[str, Any], seed: 
     np.testing.assert_allclose(b.weights, a.weights[perm], rtol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["OR", "RR", "RD", "PETO"])
 @given(counts=tables())
 def test_swapping_arms_negates_estimate(method: str, counts: dict[str, Any]) -> None:
@@ -1190,6 +1192,7 @@ def test_swapping_arms_negates_estimate(method: str, counts: dict[str, Any]) -> 
     assert b.se == pytest.approx(a.se, rel=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["OR", "RR", "RD", "PETO"])
 @given(counts=tables())
 def test_ranges(method: str, counts: dict[str, Any]) -> None:

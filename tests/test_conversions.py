@@ -48,8 +48,8 @@ ALTMAN_BLAND_Z_APPROX = 2e-3
 # floating-point cancellation, bounded well below this for values in [-100, 100].
 RAW_DATA = 1e-8
 
-#: The conversion properties are cheap: more examples than the profile's 60.
-MANY_EXAMPLES = settings(max_examples=150)
+#: The conversion properties are cheap: 2.5 times the profile's examples (150 in ci, as before).
+MANY_EXAMPLES = settings(max_examples=settings.default.max_examples * 5 // 2)
 
 
 def _match(text: str) -> str:
@@ -625,6 +625,7 @@ _sample = st.lists(
 )
 
 
+@pytest.mark.slow
 @given(x=_sample, y=_sample)
 @MANY_EXAMPLES
 def test_combine_groups_equals_pooled_raw_data(x: list[float], y: list[float]) -> None:
@@ -640,6 +641,7 @@ def test_combine_groups_equals_pooled_raw_data(x: list[float], y: list[float]) -
     assert g.sd == pytest.approx(np.std(pooled, ddof=1), rel=RAW_DATA, abs=RAW_DATA)
 
 
+@pytest.mark.slow
 @given(groups=st.lists(_sample, min_size=1, max_size=6), data=st.data())
 @MANY_EXAMPLES
 def test_combine_groups_many_equals_pooled_raw_data_in_any_order(

@@ -96,6 +96,7 @@ def _bimodal_candidates(rng: np.random.Generator, n: int) -> list[tuple[np.ndarr
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ML", "REML"])
 def test_search_for_bimodal_likelihoods_finds_the_global_maximum(method: str) -> None:
     # brute force: the log-likelihood on 4,000 points up to the bound beyond which the score
@@ -230,6 +231,7 @@ def test_standard_errors_whose_square_underflows_are_an_error() -> None:
 # --------------------------------------------------------------------------- large k
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_memory_is_linear_in_k(method: str) -> None:
     # DL, HE and SJ built a k x k matrix: k = 15,000 took 3.5 GB. With k = 20,000 a k x k

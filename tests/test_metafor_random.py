@@ -41,6 +41,9 @@ from msc_meta.binary import MH_MEASURES
 from msc_meta.pooling import TESTS
 from msc_meta.tau2 import ITERATIVE_METHODS
 
+#: Thousands of randomized cases: outside `make test-fast` (the fixed grid stays in it).
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).parent / "reference"
 REFERENCE = HERE / "metafor_random.json"
 OVERRIDES = HERE / "metafor_random_overrides.json"

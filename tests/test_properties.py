@@ -31,6 +31,9 @@ from msc_meta.effects import back_transform, hedges_correction
 from msc_meta.pooling import TESTS
 from msc_meta.tau2 import ITERATIVE_METHODS
 
+#: Hundreds of examples per estimator: outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 METHODS = sorted(mm.TAU2_METHODS)
 
 #: Closed-form estimators recomputed from reordered or shifted sums agree to rounding.
