@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint typecheck pytest docs bench references clean
+.PHONY: run test test-fast check lint typecheck pytest docs bench references clean
 
 $(BIN)/python:
 	@echo "Creating the virtual environment $(VENV) (once)"
@@ -36,6 +36,12 @@ run: $(RUN_STAMP)
 
 ## test: set up, lint, type-check, run the full test suite (notebooks included) and build the docs
 test: check pytest docs
+
+## test-fast: the development loop: ruff and the tests not marked slow (well under a minute);
+## `make test` remains the full suite
+test-fast: $(DEV_STAMP)
+	$(BIN)/ruff check msc_meta tests benchmarks
+	$(BIN)/python -m pytest -q -m "not slow"
 
 check: lint typecheck
 

@@ -260,11 +260,8 @@ def test_numpy_scalar_tol_and_max_iter_are_accepted(kwargs: dict[str, Any]) -> N
     assert res.converged
 
 
-def test_max_iter_one_for_reml_warns_and_returns_the_last_iterate() -> None:
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
+def test_max_iter_one_for_reml_warns_and_returns_the_last_iterate(bcg_rr: mm.EffectSizes) -> None:
+    es = bcg_rr
     full = mm.meta_analysis(es, method="REML")
     # REML and both Q-profile bounds each stop after one iteration
     with pytest.warns(mm.ConvergenceWarning, match=r"did not converge in 1 iteration") as rec:
@@ -277,8 +274,7 @@ def test_max_iter_one_for_reml_warns_and_returns_the_last_iterate() -> None:
     assert res.estimate == pytest.approx(full.estimate, rel=0.05)
 
 
-def test_max_iter_one_for_paule_mandel_warns() -> None:
-    bcg = mm.datasets.load_bcg()
+def test_max_iter_one_for_paule_mandel_warns(bcg: pd.DataFrame) -> None:
     es = mm.effect_sizes("OR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c")
     # PM and both Q-profile bounds each stop after one Newton step
     with pytest.warns(mm.ConvergenceWarning, match=r"did not converge in 1 iteration") as rec:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import msc_meta as mm
@@ -1165,11 +1165,8 @@ def _pool(method: Any, counts: dict[str, Any]) -> mm.BinaryPooledResult:
     return mm.peto(**counts) if method == "PETO" else mm.mantel_haenszel(method, **counts)
 
 
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["OR", "RR", "RD", "PETO"])
-@PROPERTY_SETTINGS
 @given(counts=tables(), seed=st.integers(0, 2**32 - 1))
 def test_study_order_does_not_matter(method: str, counts: dict[str, Any], seed: int) -> None:
     perm = np.random.default_rng(seed).permutation(len(counts["n_t"]))
@@ -1180,8 +1177,8 @@ def test_study_order_does_not_matter(method: str, counts: dict[str, Any], seed: 
     np.testing.assert_allclose(b.weights, a.weights[perm], rtol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["OR", "RR", "RD", "PETO"])
-@PROPERTY_SETTINGS
 @given(counts=tables())
 def test_swapping_arms_negates_estimate(method: str, counts: dict[str, Any]) -> None:
     swapped = dict(
@@ -1195,8 +1192,8 @@ def test_swapping_arms_negates_estimate(method: str, counts: dict[str, Any]) -> 
     assert b.se == pytest.approx(a.se, rel=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["OR", "RR", "RD", "PETO"])
-@PROPERTY_SETTINGS
 @given(counts=tables())
 def test_ranges(method: str, counts: dict[str, Any]) -> None:
     res = _pool(method, counts)

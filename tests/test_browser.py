@@ -29,6 +29,9 @@ import pytest
 from msc_meta.analyses import ANALYSES
 from msc_meta.report import REPORT_TITLE, build_report
 
+#: A headless browser per module: outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -199,6 +199,7 @@ def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return f
 
 
+@pytest.mark.slow
 def test_output_piped_into_head(big_csv: Path) -> None:
     proc = subprocess.run(
         ["bash", "-c", f'"{sys.executable}" -m msc_meta pool "{big_csv}" | head -n 1'],
@@ -211,6 +212,7 @@ def test_output_piped_into_head(big_csv: Path) -> None:
     assert proc.stderr == "", proc.stderr
 
 
+@pytest.mark.slow
 def test_output_into_a_closed_pipe_exits_quietly(big_csv: Path) -> None:
     # the reader is gone before the command writes anything: the first write fails
     proc = subprocess.Popen(
@@ -226,6 +228,7 @@ def test_output_into_a_closed_pipe_exits_quietly(big_csv: Path) -> None:
     assert err == ""
 
 
+@pytest.mark.slow
 def test_python_dash_m_behaves_the_same(tmp_path: Path) -> None:
     f = _csv(tmp_path, "")
     proc = _python_m("pool", str(f))
@@ -360,6 +363,7 @@ def test_warnings_are_one_plain_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_warnings_are_one_plain_line_from_the_shell(tmp_path: Path) -> None:
     f = _csv(tmp_path, GOOD + "D,,0.05\n")
     proc = _python_m("pool", str(f))
@@ -367,6 +371,7 @@ def test_warnings_are_one_plain_line_from_the_shell(tmp_path: Path) -> None:
     assert proc.stderr == "warning: dropped 1 study with a missing (NaN) effect or variance: 'D'\n"
 
 
+@pytest.mark.slow
 def test_warnings_made_errors_are_one_line(tmp_path: Path) -> None:
     f = _csv(tmp_path, GOOD + "D,,0.05\n")
     proc = _python_m("pool", str(f), env={"PYTHONWARNINGS": "error"})
@@ -402,6 +407,7 @@ def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_report_rerun_removes_its_own_stale_files_only(tmp_path: Path) -> None:
     from msc_meta import _manifest
 

@@ -48,7 +48,8 @@ ALTMAN_BLAND_Z_APPROX = 2e-3
 # floating-point cancellation, bounded well below this for values in [-100, 100].
 RAW_DATA = 1e-8
 
-NO_DB = settings(database=None, deadline=None, max_examples=150)
+#: The conversion properties are cheap: 2.5 times the profile's examples (150 in ci, as before).
+MANY_EXAMPLES = settings(max_examples=settings.default.max_examples * 5 // 2)
 
 
 def _match(text: str) -> str:
@@ -348,7 +349,7 @@ def test_wan_2014_table_1_xi_matches_blom_approximation(n: int, xi_exact: float)
 
 
 @given(n=st.integers(min_value=2, max_value=100_000))
-@NO_DB
+@MANY_EXAMPLES
 def test_shi_2020_eq10_equals_shortcut_eq11(n: int) -> None:
     # Shi et al. (2020) eq. 11 (the R package meta's form):
     # S = (b - a) / ((2 + 0.14 n^0.6) Phi^-1(.)) + (q3 - q1) / ((2 + 2 / (0.07 n^0.6)) Phi^-1(.))
@@ -368,7 +369,7 @@ def test_shi_2020_eq10_equals_shortcut_eq11(n: int) -> None:
     extra=st.floats(0.0, 50),
     n=st.integers(2, 5000),
 )
-@NO_DB
+@MANY_EXAMPLES
 def test_symmetric_summary_gives_mean_equal_to_median(
     centre: float, half_iqr: float, extra: float, n: int
 ) -> None:
@@ -535,7 +536,7 @@ def test_counts_from_percent_bad_input(
 
 
 @given(data=st.data(), n=st.integers(1, 3000))
-@NO_DB
+@MANY_EXAMPLES
 def test_count_printed_to_one_decimal_is_recovered(data: st.DataObject, n: int) -> None:
     k = data.draw(st.integers(0, n))
     printed = f"{100 * k / n:.1f}"
@@ -624,8 +625,9 @@ _sample = st.lists(
 )
 
 
+@pytest.mark.slow
 @given(x=_sample, y=_sample)
-@NO_DB
+@MANY_EXAMPLES
 def test_combine_groups_equals_pooled_raw_data(x: list[float], y: list[float]) -> None:
     if len(x) + len(y) < 2:
         return
@@ -639,8 +641,9 @@ def test_combine_groups_equals_pooled_raw_data(x: list[float], y: list[float]) -
     assert g.sd == pytest.approx(np.std(pooled, ddof=1), rel=RAW_DATA, abs=RAW_DATA)
 
 
+@pytest.mark.slow
 @given(groups=st.lists(_sample, min_size=1, max_size=6), data=st.data())
-@NO_DB
+@MANY_EXAMPLES
 def test_combine_groups_many_equals_pooled_raw_data_in_any_order(
     groups: list[list[float]], data: st.DataObject
 ) -> None:
@@ -693,7 +696,7 @@ def test_change_sd_edges_and_alias() -> None:
     post=st.floats(0.01, 100),
     r=st.floats(-0.999, 0.999),
 )
-@NO_DB
+@MANY_EXAMPLES
 def test_change_sd_correlation_round_trip(pre: float, post: float, r: float) -> None:
     chg = change_sd(pre, post, r)
     assert correlation_from_change(pre, post, chg) == pytest.approx(r, abs=1e-8)

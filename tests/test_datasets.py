@@ -38,6 +38,7 @@ def test_seven_trials_each_with_arms(rec: mm.records.TrialRecords) -> None:
         assert (rec.arms["study_id"] == sid).any(), sid
 
 
+@pytest.mark.slow
 def test_frictionless_validates_the_data_package() -> None:
     """An independent validator (frictionless) agrees the files match their descriptor."""
     from frictionless import validate
@@ -109,6 +110,7 @@ def test_he2020_table2_known_cells(rec: mm.records.TrialRecords) -> None:
     assert pct == {"he2020_msc": "53.3", "he2020_msc_ifng": "93.3"}
 
 
+@pytest.mark.slow
 def test_wheel_ships_the_records_and_loads_them(tmp_path: Path) -> None:
     """Build a wheel, import msc_meta from it (not from the checkout) and load the records."""
     out = subprocess.run(

@@ -35,6 +35,7 @@ def test_pages_are_found() -> None:
     assert {"index.md", "getting-started.md", "methods.md", "data.md", "api.md"} <= set(PAGES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_code_blocks_run_and_print_what_the_page_shows(
     page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

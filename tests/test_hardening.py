@@ -21,7 +21,6 @@ import msc_meta as mm
 from msc_meta.plots.diagnostics import baujat_data
 
 METHODS = sorted(mm.TAU2_METHODS)
-TESTS = ["z", "t", "knha", "adhoc"]
 
 #: Iterative estimators converge to a relative tol of 1e-10; metafor's printed digits bound
 #: the comparison with its values.
@@ -97,6 +96,7 @@ def _bimodal_candidates(rng: np.random.Generator, n: int) -> list[tuple[np.ndarr
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ML", "REML"])
 def test_search_for_bimodal_likelihoods_finds_the_global_maximum(method: str) -> None:
     # brute force: the log-likelihood on 4,000 points up to the bound beyond which the score
@@ -145,12 +145,10 @@ def test_reml_tau2_standard_error_without_cancellation(
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_bcg_in_other_units_gives_the_same_answer(method: str) -> None:
+def test_bcg_in_other_units_gives_the_same_answer(method: str, bcg_rr: mm.EffectSizes) -> None:
     # BCG log risk ratios x 1e-5 (variances x 1e-10) gave PM tau2 0.0988 instead of 0.3181
     # and REML 0.3119 instead of 0.3132 (after rescaling), silently
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c")
-    y, v = es["effect"].to_numpy(), es["variance"].to_numpy()
+    y, v = bcg_rr["effect"].to_numpy(), bcg_rr["variance"].to_numpy()
     ref, _ = _fit(y, v, method=method)
     for c in (1e-5, 1e3, 3.7e-120, 2.0**500):
         res, _ = _fit(c * y, c * c * v, method=method)
@@ -163,13 +161,13 @@ def test_bcg_in_other_units_gives_the_same_answer(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_effects_with_a_large_common_offset_keep_their_digits(method: str) -> None:
+def test_effects_with_a_large_common_offset_keep_their_digits(
+    method: str, bcg_rr: mm.EffectSizes
+) -> None:
     # effects near 1e8 lost six digits of tau2 (and of the Q-profile bounds) when fitted
     # uncentred; centred, only the rounding of the inputs themselves remains (ulp(1e8) = 1.5e-8)
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c")
     # deviations of order 1e-4 on an offset of 1e8 (a mean of 1e8 units, say)
-    y, v = 1e-4 * es["effect"].to_numpy(), 1e-8 * es["variance"].to_numpy()
+    y, v = 1e-4 * bcg_rr["effect"].to_numpy(), 1e-8 * bcg_rr["variance"].to_numpy()
     offset = 1e8
     shifted = (y + offset) - offset  # the effects as the offset data can hold them
     ref, _ = _fit(shifted, v, method=method)
@@ -233,6 +231,7 @@ def test_standard_errors_whose_square_underflows_are_an_error() -> None:
 # --------------------------------------------------------------------------- large k
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_memory_is_linear_in_k(method: str) -> None:
     # DL, HE and SJ built a k x k matrix: k = 15,000 took 3.5 GB. With k = 20,000 a k x k

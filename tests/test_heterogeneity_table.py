@@ -30,22 +30,9 @@ from msc_meta.heterogeneity_display import (
 
 
 @pytest.fixture(scope="module")
-def bcg_es() -> mm.EffectSizes:
-    bcg = mm.datasets.load_bcg()
-    return mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
-
-
-@pytest.fixture(scope="module")
-def bcg(bcg_es: mm.EffectSizes) -> mm.MetaAnalysisResult:
-    return mm.meta_analysis(bcg_es, method="REML")
-
-
-@pytest.fixture(scope="module")
-def single(bcg_es: mm.EffectSizes) -> mm.MetaAnalysisResult:
+def single(bcg_rr: mm.EffectSizes) -> mm.MetaAnalysisResult:
     with pytest.warns(mm.FewStudiesWarning, match="k = 1"):
-        return mm.meta_analysis(bcg_es.iloc[:1], method="REML")
+        return mm.meta_analysis(bcg_rr.iloc[:1], method="REML")
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +52,14 @@ def _with_i2(res: mm.MetaAnalysisResult, i2: float, lo: float, hi: float, k: int
 # --------------------------------------------------------------------------- the table
 
 
-def test_table_copies_every_number_from_the_results(bcg: mm.MetaAnalysisResult) -> None:
-    dl = mm.meta_analysis(bcg.effect, bcg.variance, method="DL", measure="RR")
-    table = heterogeneity_table({"REML": bcg, "DL": dl})
+def test_table_copies_every_number_from_the_results(bcg_reml: mm.MetaAnalysisResult) -> None:
+    dl = mm.meta_analysis(bcg_reml.effect, bcg_reml.variance, method="DL", measure="RR")
+    table = heterogeneity_table({"REML": bcg_reml, "DL": dl})
     assert isinstance(table, HeterogeneityTable)
     frame = table.frame
     assert tuple(frame.columns) == HETEROGENEITY_COLUMNS
     assert list(frame["analysis"]) == ["REML", "DL"]
-    for row, res in zip(frame.to_dict("records"), (bcg, dl), strict=True):
+    for row, res in zip(frame.to_dict("records"), (bcg_reml, dl), strict=True):
         assert row["k"] == res.k == 13
         assert row["estimate"] == res.estimate
         assert (row["ci_low"], row["ci_high"]) == (res.ci_low, res.ci_high)
@@ -91,26 +78,26 @@ def test_table_copies_every_number_from_the_results(bcg: mm.MetaAnalysisResult) 
     # the display scale is the result's own back-transform (risk ratios here)
     row = frame.iloc[0]
     assert row["scale"] == "risk ratio"
-    assert row["estimate_display"] == pytest.approx(math.exp(bcg.estimate), rel=1e-15)
-    assert row["ci_low_display"] == pytest.approx(math.exp(bcg.ci_low), rel=1e-15)
-    assert row["pi_high_display"] == pytest.approx(math.exp(bcg.pi_high), rel=1e-15)
+    assert row["estimate_display"] == pytest.approx(math.exp(bcg_reml.estimate), rel=1e-15)
+    assert row["ci_low_display"] == pytest.approx(math.exp(bcg_reml.ci_low), rel=1e-15)
+    assert row["pi_high_display"] == pytest.approx(math.exp(bcg_reml.pi_high), rel=1e-15)
     # published BCG values (metafor: I^2 = 92.22%, tau^2 = 0.3132)
     assert row["i2"] == pytest.approx(92.22, abs=0.005)
     assert row["tau2"] == pytest.approx(0.3132, abs=5e-5)
 
 
-def test_to_frame_is_a_copy(bcg: mm.MetaAnalysisResult) -> None:
-    table = heterogeneity_table({"bcg": bcg})
+def test_to_frame_is_a_copy(bcg_reml: mm.MetaAnalysisResult) -> None:
+    table = heterogeneity_table({"bcg": bcg_reml})
     copy = table.to_frame()
     copy.loc[0, "i2"] = -1.0
-    assert table.frame.loc[0, "i2"] == bcg.i2
+    assert table.frame.loc[0, "i2"] == bcg_reml.i2
 
 
 def test_sequence_names_analysis_results_by_spec_and_bare_results_by_position(
-    bcg: mm.MetaAnalysisResult, msc_results: dict[str, mm.analyses.AnalysisResult]
+    bcg_reml: mm.MetaAnalysisResult, msc_results: dict[str, mm.analyses.AnalysisResult]
 ) -> None:
     first = msc_results["acr20_msc_single_group_w4"]
-    table = heterogeneity_table([first, bcg])
+    table = heterogeneity_table([first, bcg_reml])
     assert list(table.frame["analysis"]) == ["acr20_msc_single_group_w4", "analysis 2"]
     assert table.frame.loc[0, "i2"] == first.result.i2
 
@@ -149,8 +136,8 @@ def test_single_study_keeps_the_result_values_but_displays_na(
     assert "n/a" in str(table)
 
 
-def test_text_and_html_displays(bcg: mm.MetaAnalysisResult) -> None:
-    table = heterogeneity_table({"BCG (REML)": bcg})
+def test_text_and_html_displays(bcg_reml: mm.MetaAnalysisResult) -> None:
+    table = heterogeneity_table({"BCG (REML)": bcg_reml})
     text = str(table)
     assert "BCG (REML)" in text and "92.2 [81.9, 97.7]" in text and "considerable" in text
     page = table._repr_html_()
@@ -186,8 +173,8 @@ def test_duplicate_names_are_refused(
 # --------------------------------------------------------------------------- in words
 
 
-def test_bcg_is_considerable(bcg: mm.MetaAnalysisResult) -> None:
-    assert describe_heterogeneity(bcg) == "I² = 92% [82%, 98%]: considerable (k = 13)."
+def test_bcg_is_considerable(bcg_reml: mm.MetaAnalysisResult) -> None:
+    assert describe_heterogeneity(bcg_reml) == "I² = 92% [82%, 98%]: considerable (k = 13)."
 
 
 def test_single_study_cannot_be_assessed(single: mm.MetaAnalysisResult) -> None:
@@ -204,25 +191,25 @@ def test_accepts_an_analysis_result(msc_results: dict[str, mm.analyses.AnalysisR
     )
 
 
-def test_brief_example_wide_at_k5(bcg: mm.MetaAnalysisResult) -> None:
-    res = _with_i2(bcg, 62.0, 12.0, 84.0, k=5)
+def test_brief_example_wide_at_k5(bcg_reml: mm.MetaAnalysisResult) -> None:
+    res = _with_i2(bcg_reml, 62.0, 12.0, 84.0, k=5)
     assert describe_heterogeneity(res) == (
         "I² = 62% [12%, 84%]: substantial, with wide uncertainty at k = 5."
     )
 
 
 def test_narrow_interval_with_few_studies_still_says_k_is_small(
-    bcg: mm.MetaAnalysisResult,
+    bcg_reml: mm.MetaAnalysisResult,
 ) -> None:
-    res = _with_i2(bcg, 96.0, 90.0, 99.0, k=3)
+    res = _with_i2(bcg_reml, 96.0, 90.0, 99.0, k=3)
     assert (
         describe_heterogeneity(res)
         == "I² = 96% [90%, 99%]: considerable, from only k = 3 studies."
     )
 
 
-def test_missing_interval_is_said(bcg: mm.MetaAnalysisResult) -> None:
-    res = _with_i2(bcg, 50.0, math.nan, math.nan)
+def test_missing_interval_is_said(bcg_reml: mm.MetaAnalysisResult) -> None:
+    res = _with_i2(bcg_reml, 50.0, math.nan, math.nan)
     assert describe_heterogeneity(res).endswith("with no interval available at k = 13.")
 
 

@@ -59,7 +59,7 @@ def test_run_on_a_fresh_clone_installs_the_runtime_only_and_says_so(clone: Path)
     assert lines[-1] == ".venv/bin/msc-meta report --out results"
 
 
-@pytest.mark.parametrize("target", ["test", "lint", "typecheck", "pytest", "docs"])
+@pytest.mark.parametrize("target", ["test", "test-fast", "lint", "typecheck", "pytest", "docs"])
 def test_test_targets_install_the_dev_extras(clone: Path, target: str) -> None:
     installs = _installs(_dry(clone, target))
     assert installs and installs[0].endswith(' -e ".[dev]"'), installs
@@ -83,3 +83,13 @@ def test_a_changed_pyproject_redoes_both(clone: Path) -> None:
     os.utime(clone / "pyproject.toml", (time.time() + 100, time.time() + 100))
     assert _installs(_dry(clone, "run"))[0].endswith(" -e .")
     assert _installs(_dry(clone, "test"))[0].endswith(' -e ".[dev]"')
+
+
+def test_test_fast_lints_and_deselects_the_slow_tests(clone: Path) -> None:
+    _fake_venv(clone, ".installed-dev", ".installed-run")
+    lines = _dry(clone, "test-fast")
+    assert any(line.startswith(".venv/bin/ruff check") for line in lines), lines
+    pytest_lines = [line for line in lines if "-m pytest" in line]
+    assert len(pytest_lines) == 1 and '-m "not slow"' in pytest_lines[0], lines
+    # the full suite stays the full suite
+    assert not any("not slow" in line for line in _dry(clone, "test"))

@@ -37,6 +37,12 @@ import numpy as np
 import pytest
 
 import msc_meta as mm
+from msc_meta.binary import MH_MEASURES
+from msc_meta.pooling import TESTS
+from msc_meta.tau2 import ITERATIVE_METHODS
+
+#: Thousands of randomized cases: outside `make test-fast` (the fixed grid stays in it).
+pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent / "reference"
 REFERENCE = HERE / "metafor_random.json"
@@ -81,11 +87,11 @@ PVALUE_ATOL = 1e-14
 MSC_TOL = 1e-12
 MSC_MAX_ITER = 10000
 
-ITERATIVE_METHODS = frozenset({"ML", "REML", "EB", "PM", "PMM"})
-ALL_METHODS = ("EE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM")
-ALL_TESTS = frozenset({"z", "t", "knha", "adhoc"})
+#: The library's methods, tests and binary pooling measures: the grid must hold every one.
+ALL_METHODS = tuple(mm.TAU2_METHODS)
+ALL_TESTS = frozenset(TESTS)
 ALL_LEVELS = frozenset({0.90, 0.95, 0.99})
-BINARY_MEASURES = ("OR", "RR", "RD", "PETO")
+BINARY_MEASURES = (*MH_MEASURES, "PETO")
 
 #: The grid must not shrink (counts when written; see the README).
 MIN_DATASETS = 1000

@@ -34,6 +34,10 @@ import numpy as np
 import pytest
 
 import msc_meta as mm
+from msc_meta.binary import MH_MEASURES
+from msc_meta.effects import MEASURES
+from msc_meta.pooling import TESTS
+from msc_meta.tau2 import ITERATIVE_METHODS
 
 REFERENCE = Path(__file__).parent / "reference" / "metafor_reference.json"
 
@@ -54,7 +58,6 @@ CLOSED_FORM_ATOL = 1e-12
 ITERATIVE_RTOL = 1e-7
 ITERATIVE_ATOL = 1e-7
 
-ITERATIVE_METHODS = frozenset({"ML", "REML", "EB", "PM", "PMM"})
 #: rma fields that do not depend on τ²: Cochran's Q is computed with the
 #: common-effect weights 1/v_i whatever the method.
 TAU2_FREE_FIELDS = frozenset({"q", "q_df", "q_pvalue"})
@@ -66,31 +69,10 @@ Q_PROFILE_FIELDS = frozenset({"tau2_ci", "i2_ci", "h2_ci"})
 #: The grid must not shrink: cases per kind as generated (metafor 3.8.1).
 MIN_CASES = {"escalc": 279, "rma": 1760, "mh": 54, "peto": 18}
 MIN_TOTAL = 2111
-ALL_MEASURES = frozenset(
-    [
-        "OR",
-        "RR",
-        "RD",
-        "PETO",
-        "AS",
-        "MD",
-        "SMD",
-        "ROM",
-        "PR",
-        "PLO",
-        "PLN",
-        "PAS",
-        "PFT",
-        "COR",
-        "ZCOR",
-        "MC",
-        "SMCR",
-        "SMCC",
-        "MN",
-    ]
-)
-ALL_METHODS = frozenset(["EE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM"])
-ALL_TESTS = frozenset({"z", "t", "knha", "adhoc"})
+#: The library's measures, methods and tests: the grid must hold every one.
+ALL_MEASURES = frozenset(MEASURES)
+ALL_METHODS = frozenset(mm.TAU2_METHODS)
+ALL_TESTS = frozenset(TESTS)
 ALL_LEVELS = frozenset({0.95, 0.90})
 ALL_ZERO_RULES = frozenset({"only0", "all", "if0all", "none"})
 MAX_JSON_BYTES = 5_000_000
@@ -370,7 +352,7 @@ def test_grid_covers_every_measure_method_and_test() -> None:
     assert any(f["k"] >= 30 for f in flags)
     assert any(f["q_below_df"] for f in flags)
     assert any(f["identical_effects"] for f in flags)
-    assert {c["options"]["measure"] for c in cases if c["kind"] == "mh"} == {"OR", "RR", "RD"}
+    assert {c["options"]["measure"] for c in cases if c["kind"] == "mh"} == set(MH_MEASURES)
     assert any(c["kind"] == "peto" for c in cases)
 
 

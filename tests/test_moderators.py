@@ -11,15 +11,6 @@ import msc_meta as mm
 TOL = 1e-8
 
 
-@pytest.fixture(scope="module")
-def bcg_sub() -> mm.SubgroupResult:
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
-    return mm.subgroup_analysis(es, groups=bcg["alloc"], method="REML")
-
-
 def test_bcg_by_allocation_matches_metafor(bcg_sub: mm.SubgroupResult) -> None:
     """metafor 3.8-1:
     dat <- escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)

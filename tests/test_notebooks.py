@@ -39,6 +39,7 @@ def test_notebook_is_stored_without_outputs(name: str) -> None:
             assert cell.execution_count is None, f"{name}: cell {i} has an execution count"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name: str) -> None:
     import nbformat

@@ -71,25 +71,18 @@ def _close_figures() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def bcg() -> pd.DataFrame:
-    return mm.datasets.load_bcg()
+def es(bcg_rr: mm.EffectSizes) -> mm.EffectSizes:
+    return bcg_rr
 
 
 @pytest.fixture(scope="module")
-def es(bcg: pd.DataFrame) -> mm.EffectSizes:
-    return mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
+def res(bcg_reml: mm.MetaAnalysisResult) -> mm.MetaAnalysisResult:
+    return bcg_reml
 
 
 @pytest.fixture(scope="module")
-def res(es: mm.EffectSizes) -> mm.MetaAnalysisResult:
-    return mm.meta_analysis(es, method="REML")
-
-
-@pytest.fixture(scope="module")
-def sub(es: mm.EffectSizes, bcg: pd.DataFrame) -> mm.SubgroupResult:
-    return mm.subgroup_analysis(es, groups=bcg["alloc"], method="REML")
+def sub(bcg_sub: mm.SubgroupResult) -> mm.SubgroupResult:
+    return bcg_sub
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +165,7 @@ def test_forest_data_bcg_rows_and_texts(res: mm.MetaAnalysisResult) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_forest_data_needs_no_matplotlib(tmp_path: Path) -> None:
     """Preparing a forest plot (ArviZ style: data apart from drawing) loads no matplotlib."""
     code = (
@@ -374,6 +368,7 @@ def test_forest_plot_md_is_linear(md_res: mm.MetaAnalysisResult) -> None:
     assert "Mean (SD)" in _texts(ax, "forest-header")
 
 
+@pytest.mark.slow
 def test_forest_plot_subgroups(sub: mm.SubgroupResult) -> None:
     fd = forest_data(sub)
     headers = fd.rows.loc[fd.rows["kind"] == "subgroup_header", "label"].tolist()
@@ -417,6 +412,7 @@ def test_forest_plot_arrows_where_xlim_cuts_an_interval(mh: mm.BinaryPooledResul
     assert ax.get_xlim() == pytest.approx((0.2, 2.0))
 
 
+@pytest.mark.slow
 def test_forest_plot_favours_labels(res: mm.MetaAnalysisResult) -> None:
     ax = forest_plot(res, favours=("MSC", "control"))
     assert _texts(ax, "forest-direction") == ["← Favours MSC", "Favours control →"]
@@ -455,6 +451,7 @@ def test_forest_plot_on_given_axes_fits_in_its_place(res: mm.MetaAnalysisResult)
         assert slot_x0 - 1 <= extent.x0 and extent.x1 <= slot_x1 + 1, text.get_text()
 
 
+@pytest.mark.slow
 def test_forest_figure_grows_with_rows_and_font_shrinks() -> None:
     rng = np.random.default_rng(7)
     heights, sizes = [], []
@@ -481,6 +478,7 @@ def test_result_methods_delegate(res: mm.MetaAnalysisResult, mh: mm.BinaryPooled
     assert mh.funnel_plot().get_xscale() == "log"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["png", "pdf", "svg"])
 def test_forest_saves_cleanly(sub: mm.SubgroupResult, tmp_path: Path, fmt: str) -> None:
     ax = forest_plot(sub, favours=("vaccine", "control"))
@@ -666,6 +664,7 @@ def test_forest_axis_covers_the_study_intervals() -> None:
     assert fd.xlim[1] >= fd.studies["ci_high"].iloc[:6].max()
 
 
+@pytest.mark.slow
 def test_forest_left_and_right_labels(res: mm.MetaAnalysisResult) -> None:
     left, right = "higher response with control", "higher with MSC"
     fd = forest_data(res, label_left=left, label_right=right)
@@ -992,6 +991,7 @@ IMAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(IMAGES))
 def test_images_match_baselines(
     name: str,

@@ -16,14 +16,6 @@ PRINTED_4DP = 5e-5
 PRINTED_2DP = 5e-3
 
 
-@pytest.fixture(scope="module")
-def bcg_rr() -> mm.EffectSizes:
-    bcg = mm.datasets.load_bcg()
-    return mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
-
-
 def test_colditz1994_bcg_reml_viechtbauer2010_jss(bcg_rr: mm.EffectSizes) -> None:
     """Viechtbauer (2010) J Stat Softw 36(3), section 3.2 (random-effects model, REML).
 

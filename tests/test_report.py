@@ -144,6 +144,7 @@ def page(full: FullRun) -> str:
 # --------------------------------------------------------------------------- the full run
 
 
+@pytest.mark.slow
 def test_command_succeeds_with_progress_and_says_where(full: FullRun) -> None:
     assert full.run.rc == 0, full.run.stderr
     lines = full.run.stderr.strip().splitlines()
@@ -155,6 +156,7 @@ def test_command_succeeds_with_progress_and_says_where(full: FullRun) -> None:
     assert full.run.stdout.startswith(f"report: {report} (")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(ANALYSES))
 def test_every_analysis_has_its_figures_and_tables(full: FullRun, name: str) -> None:
     for fmt in FIGURE_FORMATS:
@@ -174,6 +176,7 @@ def test_every_analysis_has_its_figures_and_tables(full: FullRun, name: str) -> 
         assert (full.out / "tables" / f"{name}_{table}.csv").is_file()
 
 
+@pytest.mark.slow
 def test_png_figures_are_300_dpi(full: FullRun) -> None:
     data = (full.out / "figures" / "acr20_ifng_addon_w12_forest.png").read_bytes()
     i = data.index(b"pHYs")
@@ -181,6 +184,7 @@ def test_png_figures_are_300_dpi(full: FullRun) -> None:
     assert ppm_x == round(PNG_DPI / 0.0254)
 
 
+@pytest.mark.slow
 def test_shared_tables_and_nothing_else(full: FullRun) -> None:
     for name in ("heterogeneity.csv", "studies.csv", "warnings.csv"):
         assert (full.out / "tables" / name).is_file()
@@ -191,6 +195,7 @@ def test_shared_tables_and_nothing_else(full: FullRun) -> None:
     assert not list(full.out.rglob("*.part"))  # no half-written file left behind
 
 
+@pytest.mark.slow
 def test_nothing_written_outside_the_output_folder(full: FullRun) -> None:
     # the working folder holds only the output folder
     assert sorted(p.name for p in full.work.iterdir()) == ["results"]
@@ -203,6 +208,7 @@ def test_nothing_written_outside_the_output_folder(full: FullRun) -> None:
     assert changed == set()
 
 
+@pytest.mark.slow
 def test_page_has_every_analysis_the_caveats_and_versions(full: FullRun, page: str) -> None:
     assert f"<title>{html.escape(REPORT_TITLE)}</title>" in page
     for spec in ANALYSES.values():
@@ -239,6 +245,7 @@ def test_page_has_every_analysis_the_caveats_and_versions(full: FullRun, page: s
     assert "data package msc-ra-evidence 0.1.0" in page
 
 
+@pytest.mark.slow
 def test_study_table_lists_every_study_with_what_is_missing(page: str) -> None:
     studies = mm.datasets.load_msc_ra().studies
     for label in studies["label"]:
@@ -249,6 +256,7 @@ def test_study_table_lists_every_study_with_what_is_missing(page: str) -> None:
     assert "<th>MSC source</th>" in page and "<th>Donor</th>" in page
 
 
+@pytest.mark.slow
 def test_page_is_self_contained(full: FullRun, page: str) -> None:
     srcs = re.findall(r"""\bsrc=['"]([^'"]*)['"]""", page)
     assert len(srcs) == len(ANALYSES)
@@ -267,6 +275,7 @@ def test_page_is_self_contained(full: FullRun, page: str) -> None:
     assert "<link" not in page and "<script" not in page and "@import" not in page
 
 
+@pytest.mark.slow
 def test_numbers_in_the_tables_are_the_library_numbers(full: FullRun) -> None:
     het = pd.read_csv(full.out / "tables" / "heterogeneity.csv").set_index("analysis")
     assert list(het.index) == list(ANALYSES)
@@ -311,6 +320,7 @@ def test_numbers_in_the_tables_are_the_library_numbers(full: FullRun) -> None:
         assert list(excluded["reason"]) == list(res.input.excluded["reason"])
 
 
+@pytest.mark.slow
 def test_numbers_on_the_page_are_the_library_numbers(page: str) -> None:
     for name in ANALYSES:
         r = _quiet_run(name).result
@@ -319,12 +329,14 @@ def test_numbers_on_the_page_are_the_library_numbers(page: str) -> None:
         assert text in page, (name, text)
 
 
+@pytest.mark.slow
 def test_warnings_table_records_each_analysis(full: FullRun) -> None:
     w = pd.read_csv(full.out / "tables" / "warnings.csv")
     assert set(w["analysis"]) == set(ANALYSES)
     assert set(w["category"]) == {"FewStudiesWarning"}
 
 
+@pytest.mark.slow
 def test_studies_table_has_one_row_per_study(full: FullRun) -> None:
     st = pd.read_csv(full.out / "tables" / "studies.csv")
     rec = mm.datasets.load_msc_ra()
@@ -349,6 +361,7 @@ def test_studies_table_has_one_row_per_study(full: FullRun) -> None:
 # --------------------------------------------------------------------------- options
 
 
+@pytest.mark.slow
 def test_python_dash_m_subset_png_only(tmp_path: Path) -> None:
     out = tmp_path / "sub"
     proc = subprocess.run(
@@ -384,6 +397,7 @@ def test_python_dash_m_subset_png_only(tmp_path: Path) -> None:
     assert html.escape(ANALYSES["acr20_msc_vs_control_w4"].title) not in page
 
 
+@pytest.mark.slow
 def test_method_and_test_override(tmp_path: Path) -> None:
     names = ["acr20_msc_single_group_w4", "das28_change_msc_single_group_w4"]
     run = _main(
@@ -420,6 +434,7 @@ def test_method_and_test_override(tmp_path: Path) -> None:
     assert "figures/acr20_msc_single_group_w4_forest.png" not in page
 
 
+@pytest.mark.slow
 def test_rerun_writes_identical_figures(tmp_path: Path) -> None:
     kw = {"analyses": ["acr20_ifng_addon_w12"], "formats": ("pdf", "svg", "png")}
     a = build_report(tmp_path / "a", **kw)  # type: ignore[arg-type]
@@ -429,6 +444,7 @@ def test_rerun_writes_identical_figures(tmp_path: Path) -> None:
         assert (a.parent / rel).read_bytes() == (b.parent / rel).read_bytes(), fmt
 
 
+@pytest.mark.slow
 def test_progress_callable_gets_one_line_per_analysis(tmp_path: Path) -> None:
     lines: list[str] = []
     names = ["acr20_msc_vs_control_w4", "any_ae_msc_vs_control"]
@@ -443,6 +459,7 @@ def test_progress_callable_gets_one_line_per_analysis(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- run_all
 
 
+@pytest.mark.slow
 def test_run_all_records_warnings_per_analysis() -> None:
     entries = run_all()  # no warning escapes (pytest turns any into an error)
     assert [e.name for e in entries] == list(ANALYSES)
@@ -492,6 +509,7 @@ def records_without_he2020_acr20(tmp_path: Path) -> Path:
     return sub.write(tmp_path / "records")
 
 
+@pytest.mark.slow
 def test_an_analysis_that_cannot_run_is_reported_not_fatal(
     tmp_path: Path, records_without_he2020_acr20: Path
 ) -> None:
@@ -550,6 +568,7 @@ def test_bad_options_exit_with_one_line(tmp_path: Path, extra: list[str], match:
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_method_and_test_codes_in_any_case_and_aliases(tmp_path: Path) -> None:
     # as meta_analysis: metafor's codes in any case, and hksj for knha
     out = tmp_path / "out"
@@ -617,15 +636,12 @@ def test_bundled_data_dir_is_the_repository_data() -> None:
     assert bundled_data_dir().resolve() == DATA.resolve()
 
 
-def test_funnel_plot_from_min_k_funnel_studies(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_funnel_plot_from_min_k_funnel_studies(tmp_path: Path, bcg_rr: mm.EffectSizes) -> None:
     """With k >= MIN_K_FUNNEL (BCG, k = 13) a funnel plot is drawn beside the forest plot."""
     entry = run_all(analyses=["acr20_msc_vs_control_w4"])[0]
     assert entry.analysis is not None
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
-    big = mm.meta_analysis(es, method="REML", test="knha")
+    big = mm.meta_analysis(bcg_rr, method="REML", test="knha")
     assert big.k >= MIN_K_FUNNEL
     analysis = dataclasses.replace(entry.analysis, result=big)
     writer = report._Writer(tmp_path.resolve())
@@ -667,6 +683,7 @@ def _gid(fig: Any, gid: str) -> list[Any]:
     return [a for a in fig.findobj() if a.get_gid() == gid]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(ANALYSES))
 def test_every_forest_plot_has_direction_labels_and_its_null_line(
     entries: dict[str, ReportEntry], name: str
@@ -691,6 +708,7 @@ def test_every_forest_plot_has_direction_labels_and_its_null_line(
     assert ANALYSES["das28_change_msc_single_group_w4"].null_value == 0.0
 
 
+@pytest.mark.slow
 def test_left_and_right_columns_round_alike(entries: dict[str, ReportEntry], page: str) -> None:
     fd = _forest_data(entries["das28_change_msc_single_group_w4"])
     he = fd.studies.set_index("label").loc["He 2020"]
@@ -699,6 +717,7 @@ def test_left_and_right_columns_round_alike(entries: dict[str, ReportEntry], pag
     assert "\u22120.69 (SD 0.64), n = 30" in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["acr20_msc_single_group_w4", "das28_change_msc_single_group_w4"])
 def test_prediction_interval_of_two_studies_is_drawn_as_the_table_reports_it(
     entries: dict[str, ReportEntry], name: str, page: str, full: FullRun
@@ -716,6 +735,7 @@ def test_prediction_interval_of_two_studies_is_drawn_as_the_table_reports_it(
     assert text in page
 
 
+@pytest.mark.slow
 def test_a_single_study_is_described_one_way(
     entries: dict[str, ReportEntry], page: str, full: FullRun
 ) -> None:
@@ -743,6 +763,7 @@ def test_a_single_study_is_described_one_way(
     assert f"<td>{NOT_APPLICABLE_K1}</td>" in article
 
 
+@pytest.mark.slow
 def test_studies_not_estimable_are_listed_in_the_analysis_table(
     entries: dict[str, ReportEntry],
 ) -> None:
@@ -757,6 +778,7 @@ def test_studies_not_estimable_are_listed_in_the_analysis_table(
     assert fd.rows.loc[fd.rows["kind"] == "not_estimable", "label"].tolist() == ["Lost 2001"]
 
 
+@pytest.mark.slow
 def test_forest_figures_fill_the_content_width_and_link_to_the_full_size_file(
     page: str, full: FullRun
 ) -> None:

@@ -18,6 +18,9 @@ from msc_meta.analyses import ANALYSES
 from msc_meta.report import FOREST_FONTSIZE, PNG_DPI, build_report
 from tests.test_browser import DESKTOP, driver  # noqa: F401  (driver is a fixture)
 
+#: A headless browser: outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 #: Size of the smallest text of a forest plot (the heterogeneity and test lines): 0.9 of
 #: the report's forest font, in pixels of the PNG.
 SMALL_TEXT_PNG_PX = 0.9 * FOREST_FONTSIZE / 72.0 * PNG_DPI

@@ -11,12 +11,8 @@ import msc_meta as mm
 
 
 @pytest.fixture(scope="module")
-def res() -> mm.MetaAnalysisResult:
-    bcg = mm.datasets.load_bcg()
-    es = mm.effect_sizes(
-        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
-    )
-    return mm.meta_analysis(es, method="REML")
+def res(bcg_reml: mm.MetaAnalysisResult) -> mm.MetaAnalysisResult:
+    return bcg_reml
 
 
 def test_result_is_frozen(res: mm.MetaAnalysisResult) -> None:
