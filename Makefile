@@ -41,7 +41,7 @@ test: check pytest docs
 ## `make test` remains the full suite
 test-fast: $(DEV_STAMP)
 	$(BIN)/ruff check msc_meta tests benchmarks
-	$(BIN)/python -m pytest -q -m "not slow"
+	HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -q -m "not slow"
 
 check: lint typecheck
 

@@ -1,7 +1,8 @@
 """Shared test setup: the hypothesis profiles and the BCG fixtures.
 
 Hypothesis profiles, chosen by the ``HYPOTHESIS_PROFILE`` environment variable
-(default ``ci`` when ``CI`` is set, ``dev`` otherwise):
+(default ``ci``, so that ``make test`` and CI run the thorough profile wherever they run;
+``make test-fast`` chooses ``dev``):
 
 - ``ci``: deterministic (derandomized, no example database, no deadline) with
   60 examples per property; tests that need another count say so with
@@ -26,9 +27,7 @@ import msc_meta as mm
 
 settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None)
 settings.register_profile("dev", max_examples=20, deadline=None)
-settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
-)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="module")

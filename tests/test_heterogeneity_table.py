@@ -276,8 +276,10 @@ def test_display_names_are_exported_from_the_package() -> None:
     assert not hasattr(het, "heterogeneity_table")  # the numbers module holds no display code
 
 
-def test_display_frame_formats_through_the_shared_helpers(bcg: mm.MetaAnalysisResult) -> None:
-    frame = heterogeneity_table({"bcg": bcg}).to_frame()
+def test_display_frame_formats_through_the_shared_helpers(
+    bcg_reml: mm.MetaAnalysisResult,
+) -> None:
+    frame = heterogeneity_table({"bcg": bcg_reml}).to_frame()
     frame.loc[0, ["p", "pi_high_display", "estimate_display"]] = [math.nan, math.inf, -0.001]
     shown = mm.HeterogeneityTable(frame).display_frame().iloc[0]
     assert shown["Q (df, p)"].endswith("(12, p NA)")  # a missing p-value reads "p NA"

@@ -91,5 +91,6 @@ def test_test_fast_lints_and_deselects_the_slow_tests(clone: Path) -> None:
     assert any(line.startswith(".venv/bin/ruff check") for line in lines), lines
     pytest_lines = [line for line in lines if "-m pytest" in line]
     assert len(pytest_lines) == 1 and '-m "not slow"' in pytest_lines[0], lines
+    assert pytest_lines[0].startswith("HYPOTHESIS_PROFILE=dev "), lines  # fewer examples
     # the full suite stays the full suite
     assert not any("not slow" in line for line in _dry(clone, "test"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import special
 
@@ -298,7 +298,6 @@ def _events(draw: st.DrawFn) -> tuple[int, int]:
     return draw(st.integers(1, n - 1)), n
 
 
-@settings(deadline=None)
 @given(events=_events(), code=st.sampled_from(["PLO", "PLN", "PAS", "PFT"]))
 def test_back_transform_of_a_proportion_is_the_proportion(
     events: tuple[int, int], code: str
@@ -310,7 +309,6 @@ def test_back_transform_of_a_proportion_is_the_proportion(
     assert back == pytest.approx(x / n, rel=1e-9, abs=1e-12)
 
 
-@settings(deadline=None)
 @given(t=_events(), c=_events())
 def test_back_transform_of_log_ratios_is_the_ratio(t: tuple[int, int], c: tuple[int, int]) -> None:
     # exp(log OR) and exp(log RR) are the odds ratio and the risk ratio of the table
@@ -322,7 +320,6 @@ def test_back_transform_of_log_ratios_is_the_ratio(t: tuple[int, int], c: tuple[
     assert risk == pytest.approx((a / n1) / (cc / n2), rel=1e-12)
 
 
-@settings(deadline=None)
 @given(
     r=st.floats(-0.999, 0.999, allow_nan=False),
     ratio=st.floats(0.01, 100.0, allow_nan=False),
@@ -337,7 +334,6 @@ def test_back_transform_of_zcor_and_rom(r: float, ratio: float) -> None:
     assert back_transform("ROM", float(es["effect"].iloc[0])) == pytest.approx(ratio, rel=1e-12)
 
 
-@settings(deadline=None)
 @given(y=st.floats(-6.0, 6.0, allow_nan=False), code=st.sampled_from(CODES))
 @example(y=1.28e-200, code="PFT")  # 1/sin(2x) overflowed in inverse_pft (a RuntimeWarning)
 def test_back_transform_stays_in_the_display_range_and_keeps_order(y: float, code: str) -> None:

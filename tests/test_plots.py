@@ -30,6 +30,7 @@ from matplotlib.testing.compare import compare_images
 from matplotlib.text import Text
 
 import msc_meta as mm
+import msc_meta.plots.forest as forest_module
 from msc_meta.plots import (
     ForestData,
     baujat_data,
@@ -533,11 +534,9 @@ def test_forest_of_many_studies_warns_quickly_and_max_rows_shortens_it() -> None
     assert time.perf_counter() - start < 5.0
     assert len(fd.studies) == k
     # forest_plot warns before it draws (drawing is mocked: the test stays fast)
-    import msc_meta.plots._forest_draw as draw_module
-
     calls: list[ForestData] = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(draw_module, "draw_forest", lambda fd, **kw: calls.append(fd))
+        mp.setattr(forest_module, "draw_forest", lambda fd, **kw: calls.append(fd))
         with pytest.warns(mm.LargePlotWarning):
             forest_plot(r)
         with pytest.warns(mm.LargePlotWarning):
