@@ -11,6 +11,7 @@ build on this, in :mod:`msc_meta.sensitivity`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -144,11 +145,20 @@ class FitSpec:
         Returns
         -------
         MetaAnalysisResult or BinaryPooledResult
-            The new fit.
+            The new fit. Its warnings are those of a fresh fit, shown as coming from the
+            line that called ``subset`` or ``refit``.
         """
         take = np.arange(len(self.labels)) if rows is None else rows
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = self._call(take, {**self.options(), **changes})
+        for w in caught:  # fit -> subset/refit -> the user's line
+            warnings.warn(w.message, w.category, stacklevel=3)
+        return result
+
+    def _call(self, take: IntArray, opts: dict[str, Any]) -> Any:
+        """The public fitting function on the studies ``take`` with the options ``opts``."""
         labels = [self.labels[i] for i in take]
-        opts = {**self.options(), **changes}
         if self.kind == "inverse-variance":
             assert self.effect is not None and self.variance is not None
             frame = EffectSizes({"study": labels})

@@ -380,3 +380,24 @@ def test_the_same_names_for_the_same_things() -> None:
         assert obj.study_data[["events_t", "n_t"]].to_numpy().tolist() == (
             BCG[["tpos", "n_t"]].to_numpy().tolist()
         )
+
+
+def test_warnings_of_a_refit_point_at_the_line_that_asked_for_it() -> None:
+    # the warning of a fresh fit, attributed to the user's line (not to msc_meta/_refit.py)
+    with pytest.warns(mm.ZeroCellWarning) as fresh:
+        mh = mm.mantel_haenszel(
+            "OR",
+            events_t=[0, 3, 4],
+            n_t=[10, 20, 30],
+            events_c=[1, 5, 0],
+            n_c=[12, 18, 30],
+            add=0.25,
+            to="all",
+        )
+    with pytest.warns(mm.ZeroCellWarning) as refitted:
+        mh.refit(add=0.5)
+    with pytest.warns(mm.ZeroCellWarning) as subset:
+        mh.subset([0, 1])
+    for record in (fresh, refitted, subset):
+        assert [w.filename for w in record] == [__file__] * len(record)
+    assert "add=0.5" in str(refitted[0].message)
