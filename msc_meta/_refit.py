@@ -38,13 +38,6 @@ REFIT_OPTIONS: dict[str, tuple[str, ...]] = {
     "peto": ("level", "add", "to", "drop00"),
 }
 
-#: The public function behind each pooling kind, for messages.
-_FITTED_BY = {
-    "inverse-variance": "meta_analysis",
-    "mantel-haenszel": "mantel_haenszel",
-    "peto": "peto",
-}
-
 #: The arm counts of a 2x2 table, as :func:`msc_meta.mantel_haenszel` takes them.
 TABLE_COLUMNS = ("events_t", "n_t", "events_c", "n_c")
 
@@ -171,10 +164,7 @@ class FitSpec:
             return self.fitter(frame, **opts)
         cells = cast(pd.DataFrame, _rows(self.study_data, take))
         counts = {c: cells[c].to_numpy(dtype=np.float64) for c in TABLE_COLUMNS}
-        if self.kind == "mantel-haenszel":
-            measure = opts.pop("measure")
-            return self.fitter(measure, **counts, labels=labels, **opts)
-        return self.fitter(**counts, labels=labels, **opts)
+        return self.fitter(**counts, labels=labels, **opts)  # MH takes measure= among opts
 
 
 def _rows(frame: pd.DataFrame | None, take: IntArray) -> pd.DataFrame | None:
@@ -303,11 +293,11 @@ class _Refittable:
             elsewhere = [k for k, opts in REFIT_OPTIONS.items() if name in opts]
             if elsewhere:
                 raise MetaAnalysisError(
-                    f"refit({name}=...) does not apply to a result of {_FITTED_BY[spec.kind]}; "
+                    f"refit({name}=...) does not apply to a result of {spec.fitter.__name__}; "
                     f"its options are: {', '.join(allowed)}"
                 )
             raise MetaAnalysisError(
                 f"refit({name}=...): unknown option; the options of a result of "
-                f"{_FITTED_BY[spec.kind]} are: {', '.join(allowed)}"
+                f"{spec.fitter.__name__} are: {', '.join(allowed)}"
             )
         return spec.fit(None, **changes)

@@ -32,8 +32,8 @@ from ._inference import TESTS
 from ._report_tables import effect_size_table
 from ._validation import is_missing
 from .analyses import AnalysisSpec
-from .caveats import records_of, words
-from .effects import MEASURES
+from .caveats import records_of, study_labels, words
+from .effects import MEASURES, measure_of
 from .heterogeneity_display import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
 from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY, MetaAnalysisResult
@@ -403,7 +403,7 @@ def _analysis_view(b: Built, records: TrialRecords) -> _AnalysisView:
                 f"{stat} = {_num(r.statistic)}, {p_equals(r.pvalue)} (two-sided)",
             ]
         )
-    measure = MEASURES.get(r.measure or "")
+    measure = measure_of(r.measure)
     if measure is not None and measure.back is not None:
         num_rows.append(
             [
@@ -438,7 +438,7 @@ def _analysis_view(b: Built, records: TrialRecords) -> _AnalysisView:
     )
 
     # studies not contributing, grouped by reason
-    label = dict(zip(records.studies["study_id"], records.studies["label"], strict=True))
+    label = study_labels(records)
     groups: dict[str, list[str]] = {}
     for x in records_of(a.input.excluded):
         groups.setdefault(str(x["reason"]), []).append(

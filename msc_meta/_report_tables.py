@@ -13,7 +13,7 @@ import pandas as pd
 
 from ._errors import MetaAnalysisError
 from ._validation import is_missing
-from .caveats import records_of
+from .caveats import records_of, study_labels
 from .effects import MEASURES
 from .heterogeneity_display import display_scale
 from .records import TrialRecords, iter_missing
@@ -246,7 +246,7 @@ def not_contributing(entry: ReportEntry, records: TrialRecords) -> pd.DataFrame:
     if entry.analysis is None:
         return pd.DataFrame(columns=["study_id", "label", "reason"])
     exc = entry.analysis.input.excluded
-    label = dict(zip(records.studies["study_id"], records.studies["label"], strict=True))
+    label = study_labels(records)
     return pd.DataFrame(
         {
             "study_id": list(exc["study_id"]),

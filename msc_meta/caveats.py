@@ -64,7 +64,19 @@ def _k(entry: ReportEntry) -> int:
     return 0 if entry.analysis is None else entry.analysis.k
 
 
-def _labels(records: TrialRecords) -> dict[str, str]:
+def study_labels(records: TrialRecords) -> dict[str, str]:
+    """Study id to its label, for text that names studies.
+
+    Parameters
+    ----------
+    records : TrialRecords
+        The records.
+
+    Returns
+    -------
+    dict of str to str
+        ``study_id`` to ``label``.
+    """
     st = records.studies
     return dict(zip(st["study_id"], st["label"], strict=True))
 
@@ -347,7 +359,7 @@ def overlapping_reports(records: TrialRecords, entries: Sequence[ReportEntry]) -
     list of (str, str)
         One ``"Overlapping reports"`` per overlap, or nothing.
     """
-    label = _labels(records)
+    label = study_labels(records)
     ran = _ran(entries)
     items: list[Caveat] = []
     for r in records_of(records.studies):
@@ -398,7 +410,7 @@ def completers_only(records: TrialRecords, entries: Sequence[ReportEntry]) -> li
     list of (str, str)
         One ``"Completers only"`` per such study, or nothing.
     """
-    label = _labels(records)
+    label = study_labels(records)
     arms = records.arms
     part = arms[
         arms["n_analysed"].notna()
@@ -466,7 +478,7 @@ def identical_rows(records: TrialRecords, entries: Sequence[ReportEntry]) -> lis
     list of (str, str)
         One ``"Identical rows"`` per pair, or nothing.
     """
-    label = _labels(records)
+    label = study_labels(records)
     return [
         (
             "Identical rows",

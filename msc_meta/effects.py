@@ -440,6 +440,30 @@ MEASURES: dict[str, Measure] = {
 RATIO_MEASURES = frozenset(code for code, m in MEASURES.items() if m.is_ratio)
 
 
+def measure_of(measure: str | None) -> Measure | None:
+    """The registered facts of a result's measure; None without a measure or for an unknown code.
+
+    A result's measure is free text when given to ``meta_analysis(measure=...)``: summaries,
+    plots and the report then show a generic "effect" on its own scale.
+
+    Parameters
+    ----------
+    measure : str or None
+        A measure code, or any label, or None.
+
+    Returns
+    -------
+    Measure or None
+        The registry entry of :data:`MEASURES`, or None.
+
+    Examples
+    --------
+    >>> measure_of("RR").display_name, measure_of("my scale"), measure_of(None)
+    ('risk ratio', None, None)
+    """
+    return MEASURES.get(measure) if measure is not None else None
+
+
 def measure_info(code: object) -> Measure:
     """The registered facts of a measure code (:data:`MEASURES`), or an error listing the codes.
 
@@ -946,7 +970,7 @@ def back_transform(measure: str | None, x: Any, *, n: ArrayLike | None = None) -
     float or numpy.ndarray
         The values on the display scale.
     """
-    spec = MEASURES.get(measure) if measure is not None else None
+    spec = measure_of(measure)
     if spec is None or spec.back is None:
         return x
     res = spec.back(np.asarray(x, dtype=np.float64), n)

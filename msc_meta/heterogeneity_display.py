@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._errors import MetaAnalysisError
 from ._format import interval, number, p_equals, percent
-from .effects import MEASURES
+from .effects import measure_of
 from .results import MetaAnalysisResult
 
 #: Cochrane Handbook (Deeks, Higgins & Altman, section 10.10.2) rough guide to I²: the
@@ -155,7 +155,7 @@ def display_scale(measure: str | None) -> str:
         on their own scale, named by the measure's description (``"raw mean
         difference"`` for ``"MD"``); ``"effect"`` when there is no measure.
     """
-    info = MEASURES.get(measure or "")
+    info = measure_of(measure)
     return info.display_name if info is not None else "effect"
 
 

@@ -26,7 +26,7 @@ from ._inference import TESTS, critical_value
 from ._refit import REFIT_OPTIONS as REFIT_OPTIONS
 from ._refit import FitSpec as FitSpec
 from ._refit import _Refittable
-from .effects import MEASURES, back_transform
+from .effects import back_transform, measure_of
 
 FloatArray = NDArray[np.float64]
 
@@ -170,7 +170,7 @@ def _back_transformed(
     measure: str | None, transform: Callable[[Any], Any], values: Sequence[float], digits: int
 ) -> list[tuple[str, str]]:
     """The summary row of the estimate and CI on the display scale, if the measure has one."""
-    info = MEASURES.get(measure or "")
+    info = measure_of(measure)
     if info is None or info.back is None:
         return []
     est, lo, hi = (float(transform(x)) for x in values)

@@ -16,7 +16,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._errors import MetaAnalysisError
 from .._format import Style
-from ..effects import MEASURES, Measure, back_transform, inverse_pft
+from ..effects import back_transform, inverse_pft
+from ..effects import measure_of as measure_of  # the plots' lookup, re-exported
 from ..moderators import SubgroupResult
 from ..results import BinaryPooledResult, MetaAnalysisResult
 
@@ -55,15 +56,6 @@ def is_random(result: PooledResult) -> bool:
 def tau2_of(result: PooledResult) -> float:
     """τ² of a random-effects model, 0 otherwise."""
     return float(getattr(result, "tau2", 0.0)) if is_random(result) else 0.0
-
-
-def measure_of(measure: str | None) -> Measure | None:
-    """The registered facts of a result's measure; None without a measure or for an unknown code.
-
-    A result's measure is free text when given to ``meta_analysis(measure=...)``: the
-    plots then show a generic "Effect" on its own scale.
-    """
-    return MEASURES.get(measure) if measure is not None else None
 
 
 def analysis_name(measure: str | None) -> str:
