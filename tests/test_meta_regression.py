@@ -327,3 +327,32 @@ def test_control_is_kept_for_refits(bcg_es: tuple[Any, pd.DataFrame]) -> None:
     es, bcg = bcg_es
     res = meta_regression(es, moderators="~ ablat", data=bcg, tol=1e-12, max_iter=50)
     assert res.control == Tau2Control(tol=1e-12, max_iter=50)
+
+
+# --------------------------------------------------------------------------- bubble plot
+
+
+def test_regplot_data_and_drawing(bcg_es: tuple[Any, pd.DataFrame]) -> None:
+    import matplotlib.pyplot as plt  # lazy: matplotlib only for the drawing tests
+
+    from msc_meta.plots import regplot, regplot_data
+
+    es, bcg = bcg_es
+    res = meta_regression(es, moderators="~ ablat + alloc", data=bcg)
+    data = regplot_data(res, "ablat", n_points=5)
+    assert data.mod == "ablat"
+    assert data.line["x"].iloc[0] == bcg["ablat"].min()
+    assert data.line["x"].iloc[-1] == bcg["ablat"].max()
+    assert (data.line["ci_low"] <= data.line["pred"]).all()
+    heaviest = int(np.argmax(res.weights))
+    assert data.points["size"].iloc[heaviest] == data.points["size"].max()
+    with pytest.raises(MetaAnalysisError, match="name the one to plot"):
+        regplot_data(res)
+    with pytest.raises(MetaAnalysisError, match="intercept"):
+        regplot_data(res, "intrcpt")
+    simple = meta_regression(es, moderators="~ ablat", data=bcg)
+    ax = simple.regplot(pi=True)
+    assert ax.get_xlabel() == "ablat"
+    ax2 = regplot(res, "ablat", xlabel="Absolute latitude")
+    assert ax2.get_xlabel() == "Absolute latitude"
+    plt.close("all")
