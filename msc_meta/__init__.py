@@ -43,6 +43,8 @@ _LAZY: dict[str, str] = {
     "BinaryPooledResult": "results",
     "mantel_haenszel": "binary",
     "subgroup_analysis": "moderators",
+    "meta_regression": "moderators",
+    "MetaRegressionResult": "moderators",
     "SubgroupResult": "moderators",
     "peto": "binary",
     "TAU2_METHODS": "tau2",
@@ -79,6 +81,7 @@ __all__ = [
     "MetaAnalysisError",
     "MetaAnalysisResult",
     "MetaAnalysisWarning",
+    "MetaRegressionResult",
     "MultimodalLikelihoodWarning",
     "SubgroupResult",
     "ZeroCellWarning",
@@ -90,6 +93,7 @@ __all__ = [
     "heterogeneity_table",
     "mantel_haenszel",
     "meta_analysis",
+    "meta_regression",
     "peto",
     "subgroup_analysis",
 ]
@@ -103,7 +107,12 @@ if TYPE_CHECKING:  # pragma: no cover
         describe_heterogeneity,
         heterogeneity_table,
     )
-    from .moderators import SubgroupResult, subgroup_analysis
+    from .moderators import (
+        MetaRegressionResult,
+        SubgroupResult,
+        meta_regression,
+        subgroup_analysis,
+    )
     from .pooling import meta_analysis
     from .results import BinaryPooledResult, MetaAnalysisResult
     from .tau2 import TAU2_METHODS

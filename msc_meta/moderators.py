@@ -17,19 +17,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
+from tqdm import tqdm  # type: ignore[import-untyped]
 
-from . import _format
-from ._errors import BoundaryWarning, MetaAnalysisError
-from ._validation import is_missing
+from . import _format, _metareg
+from ._errors import BoundaryWarning, DroppedStudiesWarning, MetaAnalysisError
+from ._inference import TESTS, canonical_test, critical_value
+from ._validation import check_level, check_number, is_missing
 from .heterogeneity import cochran_q
-from .pooling import meta_analysis
+from .pooling import _prepare, _unpack, meta_analysis
 from .results import (
     DISPLAY_MAX_ROWS,
     MetaAnalysisResult,
     Summary,
     _check_max_rows,
 )
+from .tau2 import Tau2Control, canonical_method
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +55,11 @@ class SubgroupResult:
         Its p-value (chi-squared with ``q_between_df`` degrees of freedom).
     group_of : tuple of str
         The subgroup of each study, in the order of ``overall.labels``.
+    common_tau2_model : MetaRegressionResult or None
+        With ``common_tau2=True``: the mixed-effects model with one
+        coefficient per subgroup and a common τ² (metafor's
+        ``mods = ~ 0 + factor(group)``), whose coefficients are the subgroup
+        estimates of :meth:`to_frame`; ``None`` with separate τ².
     """
 
     groups: dict[str, MetaAnalysisResult]
@@ -58,6 +68,7 @@ class SubgroupResult:
     q_between_df: int
     q_between_pvalue: float
     group_of: tuple[str, ...] = field(repr=False)
+    common_tau2_model: MetaRegressionResult | None = field(default=None, repr=False)
 
     @property
     def i2_between(self) -> float:
@@ -78,18 +89,28 @@ class SubgroupResult:
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per subgroup and one for all studies: k, estimate, CI, tau², I², Q."""
+        """One row per subgroup and one for all studies: k, estimate, CI, tau², I², Q.
+
+        With a common τ² the subgroup estimates, their SE, CI and τ² come from
+        :attr:`common_tau2_model`; I² and Q stay those within each subgroup.
+        """
         rows = []
+        model = self.common_tau2_model
         for name, r in [*self.groups.items(), ("Overall", self.overall)]:
+            est, se, lo, hi, tau2 = r.estimate, r.se, r.ci_low, r.ci_high, r.tau2
+            if model is not None and name in model.coef.index:
+                est, se = float(model.coef[name]), float(model.se[name])
+                lo, hi = float(model.ci_low[name]), float(model.ci_high[name])
+                tau2 = model.tau2
             rows.append(
                 {
                     "subgroup": name,
                     "k": r.k,
-                    "estimate": r.estimate,
-                    "se": r.se,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "tau2": r.tau2,
+                    "estimate": est,
+                    "se": se,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "tau2": tau2,
                     "i2": r.i2,
                     "q": r.q,
                     "q_df": r.q_df,
@@ -110,13 +131,24 @@ class SubgroupResult:
             "… n more subgroups" row; ``None``: all); the overall row is always
             shown and :meth:`to_frame` is complete.
         """
+        model = self.common_tau2_model
+        q_name = "Q" if model is None or model.qm_df2 is None else "F"
+        df_text = f"{self.q_between_df}" + (
+            "" if model is None or model.qm_df2 is None else f", {model.qm_df2}"
+        )
         lines = (
             ("Subgroups", str(len(self.groups))),
             ("Studies (k)", str(self.overall.k)),
-            ("Model", f"{self.overall.method} per subgroup, test {self.overall.test}"),
+            (
+                "Model",
+                f"{self.overall.method} per subgroup, test {self.overall.test}"
+                if model is None
+                else f"{self.overall.method}, common tau^2 across subgroups (mixed-effects "
+                f"model), test {self.overall.test}",
+            ),
             (
                 "Test for subgroup differences",
-                f"Q = {_format.number(self.q_between, digits)}, df = {self.q_between_df}, "
+                f"{q_name} = {_format.number(self.q_between, digits)}, df = {df_text}, "
                 f"{_format.p_equals(self.q_between_pvalue, digits)}, "
                 f"I^2 = {_format.number(self.i2_between, 1)}%",
             ),
@@ -165,6 +197,7 @@ def subgroup_analysis(
     labels: Sequence[str] | ArrayLike | None = None,
     measure: str | None = None,
     se: ArrayLike | None = None,
+    common_tau2: bool = False,
 ) -> SubgroupResult:
     """Meta-analysis per subgroup, and the test for subgroup differences.
 
@@ -192,6 +225,13 @@ def subgroup_analysis(
         The effect-size measure (for display back-transformations).
     se : array-like, optional
         Standard errors, instead of ``variance``.
+    common_tau2 : bool, default False
+        ``False``: each subgroup has its own τ² (RevMan, ``meta``). ``True``:
+        a common τ² across subgroups, the mixed-effects model of metafor's
+        ``rma(yi, vi, mods = ~ factor(group))``; the subgroup estimates come
+        from it (:attr:`SubgroupResult.common_tau2_model`) and the test for
+        subgroup differences is its omnibus test :math:`Q_M` (an F statistic
+        under the t-based tests).
 
     Returns
     -------
@@ -291,6 +331,9 @@ def subgroup_analysis(
     else:
         between = cochran_q(est, se_g**2)
         qb, pb = between.q, between.pvalue
+    model = None
+    if common_tau2:
+        model, qb, pb = _common_tau2(overall, g_kept)
     return SubgroupResult(
         groups=results,
         overall=overall,
@@ -298,7 +341,44 @@ def subgroup_analysis(
         q_between_df=df,
         q_between_pvalue=pb,
         group_of=tuple(g_kept),
+        common_tau2_model=model,
     )
+
+
+def _common_tau2(
+    overall: MetaAnalysisResult, g_kept: list[str]
+) -> tuple[MetaRegressionResult, float, float]:
+    """The subgroup model with a common τ², and its test for subgroup differences (QM)."""
+    levels = list(dict.fromkeys(g_kept))
+    g = np.array(g_kept)
+    X0 = np.column_stack([(g == name).astype(float) for name in levels])
+    design = _metareg.Design(
+        X=X0, terms=tuple(levels), rows=np.arange(len(g_kept), dtype=np.intp), intercept=False
+    )
+    _metareg.check_design(X0, design.terms, intercept=False)
+    y, v = np.asarray(overall.effect, dtype=float), np.asarray(overall.variance, dtype=float)
+    spec = overall.spec
+    opts = {} if spec is None else spec.options()
+    control = Tau2Control(tol=opts.get("tol", 1e-10), max_iter=opts.get("max_iter", 1000))
+    model = _result(
+        y,
+        v,
+        X0,
+        overall.labels,
+        design,
+        overall.method,
+        overall.test,
+        overall.level,
+        control,
+        stacklevel=4,
+    )
+    if len(levels) < 2:
+        return model, 0.0, 1.0
+    X1 = np.column_stack([np.ones(len(g_kept)), X0[:, 1:]])
+    fit = _metareg.fit_design(
+        y, v, X1, True, overall.method, overall.test, overall.level, control, with_r2=False
+    )
+    return model, fit.qm, fit.qm_pvalue
 
 
 def _is_missing(x: Any) -> bool:
@@ -312,3 +392,627 @@ def _is_missing(x: Any) -> bool:
 
 def _as_list(x: Any) -> list[Any]:
     return list(x.tolist()) if hasattr(x, "tolist") else list(x)
+
+
+# --------------------------------------------------------------------------- meta-regression
+
+
+@dataclass(frozen=True, eq=False)
+class PermutationTestResult:
+    """Result of :meth:`MetaRegressionResult.permutation_test`.
+
+    Attributes
+    ----------
+    pvalue : pandas.Series
+        Permutation p-value of each coefficient, named by term.
+    qm_pvalue : float
+        Permutation p-value of the omnibus test of the moderators.
+    n : int
+        Number of arrangements evaluated (the observed one included).
+    exact : bool
+        True when every distinct arrangement was evaluated.
+    """
+
+    pvalue: pd.Series
+    qm_pvalue: float
+    n: int
+    exact: bool
+
+    def __repr__(self) -> str:
+        kind = "exact" if self.exact else "approximate"
+        return f"<PermutationTestResult {kind}, {self.n} arrangements: QM p={self.qm_pvalue:.4g}>"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The permutation p-value of each coefficient (one row per term).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``term`` and ``pvalue``.
+        """
+        return pd.DataFrame({"term": list(self.pvalue.index), "pvalue": self.pvalue.to_numpy()})
+
+
+@dataclass(frozen=True, eq=False)
+class MetaRegressionResult:
+    """Result of :func:`meta_regression` (metafor's ``rma(yi, vi, mods = ...)``).
+
+    Attributes
+    ----------
+    coef, se, statistic, pvalue, ci_low, ci_high : pandas.Series
+        Coefficients, their standard errors, test statistics (z, or t under
+        ``t``/``knha``/``adhoc``), p-values and confidence limits, named by term
+        as R's ``model.matrix`` names them (``intrcpt``, ``ablat``,
+        ``allocrandom``).
+    vcov : pandas.DataFrame
+        Covariance matrix of the coefficients.
+    qm, qm_df, qm_df2, qm_pvalue : float, int, int or None, float
+        Omnibus test of the moderators (every coefficient but the intercept):
+        chi-squared with ``qm_df`` df under ``z``; an F statistic with
+        (``qm_df``, ``qm_df2``) df otherwise.
+    qe, qe_df, qe_pvalue : float, int, float
+        Test for residual heterogeneity.
+    tau2, tau2_se : float
+        Residual τ² and its standard error (NaN where metafor gives none).
+    i2, h2 : float
+        Residual I² (percent) and H².
+    r2 : float
+        Pseudo-R² (percent): τ² explained by the moderators (NaN without an
+        intercept).
+    k : int
+        Number of studies.
+    method, test : str
+        τ² estimator and test.
+    level : float
+        Confidence level.
+    labels : tuple of str
+        Study labels.
+    effect, variance : ndarray
+        The effects and sampling variances fitted.
+    design : pandas.DataFrame
+        The design matrix (one row per study, one column per term).
+    weights : ndarray
+        Percentage weights :math:`100 w_i/\\sum w` with :math:`w_i = 1/(v_i + \\hat\\tau^2)`.
+    iterations : int
+        Iterations of the τ² estimator.
+    converged : bool
+        Whether it converged.
+    control : Tau2Control
+        Convergence options of the fit (kept for refits: the permutation test).
+    _design : object
+        How the design matrix was built (for :meth:`predict` with ``newmods``).
+    """
+
+    coef: pd.Series
+    se: pd.Series
+    statistic: pd.Series
+    pvalue: pd.Series
+    ci_low: pd.Series
+    ci_high: pd.Series
+    vcov: pd.DataFrame
+    qm: float
+    qm_df: int
+    qm_df2: int | None
+    qm_pvalue: float
+    qe: float
+    qe_df: int
+    qe_pvalue: float
+    tau2: float
+    tau2_se: float
+    i2: float
+    h2: float
+    r2: float
+    k: int
+    method: str
+    test: str
+    level: float
+    labels: tuple[str, ...]
+    effect: FloatArray = field(repr=False)
+    variance: FloatArray = field(repr=False)
+    design: pd.DataFrame = field(repr=False)
+    weights: FloatArray = field(repr=False)
+    iterations: int = 0
+    converged: bool = True
+    control: Tau2Control = field(default_factory=Tau2Control, repr=False)
+    _design: _metareg.Design | None = field(default=None, repr=False)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The names of the coefficients."""
+        return tuple(str(t) for t in self.coef.index)
+
+    @property
+    def intercept(self) -> bool:
+        """Whether the model has an intercept (the omnibus test leaves it out)."""
+        return self._design.intercept if self._design is not None else False
+
+    def __repr__(self) -> str:
+        return (
+            f"<MetaRegressionResult k={self.k}, {len(self.coef)} coefficients, "
+            f"method={self.method}, test={self.test}: QM={self.qm:.4f} "
+            f"(p={self.qm_pvalue:.4g}), tau2={self.tau2:.4g}>"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: estimate, SE, statistic, p-value and CI.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``term``, ``coef``, ``se``, ``statistic``, ``pvalue``,
+            ``ci_low`` and ``ci_high``.
+        """
+        return pd.DataFrame(
+            {
+                "term": list(self.terms),
+                "coef": self.coef.to_numpy(),
+                "se": self.se.to_numpy(),
+                "statistic": self.statistic.to_numpy(),
+                "pvalue": self.pvalue.to_numpy(),
+                "ci_low": self.ci_low.to_numpy(),
+                "ci_high": self.ci_high.to_numpy(),
+            }
+        )
+
+    def summary(self, digits: int = 4) -> Summary:
+        """The fit as metafor prints it: heterogeneity, the tests, the coefficient table.
+
+        Parameters
+        ----------
+        digits : int, default 4
+            Decimals shown.
+
+        Returns
+        -------
+        Summary
+            Printable (``print``) and shown as HTML in Jupyter.
+        """
+        uses_t = self.qm_df2 is not None
+        stat = "t" if uses_t else "z"
+        qm_text = (
+            f"F({self.qm_df}, {self.qm_df2}) = {_format.number(self.qm, digits)}"
+            if uses_t
+            else f"QM(df = {self.qm_df}) = {_format.number(self.qm, digits)}"
+        )
+        tau2_text = _format.number(self.tau2, digits)
+        if not math.isnan(self.tau2_se):
+            tau2_text += f" (SE = {_format.number(self.tau2_se, digits)})"
+        lines = [
+            ("Studies (k)", str(self.k)),
+            ("Model", f"mixed-effects, {self.method}, test {TESTS[self.test].label}"),
+            ("Residual tau^2", tau2_text),
+            ("Residual I^2", f"{_format.number(self.i2, 2)}%"),
+            ("Residual H^2", _format.number(self.h2, digits)),
+        ]
+        if not math.isnan(self.r2):
+            lines.append(("R^2 (heterogeneity explained)", f"{_format.number(self.r2, 2)}%"))
+        lines += [
+            (
+                "Test for residual heterogeneity",
+                f"QE(df = {self.qe_df}) = {_format.number(self.qe, digits)}, "
+                f"{_format.p_equals(self.qe_pvalue, digits)}",
+            ),
+            (
+                "Test of moderators",
+                f"{qm_text}, {_format.p_equals(self.qm_pvalue, digits)}",
+            ),
+        ]
+        table = self.to_frame().set_index("term").rename(columns={"statistic": stat})
+        notes: tuple[str, ...] = ()
+        if self.k < 10:
+            notes = (f"k = {self.k}: few studies for a meta-regression; read it with caution.",)
+        return Summary(
+            title="Meta-regression (msc_meta)",
+            lines=tuple(lines),
+            table=table.round(digits),
+            notes=notes,
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def predict(self, newmods: Any = None) -> pd.DataFrame:
+        """Predicted effects at new moderator values, with confidence and prediction intervals.
+
+        Parameters
+        ----------
+        newmods : DataFrame, dict or array-like, optional
+            Values of the moderators (not the intercept): for a formula or
+            DataFrame fit, columns named as the data's moderators (categorical
+            ones by level, e.g. ``{"ablat": [20], "alloc": ["random"]}``); for
+            an array fit, one column per moderator. ``None``: the fitted value
+            of each study.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``pred``, ``se``, ``ci_low``, ``ci_high``, ``pi_low`` and
+            ``pi_high``, as metafor's ``predict.rma``.
+
+        Raises
+        ------
+        MetaAnalysisError
+            ``newmods`` lacks a moderator, or has the wrong number of columns.
+        """
+        if newmods is None:
+            X = self.design.to_numpy(dtype=float)
+        else:
+            if self._design is None:
+                raise MetaAnalysisError("this result cannot build the design of newmods")
+            X = _metareg.new_design(self._design, newmods)
+        return self.predict_design(X)
+
+    def predict_design(self, X: ArrayLike) -> pd.DataFrame:
+        """Predictions at rows of the design matrix (intercept column included).
+
+        Parameters
+        ----------
+        X : array-like
+            ``m x p`` rows of the design matrix, columns as :attr:`terms`.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``pred``, ``se``, ``ci_low``, ``ci_high``, ``pi_low`` and
+            ``pi_high``.
+
+        Raises
+        ------
+        MetaAnalysisError
+            ``X`` does not have one column per coefficient.
+        """
+        x = np.atleast_2d(np.asarray(X, dtype=float))
+        if x.shape[1] != len(self.coef):
+            raise MetaAnalysisError(
+                f"X has {x.shape[1]} columns but the model has {len(self.coef)} coefficients "
+                f"({', '.join(self.terms)})"
+            )
+        b = self.coef.to_numpy()
+        vb = self.vcov.to_numpy()
+        pred = x @ b
+        se = np.sqrt(np.einsum("ij,jk,ik->i", x, vb, x))
+        crit = critical_value(self.level, self.qm_df2 if self.qm_df2 is not None else None)
+        pi_half = crit * np.sqrt(se * se + self.tau2)
+        return pd.DataFrame(
+            {
+                "pred": pred,
+                "se": se,
+                "ci_low": pred - crit * se,
+                "ci_high": pred + crit * se,
+                "pi_low": pred - pi_half,
+                "pi_high": pred + pi_half,
+            }
+        )
+
+    def permutation_test(
+        self, n: int = 1000, rng: np.random.Generator | int | None = None
+    ) -> PermutationTestResult:
+        """Permutation test of each coefficient and of the moderators (metafor's ``permutest``).
+
+        Parameters
+        ----------
+        n : int, default 1000
+            Number of arrangements (the observed one included). When the rows
+            of the design matrix have at most ``n`` distinct arrangements,
+            every one of them is evaluated (an exact test).
+        rng : numpy.random.Generator or int, optional
+            Random generator, or a seed, for the random arrangements.
+
+        Returns
+        -------
+        PermutationTestResult
+            Permutation p-values of the coefficients and of the omnibus test.
+
+        Raises
+        ------
+        MetaAnalysisError
+            ``n`` is smaller than 2.
+
+        Notes
+        -----
+        The rows of the design matrix are rearranged across the studies
+        (equivalently, the effects are permuted jointly with their variances
+        across the rows of moderators) and the model is refitted with the same
+        method and test; the p-value of a coefficient is the proportion of
+        arrangements whose statistic is at least as large in absolute value
+        as the observed one, that of the moderators the proportion whose QM
+        is at least the observed QM (both with metafor's tolerance
+        :math:`\\sqrt{\\epsilon}`). A random test counts the observed
+        arrangement as its first (Good 2000). Arrangements whose fit fails
+        are left out. A progress bar appears when it takes more than 2 s.
+
+        References
+        ----------
+        .. [1] Higgins JPT, Thompson SG (2004). Controlling the risk of spurious
+           findings from meta-regression. Stat Med 23(11):1663-1682.
+        .. [2] Viechtbauer W, López-López JA, Sánchez-Meca J, Marín-Martínez F
+           (2015). A comparison of procedures to test for moderators in
+           mixed-effects meta-regression models. Psychol Methods 20(3):360-374.
+
+        Examples
+        --------
+        >>> import msc_meta as mm
+        >>> res = mm.meta_regression([0.1, 0.5, 0.3, 0.9, 0.7], [0.05, 0.04, 0.06, 0.05, 0.04],
+        ...                          [1, 3, 2, 5, 4], method="DL")
+        >>> perm = res.permutation_test()
+        >>> perm.exact, perm.n, round(perm.qm_pvalue, 4)
+        (True, 120, 0.0167)
+        """
+        n = int(check_number(n, "n", integer=True, low=2, strict=False))
+        design = self.design.to_numpy(dtype=float)
+        y, v = self.effect, self.variance
+        intercept = self.intercept
+        total = _metareg.n_distinct_permutations(design)
+        exact = total <= n
+        if exact:
+            arrangements: Any = _metareg.distinct_permutations(design)
+            count = total
+        else:
+            gen = np.random.default_rng(rng)
+            k = self.k
+            arrangements = (np.arange(k) if i == 0 else gen.permutation(k) for i in range(n))
+            count = n
+        stats = np.full((count, len(self.coef)), np.nan)
+        qms = np.full(count, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i, rows in enumerate(tqdm(arrangements, total=count, delay=2.0, leave=False)):
+                try:
+                    fit = _metareg.fit_design(
+                        y,
+                        v,
+                        design[rows],
+                        intercept,
+                        self.method,
+                        self.test,
+                        self.level,
+                        self.control,
+                        with_r2=False,
+                    )
+                except (MetaAnalysisError, np.linalg.LinAlgError):
+                    continue
+                stats[i] = fit.statistic
+                qms[i] = fit.qm
+        tol = math.sqrt(np.finfo(float).eps)
+        obs = np.abs(self.statistic.to_numpy())
+        with np.errstate(invalid="ignore"):
+            hits = np.abs(stats) >= obs - tol
+            ok = ~np.isnan(stats)
+            pvals = (hits & ok).sum(axis=0) / ok.sum(axis=0)
+            qm_ok = ~np.isnan(qms)
+            qm_p = float(((qms >= self.qm - tol) & qm_ok).sum() / qm_ok.sum())
+        return PermutationTestResult(
+            pvalue=pd.Series(np.minimum(pvals, 1.0), index=list(self.terms), name="pvalue"),
+            qm_pvalue=qm_p,
+            n=count,
+            exact=exact,
+        )
+
+    def regplot(self, mod: str | int | None = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Bubble plot of the effects against one moderator (see :func:`msc_meta.plots.regplot`).
+
+        Parameters
+        ----------
+        mod : str or int, optional
+            The term on the x axis; the only moderator by default.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure by default.
+        **kwargs
+            Options of :func:`msc_meta.plots.regplot`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
+        # lazy: plots load matplotlib, and plots import this module (statsmodels' convention)
+        from .plots import regplot
+
+        return regplot(self, mod=mod, ax=ax, **kwargs)
+
+
+def meta_regression(
+    effect: ArrayLike | Any,
+    variance: ArrayLike | None = None,
+    moderators: Any = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    data: pd.DataFrame | None = None,
+    labels: Sequence[str] | ArrayLike | None = None,
+    se: ArrayLike | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+) -> MetaRegressionResult:
+    """Mixed-effects meta-regression: the effects on moderators, with residual heterogeneity.
+
+    Parameters
+    ----------
+    effect : array-like or EffectSizes
+        Study effects on the analysis scale, or the output of
+        :func:`~msc_meta.effect_sizes` (then ``variance`` and labels are taken
+        from it), as for :func:`~msc_meta.meta_analysis`.
+    variance : array-like, optional
+        Sampling variances (> 0); alternatively give ``se``.
+    moderators : str, DataFrame, Series or array-like, default None
+        A formula with ``data=`` (``"~ ablat + alloc"``; categorical columns
+        get R's treatment coding, the first level in sorted order the
+        reference; ``"~ 0 + alloc"`` removes the intercept), a DataFrame of
+        moderators (numeric or categorical columns), or a 1-D or 2-D numeric
+        array (terms ``x1``, ``x2``, ...). An intercept is added unless a
+        formula removes it. Required.
+    method : str, default "REML"
+        τ² estimator: any of :data:`~msc_meta.TAU2_METHODS` (``"EE"`` for a
+        fixed-effects meta-regression).
+    test : {"z", "t", "knha", "adhoc"}, default "z"
+        Tests of the coefficients and of the moderators.
+    level : float, default 0.95
+        Confidence level in (0, 1).
+    data : DataFrame, optional
+        The columns a formula names (one row per study).
+    labels : sequence of str, optional
+        Study labels.
+    se : array-like, optional
+        Standard errors, instead of ``variance``.
+    tol : float, default 1e-10
+        Relative convergence threshold of the iterative τ² estimators.
+    max_iter : int, default 1000
+        Their maximum number of iterations.
+
+    Returns
+    -------
+    MetaRegressionResult
+        Coefficients with their tests, the omnibus test of the moderators,
+        residual heterogeneity and the pseudo-R².
+
+    Raises
+    ------
+    MetaAnalysisError
+        Missing moderators; a formula without ``data``; a constant or
+        redundant moderator (named); k not larger than the number of
+        coefficients; the errors of :func:`~msc_meta.meta_analysis`.
+
+    Warns
+    -----
+    DroppedStudiesWarning
+        Studies with a missing effect, variance or moderator were left out.
+    ConvergenceWarning
+        The τ² estimator did not converge.
+
+    Notes
+    -----
+    The model is :math:`y_i = x_i'\\beta + u_i + e_i` with
+    :math:`u_i \\sim N(0, \\tau^2)` and :math:`e_i \\sim N(0, v_i)`. With
+    :math:`W = \\operatorname{diag}(1/(v_i + \\hat\\tau^2))`,
+    :math:`\\hat\\beta = (X'WX)^{-1}X'Wy` and
+    :math:`\\operatorname{Var}(\\hat\\beta) = (X'WX)^{-1}`, multiplied under
+    ``knha`` by :math:`s^2 = \\sum w_i(y_i - x_i'\\hat\\beta)^2/(k-p)` (by
+    :math:`\\max(1, s^2)` under ``adhoc``), with t-tests on k - p df. The
+    omnibus test of the moderators is
+    :math:`Q_M = \\hat\\beta_m'\\operatorname{Var}(\\hat\\beta_m)^{-1}\\hat\\beta_m`
+    (chi-squared), divided by m under the t-based tests (F on m and k - p df).
+    Residual heterogeneity: :math:`Q_E` with weights :math:`1/v_i`,
+    :math:`I^2 = 100\\hat\\tau^2/(\\tilde v + \\hat\\tau^2)` with
+    :math:`\\tilde v = (k-p)/\\operatorname{tr}(P)`. The pseudo-R² is
+    :math:`\\max(0, 100(\\hat\\tau^2_0 - \\hat\\tau^2)/\\hat\\tau^2_0)`, with
+    :math:`\\hat\\tau^2_0` of the intercept-only model fitted with the same
+    method (Raudenbush 2009); for ``EE`` the adjusted R² of the weighted
+    regression. This is metafor's ``rma(yi, vi, mods = ...)``.
+
+    References
+    ----------
+    .. [1] Thompson SG, Higgins JPT (2002). How should meta-regression
+       analyses be undertaken and interpreted? Stat Med 21(11):1559-1573.
+    .. [2] Viechtbauer W (2010). Conducting meta-analyses in R with the metafor
+       package. J Stat Softw 36(3):1-48.
+    .. [3] Raudenbush SW (2009). Analyzing effect sizes: random-effects
+       models. In: The Handbook of Research Synthesis and Meta-Analysis, 2nd
+       ed., 295-315. Russell Sage Foundation.
+
+    Examples
+    --------
+    BCG vaccine trials: log risk ratios on absolute latitude (Viechtbauer 2010,
+    section 3.3: intercept 0.2515, slope -0.0291, R² = 75.63%; τ² = 0.07635):
+
+    >>> import msc_meta as mm
+    >>> bcg = mm.datasets.load_bcg()
+    >>> es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t",
+    ...                      events_c="cpos", n_c="n_c", labels="study")
+    >>> res = mm.meta_regression(es, moderators="~ ablat", data=bcg)
+    >>> res.coef.round(4).tolist(), round(res.tau2, 4), round(res.r2, 2)
+    ([0.2515, -0.0291], 0.0763, 75.63)
+    """
+    method_code = canonical_method(method)
+    test_code = canonical_test(test)
+    level = check_level(level)
+    tol = check_number(tol, "tol", low=0.0)
+    max_iter = int(check_number(max_iter, "max_iter", integer=True, low=1, strict=False))
+    if moderators is None:
+        raise MetaAnalysisError(
+            "moderators is missing; give a formula with data=, a DataFrame or an array"
+        )
+    effect, variance, se, _measure, (labels, _n, _inputs) = _unpack(
+        effect, variance, se, labels, None
+    )
+    y_all, v_all, lab_all, keep = _prepare(effect, variance, se, labels)
+    k_all = int(y_all.shape[0])
+    design = _metareg.build_design(moderators, data, k_all)
+    has_mods = np.zeros(k_all, dtype=bool)
+    has_mods[design.rows] = True
+    use = keep & has_mods
+    dropped = [lab_all[i] for i in np.flatnonzero(~use)]
+    if dropped:
+        warnings.warn(
+            f"dropped {len(dropped)} {'study' if len(dropped) == 1 else 'studies'} with a "
+            f"missing (NaN) effect, variance or moderator: {', '.join(map(repr, dropped[:10]))}"
+            + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""),
+            DroppedStudiesWarning,
+            stacklevel=2,
+        )
+    X = design.X[keep[design.rows]]
+    rows = design.rows[keep[design.rows]]
+    y, v = y_all[rows], v_all[rows]
+    lab = tuple(lab_all[i] for i in rows)
+    _metareg.check_design(X, design.terms, design.intercept)
+    control = Tau2Control(tol=tol, max_iter=max_iter)
+    return _result(y, v, X, lab, design, method_code, test_code, level, control, stacklevel=3)
+
+
+def _result(
+    y: FloatArray,
+    v: FloatArray,
+    X: FloatArray,
+    lab: tuple[str, ...],
+    design: _metareg.Design,
+    method: str,
+    test: str,
+    level: float,
+    control: Tau2Control,
+    *,
+    stacklevel: int,
+) -> MetaRegressionResult:
+    """Fit a checked design and wrap it in a :class:`MetaRegressionResult`."""
+    fit = _metareg.fit_design(y, v, X, design.intercept, method, test, level, control)
+    for category, message in fit.messages:
+        warnings.warn(message, category, stacklevel=stacklevel)
+    terms = list(design.terms)
+    k, p = X.shape
+
+    def series(values: FloatArray, name: str) -> pd.Series:
+        return pd.Series(values, index=terms, name=name)
+
+    return MetaRegressionResult(
+        coef=series(fit.coef, "coef"),
+        se=series(fit.se, "se"),
+        statistic=series(fit.statistic, "statistic"),
+        pvalue=series(fit.pvalue, "pvalue"),
+        ci_low=series(fit.ci_low, "ci_low"),
+        ci_high=series(fit.ci_high, "ci_high"),
+        vcov=pd.DataFrame(fit.vcov, index=terms, columns=terms),
+        qm=fit.qm,
+        qm_df=fit.qm_df,
+        qm_df2=fit.df_resid,
+        qm_pvalue=fit.qm_pvalue,
+        qe=fit.qe,
+        qe_df=k - p,
+        qe_pvalue=fit.qe_pvalue,
+        tau2=fit.tau2,
+        tau2_se=fit.tau2_se,
+        i2=fit.i2,
+        h2=fit.h2,
+        r2=fit.r2,
+        k=k,
+        method=method,
+        test=test,
+        level=level,
+        labels=lab,
+        effect=y,
+        variance=v,
+        design=pd.DataFrame(X, index=list(lab), columns=terms),
+        weights=fit.weights,
+        iterations=fit.iterations,
+        converged=fit.converged,
+        control=control,
+        _design=design,
+    )

@@ -29,10 +29,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "heterogeneity",
         "results _refit",
         "pooling binary",
-        "moderators sensitivity heterogeneity_display",
+        "moderators _metareg sensitivity heterogeneity_display",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
-        " plots.diagnostics",
+        " plots.diagnostics plots.regplot",
         "report _report_page _report_tables _manifest cli __main__",
     )
 )
@@ -41,7 +41,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
 LAZY: dict[tuple[str, str], str] = {
     ("msc_meta.results", "msc_meta.plots"): "result.forest_plot() and .funnel_plot() draw "
     "with plots, which imports results (statsmodels' plot_forest convention)",
-    ("msc_meta.moderators", "msc_meta.plots"): "SubgroupResult.forest_plot(), likewise",
+    ("msc_meta.moderators", "msc_meta.plots"): "SubgroupResult.forest_plot() and "
+    "MetaRegressionResult.regplot(), likewise",
+    ("msc_meta.moderators", "msc_meta.plots.regplot"): "MetaRegressionResult.regplot() (the "
+    "function plots.regplot, named as its module)",
 }
 
 

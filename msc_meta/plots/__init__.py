@@ -4,7 +4,7 @@ Every plotting function takes a result and an optional matplotlib ``Axes``
 (``ax=``) and returns the ``Axes`` it drew on; none changes matplotlib's
 global settings. The data behind each plot come from a separate function
 (:func:`forest_data`, :func:`funnel_data`, :func:`galbraith_data`,
-:func:`labbe_data`, :func:`baujat_data`), so they can be checked, or drawn
+:func:`labbe_data`, :func:`baujat_data`, :func:`regplot_data`), so they can be checked, or drawn
 with another library, without drawing.
 """
 
@@ -20,10 +20,12 @@ from .diagnostics import (
 )
 from .forest import ForestColumn, ForestData, forest_data, forest_plot
 from .funnel import funnel_data, funnel_plot
+from .regplot import RegplotData, regplot, regplot_data
 
 __all__ = [
     "ForestColumn",
     "ForestData",
+    "RegplotData",
     "baujat_data",
     "baujat_plot",
     "forest_data",
@@ -34,4 +36,6 @@ __all__ = [
     "galbraith_plot",
     "labbe_data",
     "labbe_plot",
+    "regplot",
+    "regplot_data",
 ]
