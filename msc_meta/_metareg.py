@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix  # type: ignore[import-untyped]
+from formulaic import model_matrix
 from numpy.typing import NDArray
 from scipy import special
 

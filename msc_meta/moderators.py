@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from tqdm import tqdm  # type: ignore[import-untyped]
+from tqdm import tqdm
 
 from . import _format, _metareg
 from ._errors import BoundaryWarning, DroppedStudiesWarning, MetaAnalysisError
