@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "moderators sensitivity heterogeneity_display",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
-        " plots.diagnostics",
+        " plots.diagnostics plots.sensitivity",
         "report _report_page _report_tables _manifest cli __main__",
     )
 )
@@ -42,6 +42,10 @@ LAZY: dict[tuple[str, str], str] = {
     ("msc_meta.results", "msc_meta.plots"): "result.forest_plot() and .funnel_plot() draw "
     "with plots, which imports results (statsmodels' plot_forest convention)",
     ("msc_meta.moderators", "msc_meta.plots"): "SubgroupResult.forest_plot(), likewise",
+    ("msc_meta.results", "msc_meta.sensitivity"): "result.leave_one_out(), .cumulative() and "
+    ".influence() refit through sensitivity, which imports results",
+    ("msc_meta.sensitivity", "msc_meta.plots"): "InfluenceResult.plot() draws with plots, "
+    "which imports sensitivity",
 }
 
 

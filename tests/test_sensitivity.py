@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +15,13 @@ import pytest
 import msc_meta as mm
 from msc_meta.plots import baujat_data
 from msc_meta.sensitivity import _leave_one_out, baujat
+from tests.test_metafor_reference import (
+    CLOSED_FORM_ATOL,
+    CLOSED_FORM_RTOL,
+    ITERATIVE_ATOL,
+    ITERATIVE_METHODS,
+    ITERATIVE_RTOL,
+)
 
 BCG = mm.datasets.load_bcg()
 ARMS = {"events_t": "tpos", "n_t": "n_t", "events_c": "cpos", "n_c": "n_c"}
@@ -116,3 +126,130 @@ def test_leave_one_out_refits_are_subsets(method: str) -> None:
         assert fit is not None
         assert fit.labels == tuple(lab for j, lab in enumerate(res.labels) if j != i)
         assert fit.estimate == res.subset(_without(i, res.k)).estimate
+
+
+# --------------------------------------------------------------------------- metafor reference
+
+REFERENCE = Path(__file__).parent / "reference" / "metafor_sensitivity.json"
+#: The grid must not shrink (cases as generated with metafor 3.8.1).
+MIN_CASES = 72
+#: metafor's control in the R script, as msc_meta's options.
+CONTROL = {"tol": 1e-12, "max_iter": 10000}
+REFIT_FIELDS = {
+    "estimate",
+    "se",
+    "statistic",
+    "pvalue",
+    "ci_low",
+    "ci_high",
+    "q",
+    "q_pvalue",
+    "tau2",
+    "i2",
+    "h2",
+}
+
+
+@cache
+def _reference() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    return data
+
+
+def _dataset(name: str) -> dict[str, Any]:
+    (d,) = [d for d in _reference()["datasets"] if d["name"] == name]
+    return d
+
+
+def _case_ids(kind: str) -> list[str]:
+    return [c["id"] for c in _reference()["cases"] if (c["kind"] == "uni") == (kind == "uni")]
+
+
+def _case(case_id: str) -> dict[str, Any]:
+    (c,) = [c for c in _reference()["cases"] if c["id"] == case_id]
+    return c
+
+
+def _tol(case: dict[str, Any]) -> dict[str, float]:
+    if case.get("method") in ITERATIVE_METHODS:
+        return {"rtol": ITERATIVE_RTOL, "atol": ITERATIVE_ATOL}
+    return {"rtol": CLOSED_FORM_RTOL, "atol": CLOSED_FORM_ATOL}
+
+
+def _fit(case: dict[str, Any]) -> Any:
+    d = _dataset(case["dataset"])
+    if case["kind"] == "uni":
+        return mm.meta_analysis(
+            np.asarray(d["yi"], dtype=float),
+            np.asarray(d["vi"], dtype=float),
+            labels=d["slab"],
+            method=case["method"],
+            test=case["test"],
+            **CONTROL,
+        )
+    counts = {
+        "events_t": d["ai"],
+        "n_t": d["n1i"],
+        "events_c": d["ci"],
+        "n_c": d["n2i"],
+        "labels": d["slab"],
+    }
+    if case["kind"] == "peto":
+        return _quiet(lambda: mm.peto(**counts))
+    return _quiet(lambda: mm.mantel_haenszel(case["measure"], **counts))
+
+
+def _compare(frame: pd.DataFrame, expected: dict[str, Any], tol: dict[str, float]) -> None:
+    assert list(frame.index) == expected["slab"]
+    fields = [f for f in expected if f != "slab"]
+    assert set(frame.columns) == set(fields)
+    for name in fields:
+        want = np.array([np.nan if x is None else x for x in expected[name]], dtype=float)
+        np.testing.assert_allclose(frame[name].to_numpy(), want, err_msg=name, **tol)
+
+
+def test_sensitivity_reference_records_its_provenance() -> None:
+    ref = _reference()
+    for key in ("r_version", "metafor_version", "generated", "control", "rng_kind"):
+        assert ref[key], key
+    assert ref["not_generated"] == []
+    assert len(ref["cases"]) >= MIN_CASES
+    sizes = {len(d["slab"]) for d in ref["datasets"]}
+    assert min(sizes) == 3 and max(sizes) >= 37
+    assert len([d for d in ref["datasets"] if not d["name"].startswith("seeded")]) >= 6
+
+
+@pytest.mark.parametrize("case_id", _case_ids("uni"))
+def test_leave_one_out_and_cumulative_match_metafor(case_id: str) -> None:
+    case = _case(case_id)
+    res = _fit(case)
+    tol = _tol(case)
+    _compare(_quiet(res.leave_one_out), case["leave1out"], tol)
+    _compare(_quiet(res.cumulative), case["cumul"], tol)
+    _compare(_quiet(lambda: res.cumulative("precision")), case["cumul_precision"], tol)
+    keys = np.asarray(_dataset(case["dataset"])["vi"], dtype=float)
+    _compare(_quiet(lambda: res.cumulative(keys)), case["cumul_precision"], tol)
+
+
+@pytest.mark.parametrize("case_id", _case_ids("uni"))
+def test_influence_matches_metafor(case_id: str) -> None:
+    case = _case(case_id)
+    res = _fit(case)
+    inf = _quiet(res.influence).to_frame()
+    expected = case["influence"]
+    tol = _tol(case)
+    for name in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "q_del", "hat", "weight"):
+        want = np.array([np.nan if x is None else x for x in expected[name]], dtype=float)
+        np.testing.assert_allclose(inf[name].to_numpy(), want, err_msg=name, **tol)
+    want = np.array(expected["dfbetas"], dtype=float)
+    np.testing.assert_allclose(inf["dfbetas"].to_numpy(), want, err_msg="dfbetas", **tol)
+    assert list(inf["influential"]) == list(expected["influential"])
+
+
+@pytest.mark.parametrize("case_id", _case_ids("binary"))
+def test_binary_leave_one_out_and_cumulative_match_metafor(case_id: str) -> None:
+    case = _case(case_id)
+    res = _fit(case)
+    tol = {"rtol": CLOSED_FORM_RTOL, "atol": CLOSED_FORM_ATOL}
+    _compare(_quiet(res.leave_one_out), case["leave1out"], tol)
+    _compare(_quiet(res.cumulative), case["cumul"], tol)
