@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import msc_meta as mm
-from msc_meta.plots import baujat_data
+from msc_meta.plots import baujat_data, influence_data, influence_plot, refit_forest_data
 from msc_meta.sensitivity import _leave_one_out, baujat
 from tests.test_metafor_reference import (
     CLOSED_FORM_ATOL,
@@ -253,3 +256,197 @@ def test_binary_leave_one_out_and_cumulative_match_metafor(case_id: str) -> None
     tol = {"rtol": CLOSED_FORM_RTOL, "atol": CLOSED_FORM_ATOL}
     _compare(_quiet(res.leave_one_out), case["leave1out"], tol)
     _compare(_quiet(res.cumulative), case["cumul"], tol)
+
+
+# --------------------------------------------------------------------------- behaviour
+
+Y5 = [0.1, 0.3, -0.2, 0.5, 0.2]
+V5 = [0.04, 0.09, 0.05, 0.02, 0.03]
+
+
+def test_leave_one_out_with_two_studies_warns_at_the_users_line() -> None:
+    res = mm.meta_analysis([0.1, 0.4], [0.04, 0.05], method="DL")
+    with pytest.warns(mm.FewStudiesWarning, match=r"k >= 3") as rec:
+        loo = res.leave_one_out()
+    assert rec[0].filename == __file__
+    assert any("k >= 3" in n for n in loo.attrs["notes"])
+    assert loo.shape == (2, 11)
+    with pytest.warns(mm.FewStudiesWarning) as rec:
+        mm.sensitivity.leave_one_out(res)
+    assert rec[0].filename == __file__
+    with pytest.warns(mm.FewStudiesWarning) as rec:
+        inf = res.influence()
+    assert rec[0].filename == __file__
+    assert "k >= 3" in str(inf.summary())
+
+
+def test_leave_one_out_of_one_study_is_a_nan_row_with_a_note() -> None:
+    res = _quiet(lambda: mm.meta_analysis([0.1], [0.1]))
+    with pytest.warns(mm.FewStudiesWarning):
+        loo = res.leave_one_out()
+    assert loo.shape == (1, 11) and bool(loo.isna().all(axis=None))
+    assert any("not possible" in n for n in loo.attrs["notes"])
+
+
+def test_leave_one_out_of_mantel_haenszel_gives_a_nan_row_where_the_refit_fails() -> None:
+    res = _quiet(
+        lambda: mm.mantel_haenszel(
+            "OR", events_t=[1, 2, 3], n_t=[10, 10, 10], events_c=[0, 0, 4], n_c=[10, 10, 10]
+        )
+    )
+    loo = res.leave_one_out()
+    assert "tau2" not in loo.columns
+    assert bool(loo.iloc[2].isna().all()) and not bool(loo.iloc[0].isna().any())
+    assert "'Study 3'" in loo.attrs["notes"][0]
+
+
+def test_common_effect_tables_have_no_tau2_column() -> None:
+    res = mm.meta_analysis(Y5, V5, method="EE")
+    assert "tau2" not in res.leave_one_out().columns
+    assert "tau2" not in res.cumulative().columns
+    assert "tau2" in res.refit(method="DL").leave_one_out().columns
+
+
+def test_cumulative_orders() -> None:
+    res = mm.meta_analysis(Y5, V5, method="DL", labels=list("abcde"))
+    as_given = res.cumulative()
+    assert list(as_given.index) == list("abcde")
+    assert as_given["estimate"].iloc[-1] == pytest.approx(res.estimate, rel=1e-12)
+    assert list(res.cumulative("precision").index) == list("deacb")
+    by_labels = res.cumulative(np.array(list("edcba")))
+    assert list(by_labels.index) == list("edcba")
+    keys = res.cumulative([5, 4, 3, 2, 1])
+    pd.testing.assert_frame_equal(keys, by_labels)
+    es = mm.effect_sizes("RR", data=BCG, labels="study", **ARMS)
+    by_column = mm.meta_analysis(es).cumulative("n_t")
+    assert by_column.index[0] == BCG.loc[BCG["n_t"].idxmin(), "study"]
+
+
+@pytest.mark.parametrize(
+    ("order", "match"),
+    [
+        ("year", "neither 'precision' nor a column"),
+        ([1, 2, 3], "one sort key or label per study"),
+        ([1.0, np.nan, 3.0, 4.0, 5.0], r"order\[1\] is missing"),
+        (np.array(list("abcdx")), "must name every study once"),
+    ],
+)
+def test_cumulative_rejects_a_bad_order(order: Any, match: str) -> None:
+    res = mm.meta_analysis(Y5, V5, labels=list("abcde"))
+    with pytest.raises(mm.MetaAnalysisError, match=match):
+        res.cumulative(order)
+
+
+def test_influence_needs_an_inverse_variance_fit_of_two_studies() -> None:
+    mh = _quiet(
+        lambda: mm.mantel_haenszel("OR", events_t=[1, 2], n_t=[9, 9], events_c=[2, 3], n_c=[9, 9])
+    )
+    assert not hasattr(mh, "influence")
+    with pytest.raises(mm.MetaAnalysisError, match="inverse-variance"):
+        mm.sensitivity.influence(mh)
+    one = _quiet(lambda: mm.meta_analysis([0.1], [0.1]))
+    with pytest.raises(mm.MetaAnalysisError, match="at least 2 studies"):
+        one.influence()
+
+
+def test_influence_result_displays() -> None:
+    res = mm.meta_analysis([*Y5, 1.9], [*V5, 0.03])
+    inf = res.influence()
+    frame = inf.to_frame()
+    assert list(frame.columns) == list(mm.sensitivity.INFLUENCE_COLUMNS)
+    assert inf.influential == ("Study 6",)
+    text = str(inf.summary())
+    assert "Study 6" in text and "metafor's rule" in text
+    assert "<table" in inf._repr_html_()
+    frame.iloc[0, 0] = 99.0  # a copy
+    assert inf.to_frame().iloc[0, 0] != 99.0
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=25)
+@given(
+    y=hnp.arrays(np.float64, st.integers(3, 12), elements=st.floats(-3.0, 3.0)),
+    data=st.data(),
+    method=st.sampled_from(["EE", "DL", "REML"]),
+)
+def test_influence_does_not_depend_on_study_order(
+    y: np.ndarray[Any, Any], data: st.DataObject, method: str
+) -> None:
+    # each study's diagnostics are a function of the set of studies, not of their order
+    v = data.draw(hnp.arrays(np.float64, y.size, elements=st.floats(0.01, 2.0)))
+    perm = np.asarray(data.draw(st.permutations(range(y.size))))
+    labels = [f"s{i}" for i in range(y.size)]
+    a = _quiet(lambda: mm.meta_analysis(y, v, labels=labels, method=method, tol=1e-12))
+    b = _quiet(
+        lambda: mm.meta_analysis(
+            y[perm], v[perm], labels=[labels[i] for i in perm], method=method, tol=1e-12
+        )
+    )
+    fa = _quiet(a.influence).to_frame()
+    fb = _quiet(b.influence).to_frame().loc[fa.index]
+    num = [c for c in fa.columns if c != "influential"]
+    np.testing.assert_allclose(fb[num], fa[num], rtol=1e-6, atol=1e-8)
+    loo_a, loo_b = _quiet(a.leave_one_out), _quiet(b.leave_one_out).loc[fa.index]
+    np.testing.assert_allclose(loo_b, loo_a, rtol=1e-6, atol=1e-8)
+
+
+@settings(max_examples=25)
+@given(
+    y=hnp.arrays(np.float64, st.integers(3, 12), elements=st.floats(-3.0, 3.0)),
+    data=st.data(),
+    shift=st.floats(-5.0, 5.0),
+    scale=st.floats(0.2, 5.0),
+)
+def test_influence_is_equivariant(
+    y: np.ndarray[Any, Any], data: st.DataObject, shift: float, scale: float
+) -> None:
+    # y -> a y + b, v -> a^2 v: the standardized diagnostics stay, tau^2 scales by a^2
+    v = data.draw(hnp.arrays(np.float64, y.size, elements=st.floats(0.01, 2.0)))
+    a = _quiet(lambda: mm.meta_analysis(y, v, method="DL"))
+    b = _quiet(lambda: mm.meta_analysis(scale * y + shift, scale**2 * v, method="DL"))
+    fa, fb = _quiet(a.influence).to_frame(), _quiet(b.influence).to_frame()
+    for col in ("rstudent", "dffits", "cook_d", "cov_r", "q_del", "hat", "weight", "dfbetas"):
+        np.testing.assert_allclose(fb[col], fa[col], rtol=1e-6, atol=1e-8, err_msg=col)
+    np.testing.assert_allclose(fb["tau2_del"], scale**2 * fa["tau2_del"], rtol=1e-6, atol=1e-8)
+    loo_a, loo_b = _quiet(a.leave_one_out), _quiet(b.leave_one_out)
+    np.testing.assert_allclose(loo_b["estimate"], scale * loo_a["estimate"] + shift, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def test_refit_forest_data_rows() -> None:
+    es = mm.effect_sizes("RR", data=BCG, labels="study", **ARMS)
+    res = mm.meta_analysis(es)
+    loo = res.leave_one_out()
+    fd = refit_forest_data(res)
+    assert fd.log_scale and fd.null_value == 1.0
+    np.testing.assert_allclose(fd.studies["estimate"], np.exp(loo["estimate"]), rtol=1e-12)
+    np.testing.assert_allclose(fd.studies["ci_low"], np.exp(loo["ci_low"]), rtol=1e-12)
+    assert fd.studies["label"].tolist() == list(loo.index)
+    assert fd.rows["kind"].tolist()[res.k] == "pooled_re"
+    cum = refit_forest_data(res, "cumulative", order="precision")
+    assert cum.studies["label"].tolist() == list(res.cumulative("precision").index)
+    with pytest.raises(mm.MetaAnalysisError, match="kind="):
+        refit_forest_data(res, "gosh")  # type: ignore[arg-type]
+
+
+def test_influence_data_and_plot() -> None:
+    import matplotlib.pyplot as plt  # lazy: matplotlib only for the plot tests
+
+    res = mm.meta_analysis([*Y5, 1.9], [*V5, 0.03])
+    inf = res.influence()
+    data = influence_data(inf)
+    assert len(data) == 9 * inf.k
+    flagged = data[data["influential"]]["study"].unique().tolist()
+    assert flagged == ["Study 6"]
+    axes = inf.plot()
+    assert len(axes) == 9
+    assert axes[2].get_title() == "Cook's distance"
+    plt.close(axes[0].figure)
+    fig, grid = plt.subplots(2, 2)
+    with pytest.raises(mm.MetaAnalysisError, match="draws 9 panels"):
+        influence_plot(inf, axes=grid)
+    plt.close(fig)
