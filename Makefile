@@ -71,6 +71,7 @@ references: $(DEV_STAMP)
 	$(BIN)/python tests/reference/referee.py tests/reference/metafor_random.json tests/reference/metafor_random_overrides.json
 	Rscript tests/reference/generate_tau2_mods.R tests/reference/tau2_mods.json
 	Rscript tests/reference/generate_metafor_regression.R tests/reference/metafor_regression.json
+	Rscript tests/reference/generate_metafor_sensitivity.R tests/reference/metafor_sensitivity.json
 
 clean:
 	rm -rf $(VENV) results build dist .pytest_cache .mypy_cache .ruff_cache

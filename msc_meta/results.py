@@ -233,8 +233,64 @@ class _Plottable:
         return funnel_plot(cast(Any, self), ax=ax, **kwargs)
 
 
+# --------------------------------------------------------------------------- sensitivity (issue 9)
+
+
+class _Sensitivity:
+    """Leave-one-out and cumulative refits, shared by the pooled-result classes."""
+
+    def leave_one_out(self) -> pd.DataFrame:
+        """The meta-analysis refitted without each study in turn (metafor's ``leave1out``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per omitted study; see :func:`msc_meta.sensitivity.leave_one_out`.
+        """
+        # lazy: sensitivity refits through this module's results (a layer above it)
+        from .sensitivity import _leave_one_out_frame
+
+        return _leave_one_out_frame(cast(Any, self), stacklevel=3)
+
+    def cumulative(self, order: Any = None) -> pd.DataFrame:
+        """Cumulative meta-analysis, studies added one at a time (metafor's ``cumul``).
+
+        Parameters
+        ----------
+        order : str or array_like, optional
+            ``None`` (as given), ``"precision"``, a column of ``study_data``, sort
+            keys or labels; see :func:`msc_meta.sensitivity.cumulative`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per added study.
+        """
+        # lazy: sensitivity refits through this module's results (a layer above it)
+        from .sensitivity import cumulative
+
+        return cumulative(cast(Any, self), order)
+
+
+class _SensitivityWithInfluence(_Sensitivity):
+    """:class:`_Sensitivity` and influence diagnostics (inverse-variance results)."""
+
+    def influence(self) -> Any:
+        """Influence diagnostics of each study (metafor's ``influence.rma.uni``).
+
+        Returns
+        -------
+        InfluenceResult
+            See :func:`msc_meta.sensitivity.influence`.
+        """
+        # lazy: sensitivity refits through this module's results (a layer above it)
+        from .sensitivity import _influence
+
+        return _influence(cast(Any, self), stacklevel=3)
+
+
 @dataclass(frozen=True, eq=False)
-class MetaAnalysisResult(_Plottable, _Refittable):
+class MetaAnalysisResult(_Plottable, _Refittable, _SensitivityWithInfluence):
     """Result of :func:`msc_meta.meta_analysis` (metafor's ``rma.uni``).
 
     All effects are on the analysis scale (log for ratio measures). ``i2`` is in
@@ -554,7 +610,7 @@ class MetaAnalysisResult(_Plottable, _Refittable):
 
 
 @dataclass(frozen=True, eq=False)
-class BinaryPooledResult(_Plottable, _Refittable):
+class BinaryPooledResult(_Plottable, _Refittable, _Sensitivity):
     """Result of :func:`msc_meta.mantel_haenszel` and :func:`msc_meta.peto`.
 
     As metafor's ``rma.mh`` and ``rma.peto``: a common-effect estimate on the

@@ -4,22 +4,30 @@ Every refit goes through :meth:`MetaAnalysisResult.subset` (or that of
 :class:`~msc_meta.results.BinaryPooledResult`), so it keeps every option of
 the original fit (τ² method, test, level, ``tol``/``max_iter``, the zero-cell
 options ``add``/``to``/``drop00``, MH's ``correct``, the measure and the study
-sizes). Leave-one-out refits feed the Baujat coordinates here; leave-one-out
-tables, cumulative meta-analysis and influence diagnostics belong here too.
+sizes). Leave-one-out refits feed the leave-one-out table
+(:func:`leave_one_out`, metafor's ``leave1out``), the influence diagnostics
+(:func:`influence`, ``influence.rma.uni``) and the Baujat coordinates
+(:func:`baujat`); cumulative meta-analysis (:func:`cumulative`, ``cumul``)
+refits growing prefixes of the studies.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
 
-from ._errors import BoundaryWarning, MetaAnalysisError, MetaAnalysisWarning
-from .results import BinaryPooledResult, MetaAnalysisResult
+from . import _format
+from ._errors import BoundaryWarning, FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
+from .results import BinaryPooledResult, MetaAnalysisResult, Summary
 
-__all__ = ["baujat"]
+__all__ = ["InfluenceResult", "baujat", "cumulative", "influence", "leave_one_out"]
 
 PooledResult = MetaAnalysisResult | BinaryPooledResult
 FloatArray = NDArray[np.float64]
@@ -33,19 +41,21 @@ def _leave_one_out(result: PooledResult) -> list[PooledResult | None]:
     ``None``, as metafor's ``try()`` in ``leave1out`` and ``baujat``.
     """
     k = result.k
-    out: list[PooledResult | None] = []
     if k < 2:
         return [None] * k
-    for i in range(k):
-        keep = np.arange(k) != i
-        with warnings.catch_warnings():
-            # the refits' own warnings (k = 1, zero cells) are not the user's concern here
-            warnings.simplefilter("ignore", MetaAnalysisWarning)
-            try:
-                out.append(result.subset(keep))
-            except MetaAnalysisError:
-                out.append(None)
-    return out
+    return [_quiet_subset(result, np.flatnonzero(np.arange(k) != i)) for i in range(k)]
+
+
+def _quiet_subset(result: PooledResult, rows: NDArray[np.intp]) -> PooledResult | None:
+    """``result.subset(rows)`` without its warnings; ``None`` where the refit raises."""
+    with warnings.catch_warnings():
+        # the refits' own warnings (k = 1, zero cells) are not the user's concern here
+        warnings.simplefilter("ignore", MetaAnalysisWarning)
+        try:
+            fit: PooledResult = result.subset(rows)
+        except MetaAnalysisError:
+            return None
+    return fit
 
 
 def _tau2(result: PooledResult) -> float:
@@ -119,3 +129,462 @@ def baujat(result: PooledResult) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         infl = np.where(zero, np.nan, (est - mu) ** 2 / np.where(zero, 1.0, var))
     return pd.DataFrame({"study": [str(s) for s in result.labels], "x": x, "y": infl})
+
+
+# --------------------------------------------------------------------------- leave-one-out, cumulative
+
+#: The columns of :func:`leave_one_out` and :func:`cumulative`, in metafor's order (``tau2``
+#: only for random-effects models, as metafor's ``leave1out`` and ``cumul``).
+REFIT_COLUMNS = (
+    "estimate",
+    "se",
+    "statistic",
+    "pvalue",
+    "ci_low",
+    "ci_high",
+    "q",
+    "q_pvalue",
+    "tau2",
+    "i2",
+    "h2",
+)
+
+#: Fewest studies for which leaving one out leaves a meta-analysis (two studies).
+LOO_MIN_K = 3
+
+
+def _columns(result: PooledResult) -> tuple[str, ...]:
+    """The columns of the refit tables of ``result`` (no ``tau2`` for common-effect models)."""
+    if _tau2_shown(result):
+        return REFIT_COLUMNS
+    return tuple(c for c in REFIT_COLUMNS if c != "tau2")
+
+
+def _tau2_shown(result: PooledResult) -> bool:
+    return isinstance(result, MetaAnalysisResult) and result.is_random
+
+
+def _refit_table(
+    result: PooledResult, fits: Sequence[PooledResult | None], labels: Sequence[str]
+) -> pd.DataFrame:
+    """One row per refit (NaN where it is ``None``), indexed by ``labels``."""
+    columns = _columns(result)
+    rows = [
+        [np.nan] * len(columns) if f is None else [float(getattr(f, c)) for c in columns]
+        for f in fits
+    ]
+    index = pd.Index([str(s) for s in labels], name="study")
+    return pd.DataFrame(rows, index=index, columns=list(columns), dtype=np.float64)
+
+
+def _failed_note(labels: Sequence[str], fits: Sequence[PooledResult | None], what: str) -> str:
+    names = ", ".join(repr(str(s)) for s, f in zip(labels, fits, strict=True) if f is None)
+    return f"{what} {names}: the refit is not possible (nothing or no estimate left); NaN row"
+
+
+def leave_one_out(result: PooledResult) -> pd.DataFrame:
+    """The meta-analysis refitted without each study in turn (metafor's ``leave1out``).
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult or BinaryPooledResult
+        The meta-analysis (inverse-variance, Mantel-Haenszel or Peto).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per omitted study (its label as index ``study``), columns
+        ``estimate, se, statistic, pvalue, ci_low, ci_high, q, q_pvalue, tau2,
+        i2, h2`` of the refit without that study (``tau2`` only for
+        random-effects models, as metafor), on the analysis scale. A refit
+        that is not possible (no study left, an undefined MH estimate) gives a
+        NaN row; ``frame.attrs["notes"]`` says which, and why.
+
+    Warns
+    -----
+    FewStudiesWarning
+        Fewer than 3 studies: leaving one out leaves at most one study, which
+        says little about the others (also in ``frame.attrs["notes"]``).
+
+    Notes
+    -----
+    Each refit is ``result.subset(...)``, so it keeps every option of the
+    fit (τ² method, test, level, iteration control, zero-cell options); the
+    refits' own warnings are not shown, as metafor's ``suppressWarnings``.
+
+    References
+    ----------
+    .. [1] Viechtbauer W (2010). Conducting meta-analyses in R with the metafor
+       package. J Stat Softw 36(3):1-48.
+
+    Examples
+    --------
+    >>> import msc_meta as mm
+    >>> res = mm.meta_analysis([0.1, 0.3, -0.2, 0.5], [0.04, 0.09, 0.05, 0.02], method="DL")
+    >>> loo = leave_one_out(res)
+    >>> list(loo.index), round(float(loo.loc["Study 4", "estimate"]), 4)
+    (['Study 1', 'Study 2', 'Study 3', 'Study 4'], 0.0327)
+    """
+    return _leave_one_out_frame(result, stacklevel=3)
+
+
+def _leave_one_out_frame(result: PooledResult, *, stacklevel: int) -> pd.DataFrame:
+    """:func:`leave_one_out`, warning at ``stacklevel`` (the user's line)."""
+    notes: list[str] = []
+    if result.k < LOO_MIN_K:
+        notes.append(
+            f"only k = {result.k} studies: leaving one out leaves at most one study "
+            f"(leave-one-out needs k >= {LOO_MIN_K} to mean much)"
+        )
+        warnings.warn(f"leave_one_out: {notes[-1]}", FewStudiesWarning, stacklevel=stacklevel)
+    fits = _leave_one_out(result)
+    if any(f is None for f in fits):
+        notes.append(_failed_note(result.labels, fits, "without"))
+    frame = _refit_table(result, fits, result.labels)
+    frame.attrs["notes"] = tuple(notes)
+    return frame
+
+
+def _cumulative_order(result: PooledResult, order: ArrayLike | str | None) -> NDArray[np.intp]:
+    """Positions of the studies in the order they are added (see :func:`cumulative`)."""
+    k = result.k
+    if order is None:
+        return np.arange(k, dtype=np.intp)
+    if isinstance(order, str):
+        if order == "precision":
+            keys: NDArray[Any] = np.asarray(result.variance, dtype=float)
+        else:
+            data = result.study_data
+            if data is None or order not in data.columns:
+                have = [] if data is None else [str(c) for c in data.columns]
+                raise MetaAnalysisError(
+                    f"order={order!r} is neither 'precision' nor a column of the result's "
+                    f"study data (columns: {', '.join(have) or 'none'})"
+                )
+            keys = data[order].to_numpy()
+        return np.argsort(keys, kind="stable").astype(np.intp)
+    arr = np.asarray(order)
+    if arr.ndim != 1 or arr.shape[0] != k:
+        raise MetaAnalysisError(
+            f"order has shape {arr.shape}; give one sort key or label per study (k = {k})"
+        )
+    if arr.dtype.kind in "OUS":
+        labels = [str(s) for s in result.labels]
+        wanted = [str(s) for s in arr]
+        if sorted(wanted) != sorted(labels) or len(set(labels)) != k:
+            raise MetaAnalysisError(
+                "order: an array of labels must name every study once (the result's labels: "
+                f"{', '.join(labels)})"
+            )
+        return np.array([labels.index(s) for s in wanted], dtype=np.intp)
+    missing = np.flatnonzero(pd.isna(arr))
+    if missing.size:
+        raise MetaAnalysisError(
+            f"order[{int(missing[0])}] is missing; every study needs a sort key"
+        )
+    return np.argsort(arr, kind="stable").astype(np.intp)
+
+
+def cumulative(result: PooledResult, order: ArrayLike | str | None = None) -> pd.DataFrame:
+    """Cumulative meta-analysis: the studies added one at a time (metafor's ``cumul``).
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult or BinaryPooledResult
+        The meta-analysis.
+    order : str or array_like, optional
+        The order in which studies are added: ``None`` (default) as given;
+        ``"precision"``, by increasing sampling variance; the name of a column
+        of ``result.study_data`` (e.g. a year), by its values; an array of
+        sort keys, one per study, by its values (metafor's ``cumul(order=)``);
+        or an array of the studies' labels, in that order. Ties keep the
+        given order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Row j is the fit of the first j + 1 studies, indexed by the label of
+        the study added last (``study``); the columns of
+        :func:`leave_one_out`.
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``order`` names no column, has the wrong length, a missing key, or
+        labels that are not the studies'.
+
+    Notes
+    -----
+    Each fit is ``result.subset(...)``, with every option of the original
+    fit; its warnings (k = 1 for the first row) are not shown. The first row
+    is the first study alone.
+
+    References
+    ----------
+    .. [1] Lau J, Antman EM, Jimenez-Silva J, Kupelnick B, Mosteller F,
+       Chalmers TC (1992). Cumulative meta-analysis of therapeutic trials for
+       myocardial infarction. N Engl J Med 327(4):248-254.
+
+    Examples
+    --------
+    >>> import msc_meta as mm
+    >>> res = mm.meta_analysis([0.1, 0.3, -0.2, 0.5], [0.04, 0.09, 0.05, 0.02], method="EE")
+    >>> cum = cumulative(res, order="precision")
+    >>> list(cum.index)
+    ['Study 4', 'Study 1', 'Study 3', 'Study 2']
+    >>> bool(abs(cum["estimate"].iloc[-1] - res.estimate) < 1e-12)
+    True
+    """
+    pos = _cumulative_order(result, order)
+    fits = [_quiet_subset(result, pos[: j + 1]) for j in range(result.k)]
+    labels = [result.labels[i] for i in pos]
+    frame = _refit_table(result, fits, labels)
+    frame.attrs["notes"] = (
+        (_failed_note(labels, fits, "up to"),) if any(f is None for f in fits) else ()
+    )
+    return frame
+
+
+# --------------------------------------------------------------------------- influence
+
+#: The columns of :meth:`InfluenceResult.to_frame`, metafor's names in msc_meta's style.
+INFLUENCE_COLUMNS = (
+    "rstudent",
+    "dffits",
+    "cook_d",
+    "cov_r",
+    "tau2_del",
+    "q_del",
+    "hat",
+    "weight",
+    "dfbetas",
+    "influential",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class InfluenceResult:
+    """Influence diagnostics of each study (metafor's ``influence.rma.uni``).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per study (index ``study``), columns :data:`INFLUENCE_COLUMNS`.
+    k : int
+        Number of studies.
+    tau2 : float
+        τ² of the full fit.
+    q : float
+        Q of the full fit.
+    notes : tuple of str
+        Caveats (few studies, refits not possible).
+    """
+
+    table: pd.DataFrame
+    k: int
+    tau2: float
+    q: float
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The diagnostics, one row per study (a copy).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``rstudent, dffits, cook_d, cov_r, tau2_del, q_del, hat,
+            weight, dfbetas, influential``; index ``study``.
+        """
+        return self.table.copy()
+
+    @property
+    def influential(self) -> tuple[str, ...]:
+        """Labels of the studies flagged as influential by metafor's rule."""
+        return tuple(str(s) for s in self.table.index[self.table["influential"].to_numpy()])
+
+    def summary(self, digits: int = 4) -> Summary:
+        """A printable summary: the rule, the flagged studies and the table.
+
+        Parameters
+        ----------
+        digits : int, default 4
+            Decimals shown.
+
+        Returns
+        -------
+        Summary
+            Printable text; ``_repr_html_`` in notebooks.
+        """
+        flagged = self.influential
+        lines = (
+            ("Studies (k)", _format.count(self.k)),
+            ("tau^2", _format.number(self.tau2, digits)),
+            ("Q", _format.number(self.q, digits)),
+            ("Influential (*)", ", ".join(flagged) if flagged else "none"),
+        )
+        table = self.table.round(digits)
+        table["influential"] = np.where(self.table["influential"], "*", "")
+        rule = (
+            "influential (*): |dffits| > 3 sqrt(p/(k - p)), or the chi-square(p) cdf of cook_d "
+            "> 0.5, or hat > 3 p/k, or |dfbetas| > 1 (p = 1; metafor's rule)"
+        )
+        return Summary(
+            title="Influence diagnostics (msc_meta)",
+            lines=lines,
+            table=table,
+            notes=(*self.notes, rule),
+            max_rows=None,
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def plot(self, axes: Any = None) -> Any:
+        """One panel per diagnostic, influential studies marked (metafor's ``plot(influence(res))``).
+
+        Parameters
+        ----------
+        axes : sequence of matplotlib.axes.Axes, optional
+            Nine Axes to draw on; a new figure by default.
+
+        Returns
+        -------
+        numpy.ndarray
+            The Axes drawn on.
+        """
+        from .plots import influence_plot  # plots imports sensitivity
+
+        return influence_plot(self, axes=axes)
+
+
+def influence(result: MetaAnalysisResult) -> InfluenceResult:
+    """Influence diagnostics of each study (metafor's ``influence.rma.uni``).
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult
+        An inverse-variance meta-analysis (metafor has no influence
+        diagnostics for MH and Peto fits).
+
+    Returns
+    -------
+    InfluenceResult
+        Per study: externally studentized residual ``rstudent``, ``dffits``,
+        Cook's distance ``cook_d``, covariance ratio ``cov_r``, τ² and Q
+        without the study (``tau2_del``, ``q_del``), ``hat`` value, ``weight``
+        (%), ``dfbetas`` and the ``influential`` flag (metafor's rule).
+
+    Raises
+    ------
+    MetaAnalysisError
+        ``result`` is not an inverse-variance meta-analysis, or has one study.
+
+    Warns
+    -----
+    FewStudiesWarning
+        Fewer than 3 studies (also in the summary's notes).
+
+    Notes
+    -----
+    With :math:`w_i = 1/(v_i + \\hat\\tau^2)`, :math:`h_i = w_i/\\sum w`, and
+    :math:`\\hat\\mu_{(-i)}`, :math:`\\hat\\tau^2_{(-i)}`,
+    :math:`\\operatorname{Var}(\\hat\\mu_{(-i)})` and the test's variance factor
+    :math:`s^2_{(-i)}` of the refit without study i (1 for z and t tests):
+    rstudent :math:`= (y_i - \\hat\\mu_{(-i)}) / \\sqrt{s^2_{(-i)}(v_i +
+    \\hat\\tau^2_{(-i)}) + \\operatorname{Var}(\\hat\\mu_{(-i)})}`; dffits
+    :math:`= (\\hat\\mu - \\hat\\mu_{(-i)}) / \\sqrt{s^2_{(-i)} h_i (v_i +
+    \\hat\\tau^2_{(-i)})}`; Cook's distance :math:`= (\\hat\\mu -
+    \\hat\\mu_{(-i)})^2 / \\operatorname{Var}(\\hat\\mu)`; cov_r :math:`=
+    \\operatorname{Var}(\\hat\\mu_{(-i)}) / \\operatorname{Var}(\\hat\\mu)`;
+    dfbetas :math:`= (\\hat\\mu - \\hat\\mu_{(-i)}) / \\sqrt{s^2_{(-i)} /
+    \\sum_j 1/(v_j + \\hat\\tau^2_{(-i)})}`. A study is influential when
+    :math:`|\\text{dffits}| > 3\\sqrt{p/(k-p)}`, the :math:`\\chi^2_p` cdf of
+    its Cook's distance exceeds 0.5, :math:`h_i > 3p/k` or
+    :math:`|\\text{dfbetas}| > 1` (p = 1). Refits keep every option of the
+    fit (``result.subset``).
+
+    References
+    ----------
+    .. [1] Viechtbauer W, Cheung MW-L (2010). Outlier and influence diagnostics
+       for meta-analysis. Res Synth Methods 1(2):112-125.
+
+    Examples
+    --------
+    >>> import msc_meta as mm
+    >>> res = mm.meta_analysis([0.1, 0.3, -0.2, 0.5, 1.9], [0.04, 0.09, 0.05, 0.02, 0.03])
+    >>> inf = influence(res)
+    >>> inf.influential
+    ('Study 5',)
+    """
+    return _influence(result, stacklevel=3)
+
+
+def _influence(result: MetaAnalysisResult, *, stacklevel: int) -> InfluenceResult:
+    """:func:`influence`, warning at ``stacklevel`` (the user's line)."""
+    if not isinstance(result, MetaAnalysisResult):
+        raise MetaAnalysisError(
+            "influence() needs an inverse-variance meta-analysis (meta_analysis); MH and Peto "
+            "fits have no influence diagnostics (as in metafor); use leave_one_out()"
+        )
+    k = result.k
+    if k < 2:
+        raise MetaAnalysisError("influence() needs at least 2 studies; the result has k = 1")
+    notes: list[str] = []
+    if k < LOO_MIN_K:
+        notes.append(
+            f"only k = {k} studies: each diagnostic rests on a refit of one study "
+            f"(influence needs k >= {LOO_MIN_K} to mean much)"
+        )
+        warnings.warn(f"influence: {notes[-1]}", FewStudiesWarning, stacklevel=stacklevel)
+    y = np.asarray(result.effect, dtype=float)
+    v = np.asarray(result.variance, dtype=float)
+    tau2 = _tau2(result)
+    w = 1.0 / (v + tau2)
+    hat = w / w.sum()
+    vb = result.se**2
+    fits = _leave_one_out(result)
+    if any(f is None for f in fits):
+        notes.append(_failed_note(result.labels, fits, "without"))
+    mu_del = np.array([np.nan if f is None else f.estimate for f in fits])
+    vb_del = np.array([np.nan if f is None else f.se**2 for f in fits])
+    tau2_del = np.array([np.nan if f is None else _tau2(f) for f in fits])
+    q_del = np.array([np.nan if f is None else f.q for f in fits])
+    keep = [np.arange(k) != i for i in range(k)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the test's variance factor of each refit, from its variance of the estimate
+        s2w = np.array([vb_del[i] * np.sum(1.0 / (v[keep[i]] + tau2_del[i])) for i in range(k)])
+        dfb = result.estimate - mu_del
+        resid = y - mu_del
+        resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
+        rstudent = resid / np.sqrt(v * s2w + vb_del + tau2_del * s2w)
+        dffits = dfb / np.sqrt(s2w * hat * (tau2_del + v))
+        vb_all = np.array([1.0 / np.sum(1.0 / (v + t)) for t in tau2_del])
+        dfbetas = dfb / np.sqrt(s2w * vb_all)
+        cook = dfb**2 / vb
+        cov_r = vb_del / vb
+    p = 1
+    flagged = (
+        (np.abs(dffits) > 3.0 * np.sqrt(p / (k - p)))
+        | (stats.chi2.cdf(cook, p) > 0.5)
+        | (hat > 3.0 * p / k)
+        | (np.abs(dfbetas) > 1.0)
+    )
+    table = pd.DataFrame(
+        {
+            "rstudent": rstudent,
+            "dffits": dffits,
+            "cook_d": cook,
+            "cov_r": cov_r,
+            "tau2_del": tau2_del,
+            "q_del": q_del,
+            "hat": hat,
+            "weight": 100.0 * hat,
+            "dfbetas": dfbetas,
+            "influential": flagged,
+        },
+        index=pd.Index([str(s) for s in result.labels], name="study"),
+    )
+    return InfluenceResult(table=table, k=k, tau2=tau2, q=float(result.q), notes=tuple(notes))

@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "moderators _metareg sensitivity heterogeneity_display",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
-        " plots.diagnostics plots.regplot",
+        " plots.diagnostics plots.regplot plots.sensitivity",
         "report _report_page _report_tables _manifest cli __main__",
     )
 )
@@ -45,6 +45,10 @@ LAZY: dict[tuple[str, str], str] = {
     "MetaRegressionResult.regplot(), likewise",
     ("msc_meta.moderators", "msc_meta.plots.regplot"): "MetaRegressionResult.regplot() (the "
     "function plots.regplot, named as its module)",
+    ("msc_meta.results", "msc_meta.sensitivity"): "result.leave_one_out(), .cumulative() and "
+    ".influence() refit through sensitivity, which imports results",
+    ("msc_meta.sensitivity", "msc_meta.plots"): "InfluenceResult.plot() draws with plots, "
+    "which imports sensitivity",
 }
 
 

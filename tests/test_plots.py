@@ -35,14 +35,17 @@ from msc_meta.plots import (
     ForestData,
     baujat_data,
     baujat_plot,
+    cumulative_forest_plot,
     forest_data,
     forest_plot,
     funnel_data,
     funnel_plot,
     galbraith_data,
     galbraith_plot,
+    influence_plot,
     labbe_data,
     labbe_plot,
+    leave_one_out_plot,
 )
 
 BASELINE_DIR = Path(__file__).parent / "baseline"
@@ -987,6 +990,9 @@ IMAGES = {
     "galbraith_bcg": lambda f: galbraith_plot(f["res"]),
     "labbe_bcg": lambda f: labbe_plot(f["res"]),
     "baujat_bcg": lambda f: baujat_plot(f["res"]),
+    "leave_one_out_bcg": lambda f: leave_one_out_plot(f["res"]),
+    "cumulative_bcg": lambda f: cumulative_forest_plot(f["res"], f["bcg"]["year"].to_numpy()),
+    "influence_bcg": lambda f: influence_plot(f["res"].influence())[0],
 }
 
 

@@ -4,7 +4,8 @@ Every plotting function takes a result and an optional matplotlib ``Axes``
 (``ax=``) and returns the ``Axes`` it drew on; none changes matplotlib's
 global settings. The data behind each plot come from a separate function
 (:func:`forest_data`, :func:`funnel_data`, :func:`galbraith_data`,
-:func:`labbe_data`, :func:`baujat_data`, :func:`regplot_data`), so they can be checked, or drawn
+:func:`labbe_data`, :func:`baujat_data`, :func:`regplot_data`,
+:func:`refit_forest_data`, :func:`influence_data`), so they can be checked, or drawn
 with another library, without drawing.
 """
 
@@ -21,6 +22,13 @@ from .diagnostics import (
 from .forest import ForestColumn, ForestData, forest_data, forest_plot
 from .funnel import funnel_data, funnel_plot
 from .regplot import RegplotData, regplot, regplot_data
+from .sensitivity import (
+    cumulative_forest_plot,
+    influence_data,
+    influence_plot,
+    leave_one_out_plot,
+    refit_forest_data,
+)
 
 __all__ = [
     "ForestColumn",
@@ -28,14 +36,19 @@ __all__ = [
     "RegplotData",
     "baujat_data",
     "baujat_plot",
+    "cumulative_forest_plot",
     "forest_data",
     "forest_plot",
     "funnel_data",
     "funnel_plot",
     "galbraith_data",
     "galbraith_plot",
+    "influence_data",
+    "influence_plot",
     "labbe_data",
     "labbe_plot",
+    "leave_one_out_plot",
+    "refit_forest_data",
     "regplot",
     "regplot_data",
 ]

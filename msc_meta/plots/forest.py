@@ -423,18 +423,8 @@ def _forest_data(
             tests=True,
         )
 
-    frame = pd.DataFrame(rows)
-    for col in ("estimate", "ci_low", "ci_high", "weight"):
-        frame[col] = frame[col].astype(float)
-    text_cols = [c for c in frame.columns if c.endswith("_text") or c in ARM_KEYS]
-    text_cols += [c for c in frame.columns if c.startswith("extra_")]
-    frame[text_cols] = frame[text_cols].fillna("")
-
     null_value = null_value_of(root.measure, null, log_scale, kind)
-    lim, ticks = axis_limits(frame, log_scale, null_value, kind, root.measure, xlim, xticks)
-    frame["arrow_low"] = frame["ci_low"].lt(lim[0]) & frame["kind"].isin(ARROW_KINDS)
-    frame["arrow_high"] = frame["ci_high"].gt(lim[1]) & frame["kind"].isin(ARROW_KINDS)
-    frame["bold"] = frame["kind"].isin(BOLD_KINDS)
+    frame, lim, ticks = finish_rows(rows, log_scale, null_value, kind, root.measure, xlim, xticks)
 
     cols = make_columns(ctx, root, arm_labels, label_header, extra, frame)
     spec = measure_of(root.measure)
@@ -453,6 +443,33 @@ def _forest_data(
         label_left=left_label,
         label_right=right_label,
     )
+
+
+def finish_rows(
+    rows: list[dict[str, Any]],
+    log_scale: bool,
+    null_value: float | None,
+    kind: str,
+    measure: str | None,
+    xlim: tuple[float, float] | None,
+    xticks: Sequence[float] | None,
+) -> tuple[pd.DataFrame, tuple[float, float], tuple[float, ...]]:
+    """The rows as a frame (texts filled, arrows, bold) with the axis limits and ticks.
+
+    Shared by :func:`forest_data` and the forest plots of refits
+    (:mod:`msc_meta.plots.sensitivity`).
+    """
+    frame = pd.DataFrame(rows)
+    for col in ("estimate", "ci_low", "ci_high", "weight"):
+        frame[col] = frame[col].astype(float)
+    text_cols = [c for c in frame.columns if c.endswith("_text") or c in ARM_KEYS]
+    text_cols += [c for c in frame.columns if c.startswith("extra_")]
+    frame[text_cols] = frame[text_cols].fillna("")
+    lim, ticks = axis_limits(frame, log_scale, null_value, kind, measure, xlim, xticks)
+    frame["arrow_low"] = frame["ci_low"].lt(lim[0]) & frame["kind"].isin(ARROW_KINDS)
+    frame["arrow_high"] = frame["ci_high"].gt(lim[1]) & frame["kind"].isin(ARROW_KINDS)
+    frame["bold"] = frame["kind"].isin(BOLD_KINDS)
+    return frame, lim, ticks
 
 
 def _study_rows(
