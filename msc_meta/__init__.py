@@ -43,6 +43,12 @@ _LAZY: dict[str, str] = {
     "BinaryPooledResult": "results",
     "mantel_haenszel": "binary",
     "subgroup_analysis": "moderators",
+    "fail_safe_n": "bias",
+    "FailSafeN": "bias",
+    "RankTest": "bias",
+    "RegressionTest": "bias",
+    "TrimAndFill": "bias",
+    "bias": "",
     "SubgroupResult": "moderators",
     "peto": "binary",
     "TAU2_METHODS": "tau2",
@@ -73,6 +79,7 @@ __all__ = [
     "ConvergenceWarning",
     "DroppedStudiesWarning",
     "EffectSizes",
+    "FailSafeN",
     "FewStudiesWarning",
     "HeterogeneityTable",
     "LargePlotWarning",
@@ -80,13 +87,17 @@ __all__ = [
     "MetaAnalysisResult",
     "MetaAnalysisWarning",
     "MultimodalLikelihoodWarning",
+    "RankTest",
+    "RegressionTest",
     "SubgroupResult",
+    "TrimAndFill",
     "ZeroCellWarning",
     "__version__",
     "conversions",
     "datasets",
     "describe_heterogeneity",
     "effect_sizes",
+    "fail_safe_n",
     "heterogeneity_table",
     "mantel_haenszel",
     "meta_analysis",
@@ -96,6 +107,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
+    from .bias import FailSafeN, RankTest, RegressionTest, TrimAndFill, fail_safe_n
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
     from .heterogeneity_display import (

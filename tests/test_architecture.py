@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "heterogeneity",
         "results _refit",
         "pooling binary",
-        "moderators sensitivity heterogeneity_display",
+        "moderators sensitivity bias heterogeneity_display",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
         " plots.diagnostics",
@@ -42,6 +42,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("msc_meta.results", "msc_meta.plots"): "result.forest_plot() and .funnel_plot() draw "
     "with plots, which imports results (statsmodels' plot_forest convention)",
     ("msc_meta.moderators", "msc_meta.plots"): "SubgroupResult.forest_plot(), likewise",
+    ("msc_meta.results", "msc_meta.bias"): "result.egger_test(), .begg_test() and "
+    ".trim_and_fill() delegate to bias, which imports results (a layer up)",
+    ("msc_meta.bias", "msc_meta.plots"): "TrimAndFill.funnel_plot(), as the result classes",
 }
 
 
