@@ -44,6 +44,8 @@ _LAZY: dict[str, str] = {
     "mantel_haenszel": "binary",
     "subgroup_analysis": "moderators",
     "fail_safe_n": "bias",
+    "selection_model": "bias",
+    "SelectionModel": "bias",
     "FailSafeN": "bias",
     "RankTest": "bias",
     "RegressionTest": "bias",
@@ -89,6 +91,7 @@ __all__ = [
     "MultimodalLikelihoodWarning",
     "RankTest",
     "RegressionTest",
+    "SelectionModel",
     "SubgroupResult",
     "TrimAndFill",
     "ZeroCellWarning",
@@ -102,12 +105,21 @@ __all__ = [
     "mantel_haenszel",
     "meta_analysis",
     "peto",
+    "selection_model",
     "subgroup_analysis",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
-    from .bias import FailSafeN, RankTest, RegressionTest, TrimAndFill, fail_safe_n
+    from .bias import (
+        FailSafeN,
+        RankTest,
+        RegressionTest,
+        SelectionModel,
+        TrimAndFill,
+        fail_safe_n,
+        selection_model,
+    )
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
     from .heterogeneity_display import (

@@ -19,25 +19,27 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import optimize, special, stats
 
 from . import _format
-from ._errors import FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
-from ._inference import TESTS, critical_value, two_sided_p
+from ._errors import BoundaryWarning, FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
+from ._inference import TESTS, chi2_sf, critical_value, two_sided_p
 from ._validation import as_1d, check_choice, check_no_inf, check_positive
 from .pooling import meta_analysis
 from .results import MetaAnalysisResult, Summary
-from .tau2 import Tau2Control, canonical_method, estimate_tau2
+from .tau2 import Tau2Control, canonical_method, estimate_tau2, loglik
 
 __all__ = [
     "MIN_STUDIES",
     "FailSafeN",
     "RankTest",
     "RegressionTest",
+    "SelectionModel",
     "TrimAndFill",
     "begg_test",
     "egger_test",
     "fail_safe_n",
+    "selection_model",
     "trim_and_fill",
 ]
 
@@ -1049,3 +1051,367 @@ def fail_safe_n(
         pval = two_sided_p(zval)
         fsn = max(0.0, k * wp / float(w.sum()))
     return FailSafeN(type, _fsn_round(fsn), alpha, pval, mean, tgt, k, notes)
+
+
+# --------------------------------------------------------------------------- selection model
+
+#: Bounds of the selection weights, as metafor's ``delta.min``/``delta.max`` for ``stepfun``.
+DELTA_MAX = 100.0
+ALTERNATIVES = ("greater", "less", "two.sided")
+
+
+@dataclass(frozen=True)
+class SelectionModel:
+    """Step-function selection model (Vevea and Hedges 1995; metafor's ``selmodel``).
+
+    Attributes
+    ----------
+    steps : tuple of float
+        Upper bounds of the p-value intervals (the last is 1).
+    alternative : {"greater", "less", "two.sided"}
+        Direction of the p-values that drive selection.
+    estimate, se, statistic, pvalue, ci_low, ci_high : float
+        The pooled effect adjusted for selection, with its Wald test and CI.
+    tau2, se_tau2 : float
+        τ² (0 for a common-effect model) and its SE.
+    delta, se_delta : numpy.ndarray
+        Relative likelihood of selection in each interval (the first fixed
+        at 1, its SE NaN), in (0, 100).
+    k_per_interval : numpy.ndarray
+        Number of studies whose p-value falls in each interval.
+    lrt, lrt_df, lrt_pvalue : float, int, float
+        Likelihood-ratio test of no selection (every δ = 1).
+    loglik, loglik0 : float
+        Log-likelihood of the selection model and of the model without selection (ML).
+    k : int
+        Number of studies.
+    level : float
+        Confidence level.
+    notes : tuple of str
+        Caveats (few studies, empty intervals, weights at their bound).
+    """
+
+    steps: tuple[float, ...]
+    alternative: str
+    estimate: float
+    se: float
+    statistic: float
+    pvalue: float
+    ci_low: float
+    ci_high: float
+    tau2: float
+    se_tau2: float
+    delta: FloatArray = field(repr=False)
+    se_delta: FloatArray = field(repr=False)
+    k_per_interval: NDArray[np.int64] = field(repr=False)
+    lrt: float
+    lrt_df: int
+    lrt_pvalue: float
+    loglik: float
+    loglik0: float
+    k: int
+    level: float
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per p-value interval: its studies and selection weight.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns interval, k, delta, se.
+        """
+        lows = (0.0, *self.steps[:-1])
+        names = [f"{lo:g} < p <= {hi:g}" for lo, hi in zip(lows, self.steps, strict=True)]
+        return pd.DataFrame(
+            {"interval": names, "k": self.k_per_interval, "delta": self.delta, "se": self.se_delta}
+        )
+
+    def summary(self, digits: int = 4) -> Summary:
+        """Text and HTML summary.
+
+        Parameters
+        ----------
+        digits : int, default 4
+            Decimals shown.
+
+        Returns
+        -------
+        Summary
+            The adjusted estimate, τ², the test of selection and the weights.
+        """
+        lines = (
+            ("Studies", str(self.k)),
+            ("Alternative", self.alternative),
+            (
+                f"Adjusted estimate ({100 * self.level:g}% CI)",
+                f"{_format.number(self.estimate, digits)} "
+                f"{_format.interval(self.ci_low, self.ci_high, digits)}, "
+                f"{_format.p_equals(self.pvalue, digits)}",
+            ),
+            ("tau^2", _format.number(self.tau2, digits)),
+            (
+                "Test of selection",
+                f"LRT = {_format.number(self.lrt, digits)} (df = {self.lrt_df}), "
+                f"{_format.p_equals(self.lrt_pvalue, digits)}",
+            ),
+        )
+        table = self.to_frame().set_index("interval").round(digits)
+        return Summary("Step-function selection model", lines, table=table, notes=self.notes)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def _one_sided_p(y: FloatArray, v: FloatArray, alternative: str) -> FloatArray:
+    z = y / np.sqrt(v)
+    if alternative == "two.sided":
+        return np.asarray(2 * special.ndtr(-np.abs(z)), dtype=float)
+    return np.asarray(special.ndtr(-z if alternative == "greater" else z), dtype=float)
+
+
+def _interval_probabilities(
+    mu: float, tau2: float, v: FloatArray, steps: FloatArray, alternative: str
+) -> FloatArray:
+    """Probabilities (k x N) that study i's p-value falls in each interval, without selection."""
+    sd_v = np.sqrt(v)[:, None]
+    s = np.sqrt(v + tau2)[:, None]
+    bounds = np.concatenate([[0.0], steps])
+    if alternative == "two.sided":
+        c = special.ndtri(1 - bounds / 2)[None, :] * sd_v  # |y| thresholds, decreasing
+        upper = special.ndtr((c[:, :-1] - mu) / s) - special.ndtr((c[:, 1:] - mu) / s)
+        lower = special.ndtr((-c[:, 1:] - mu) / s) - special.ndtr((-c[:, :-1] - mu) / s)
+        return np.asarray(upper + lower, dtype=float)
+    sign = 1.0 if alternative == "greater" else -1.0
+    c = special.ndtri(1 - bounds)[None, :] * sd_v  # thresholds of sign * y, decreasing
+    m = sign * mu
+    return np.asarray(special.ndtr((c[:, :-1] - m) / s) - special.ndtr((c[:, 1:] - m) / s))
+
+
+def _selection_negll(
+    theta: FloatArray,
+    y: FloatArray,
+    v: FloatArray,
+    group: NDArray[np.intp],
+    steps: FloatArray,
+    alternative: str,
+    random: bool,
+) -> float:
+    """Minus the log-likelihood at (μ, τ², δ_2..δ_N) on their own scale (metafor's ``ll.stepfun``)."""
+    mu = float(theta[0])
+    tau2 = float(theta[1]) if random else 0.0
+    delta = np.concatenate([[1.0], theta[2:] if random else theta[1:]])
+    probs = _interval_probabilities(mu, tau2, v, steps, alternative)
+    a = probs @ delta
+    vt = v + tau2
+    dens = -0.5 * (np.log(2 * np.pi * vt) + (y - mu) ** 2 / vt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = np.sum(np.log(delta[group]) + dens - np.log(a))
+    return float(-ll) if np.isfinite(ll) else math.inf
+
+
+def _unpack(x: FloatArray, random: bool) -> FloatArray:
+    """Optimizer scale (log τ², logit δ/100) to the parameters' own scale."""
+    tail = DELTA_MAX * special.expit(x[2:] if random else x[1:])
+    head = [x[0], math.exp(x[1])] if random else [x[0]]
+    return np.concatenate([head, tail])
+
+
+def _hessian(f: Any, x: FloatArray) -> FloatArray:
+    """Central-difference Hessian of ``f`` at ``x`` (step 1e-4 relative, Richardson-extrapolated)."""
+
+    def once(h: FloatArray) -> FloatArray:
+        n = x.shape[0]
+        out = np.empty((n, n))
+        for i in range(n):
+            for j in range(i, n):
+                ei = np.zeros(n)
+                ej = np.zeros(n)
+                ei[i], ej[j] = h[i], h[j]
+                val = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
+                    4 * h[i] * h[j]
+                )
+                out[i, j] = out[j, i] = val
+        return out
+
+    h = 1e-3 * np.maximum(np.abs(x), 1e-2)
+    return (4 * once(h / 2) - once(h)) / 3
+
+
+def selection_model(
+    result: MetaAnalysisResult,
+    steps: ArrayLike = (0.025, 1.0),
+    *,
+    alternative: str = "greater",
+) -> SelectionModel:
+    """Step-function selection model of Vevea and Hedges (1995), as metafor's ``selmodel``.
+
+    Studies are published with a probability that depends on their p-value
+    through a step function: relative weight δ_j for p-values in
+    ``(steps[j-1], steps[j]]`` (δ_1 = 1). μ, τ² and the δ_j are estimated by
+    maximum likelihood; the likelihood-ratio test compares with the model
+    without selection (all δ = 1), the ML fit.
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult
+        The meta-analysis; a random-effects model is refitted by ML (as
+        metafor does for methods other than ML), a common-effect model keeps τ² = 0.
+    steps : sequence of float, default (0.025, 1)
+        Cut points of the p-values in (0, 1]; 1 is added when missing.
+    alternative : {"greater", "less", "two.sided"}, default "greater"
+        One-sided p-values for positive (``greater``) or negative effects, or two-sided.
+
+    Returns
+    -------
+    SelectionModel
+        The adjusted estimate with its SE and CI, τ², the selection weights
+        with their SEs and the likelihood-ratio test.
+
+    Raises
+    ------
+    MetaAnalysisError
+        Steps outside (0, 1], an unknown alternative, or fewer studies than parameters.
+
+    Warns
+    -----
+    FewStudiesWarning
+        Fewer than 10 studies.
+    BoundaryWarning
+        An interval holds no study, or a weight sits at its bound (0 or 100).
+
+    Notes
+    -----
+    As ``selmodel(res, type = "stepfun", steps = steps, alternative = alternative)``:
+    δ is kept in (0, 100); standard errors come from the numerical Hessian of
+    the log-likelihood at the estimates, on the scale of μ, τ² and δ.
+
+    References
+    ----------
+    .. [1] Vevea JL, Hedges LV (1995). A general linear model for estimating
+       effect size in the presence of publication bias. Psychometrika
+       60(3):419-435.
+    .. [2] Viechtbauer W (2010). Conducting meta-analyses in R with the
+       metafor package. J Stat Softw 36(3):1-48.
+
+    Examples
+    --------
+    >>> import msc_meta as mm
+    >>> bcg = mm.datasets.load_bcg()
+    >>> es = mm.effect_sizes("RR", data=bcg, events_t="tpos", n_t="n_t",
+    ...                      events_c="cpos", n_c="n_c", labels="study")
+    >>> sm_ = selection_model(mm.meta_analysis(es), steps=(0.05, 1), alternative="less")
+    >>> sm_.lrt_df, round(sm_.estimate, 3)
+    (1, -0.732)
+    """
+    if not isinstance(result, MetaAnalysisResult):
+        raise MetaAnalysisError(
+            f"result is a {type(result).__name__}; the selection model needs an "
+            "inverse-variance result (meta_analysis)"
+        )
+    check_choice(alternative, "alternative", ALTERNATIVES)
+    cuts = np.unique(as_1d(steps, "steps"))
+    if cuts.size == 0 or not np.all((cuts > 0) & (cuts <= 1)):
+        raise MetaAnalysisError(f"steps={list(cuts)} is not allowed; steps must lie in (0, 1]")
+    if cuts[-1] != 1.0:
+        cuts = np.append(cuts, 1.0)
+    y = np.asarray(result.effect, dtype=float)
+    v = np.asarray(result.variance, dtype=float)
+    k = y.shape[0]
+    random = result.is_random
+    n_par = 1 + int(random) + cuts.size - 1
+    if k < n_par:
+        raise MetaAnalysisError(
+            f"k = {k} studies are too few to fit the selection model ({n_par} parameters)"
+        )
+    if cuts.size < 2:
+        raise MetaAnalysisError("steps must have a cut point below 1 (e.g. steps=(0.025, 1))")
+    notes = _few_studies(k, "selection model", 2)
+    pvals = _one_sided_p(y, v, alternative)
+    group = np.searchsorted(cuts, pvals, side="left")
+    counts = np.bincount(group, minlength=cuts.size).astype(np.int64)
+    if (counts == 0).any():
+        empty = ", ".join(str(int(j) + 1) for j in np.flatnonzero(counts == 0))
+        msg = (
+            f"no study has a p-value in interval(s) {empty} of steps={list(cuts)}: "
+            "their weights are not identified and go to a bound"
+        )
+        warnings.warn(msg, BoundaryWarning, stacklevel=2)
+        notes += (msg,)
+    control = _control(result)
+    with warnings.catch_warnings():
+        # the ML start values; the user's own fit already warned
+        warnings.simplefilter("ignore", MetaAnalysisWarning)
+        tau2_0 = float(estimate_tau2(y, v, "ML", control=control).tau2) if random else 0.0
+    w = 1.0 / (v + tau2_0)
+    mu0 = float(w @ y / w.sum())
+    ll0 = loglik(tau2_0, y, v, reml=False)
+
+    def objective(x: FloatArray) -> float:
+        return _selection_negll(_unpack(x, random), y, v, group, cuts, alternative, random)
+
+    start = [mu0, math.log(max(tau2_0, 0.01 * float(np.median(v))))] if random else [mu0]
+    x0 = np.array([*start, *([special.logit(1 / DELTA_MAX)] * (cuts.size - 1))])
+    best = None
+    for method in ("BFGS", "Nelder-Mead", "BFGS"):
+        opt = optimize.minimize(
+            objective,
+            x0 if best is None else best.x,
+            method=method,
+            options={"gtol": 1e-10, "maxiter": 20000}
+            if method == "BFGS"
+            else {"xatol": 1e-12, "fatol": 1e-14, "maxiter": 40000, "maxfev": 40000},
+        )
+        if best is None or opt.fun <= best.fun:
+            best = opt
+    assert best is not None
+    theta = _unpack(best.x, random)
+    if random and theta[1] < 10 * np.finfo(float).eps:
+        theta[1] = 0.0
+    ll = -float(best.fun)
+    delta = np.concatenate([[1.0], theta[2:] if random else theta[1:]])
+    if np.any(delta[1:] <= 1e-4) or np.any(delta[1:] >= DELTA_MAX - 1e-2):
+        msg = (
+            "one or more selection weights are (almost) at their bound (0 or 100): "
+            "treat the results with caution"
+        )
+        warnings.warn(msg, BoundaryWarning, stacklevel=2)
+        notes += (msg,)
+
+    def negll(t: FloatArray) -> float:
+        return _selection_negll(t, y, v, group, cuts, alternative, random)
+
+    with np.errstate(all="ignore"):
+        try:
+            cov = np.linalg.inv(_hessian(negll, theta))
+            se_all = np.sqrt(np.diag(cov))
+        except np.linalg.LinAlgError:
+            se_all = np.full(theta.shape[0], np.nan)
+    mu = float(theta[0])
+    se = float(se_all[0])
+    crit = critical_value(result.level)
+    lrt = max(0.0, -2 * (ll0 - ll))
+    df = cuts.size - 1
+    return SelectionModel(
+        steps=tuple(float(c) for c in cuts),
+        alternative=alternative,
+        estimate=mu,
+        se=se,
+        statistic=mu / se,
+        pvalue=two_sided_p(mu / se),
+        ci_low=mu - crit * se,
+        ci_high=mu + crit * se,
+        tau2=float(theta[1]) if random else 0.0,
+        se_tau2=float(se_all[1]) if random else float("nan"),
+        delta=delta,
+        se_delta=np.concatenate([[np.nan], se_all[2:] if random else se_all[1:]]),
+        k_per_interval=counts,
+        lrt=lrt,
+        lrt_df=df,
+        lrt_pvalue=chi2_sf(lrt, df),
+        loglik=ll,
+        loglik0=ll0,
+        k=k,
+        level=result.level,
+        notes=notes,
+    )

@@ -24,6 +24,14 @@ from msc_meta.tau2 import Tau2Control, estimate_tau2
 
 REFERENCE = Path(__file__).parent / "reference" / "metafor_bias.json"
 RTOL = 1e-6
+#: selmodel maximises numerically. metafor's optim (BFGS with finite-difference gradients,
+#: ndeps = 1e-3) stops up to ~3e-5 log-likelihood units short of the maximum on flat
+#: likelihoods; msc_meta's optimum is never lower (checked on every case). The estimates then
+#: agree to a small share of their SE and the weights, τ² and SEs to 5e-3 relative.
+SELMODEL_RTOL = 5e-3
+SELMODEL_SE_SHARE = 5e-3
+#: Parameters are compared where metafor's log-likelihood is within this of msc_meta's.
+SELMODEL_CONVERGED = 1e-6
 #: Cases where metafor's Fisher scoring stops at a local maximum of the ML likelihood
 #: (tau2 = 0) and msc_meta returns the global one (checked in test_ml_global_maximum).
 MULTIMODAL = {("egger2001", "ML")}
@@ -89,6 +97,7 @@ def test_grid_did_not_shrink() -> None:
     assert kinds.count("trimfill") >= 450
     assert kinds.count("ranktest") >= 12
     assert kinds.count("fsn") >= 55
+    assert kinds.count("selmodel") >= 120
     sizes = [len(d["yi"]) for d in _reference()["datasets"]]
     assert min(sizes) <= 5 and max(sizes) >= 37 and len(sizes) >= 12
 
@@ -220,3 +229,57 @@ def test_errors_name_the_argument() -> None:
     same = mm.meta_analysis([0.1, 0.2, 0.3, 0.4], [0.1, 0.1, 0.1, 0.1])
     with pytest.raises(MetaAnalysisError, match="vary"):
         bias.egger_test(same)
+
+
+def _interior(case: dict[str, Any]) -> bool:
+    counts = np.atleast_1d(case["k_per_interval"])
+    delta = np.atleast_1d(case["delta"])
+    return bool(counts.min() > 0 and np.all((delta[1:] > 1e-3) & (delta[1:] < 99)))
+
+
+@pytest.mark.parametrize("case", _cases("selmodel"))
+def test_selmodel(case: dict[str, Any]) -> None:
+    res = _fit(case["dataset"], case["method"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewStudiesWarning)
+        warnings.simplefilter("ignore", mm.BoundaryWarning)
+        sm = mm.selection_model(res, steps=case["steps"], alternative=case["alternative"])
+    np.testing.assert_array_equal(sm.k_per_interval, np.atleast_1d(case["k_per_interval"]))
+    assert sm.lrt_df == case["lrt_df"]
+    # the maximised log-likelihood is at least metafor's (whose optim stops a little short)
+    assert sm.loglik >= case["ll"] - 1e-9
+    if case["lrt"] > 0:  # metafor's LRT = -2 (ll0 - ll), floored at 0
+        assert sm.loglik0 == pytest.approx(case["ll"] - case["lrt"] / 2, rel=1e-10, abs=1e-10)
+    assert sm.lrt >= case["lrt"] - 1e-8
+    ours_inside = bool(np.all((sm.delta[1:] > 1e-3) & (sm.delta[1:] < 99)))
+    if not (_interior(case) and ours_inside) or sm.loglik - case["ll"] > SELMODEL_CONVERGED:
+        return  # a weight at its bound (a flat likelihood), or metafor stopped short
+    assert abs(sm.estimate - case["estimate"]) <= SELMODEL_SE_SHARE * case["se"]
+    np.testing.assert_allclose(sm.delta, case["delta"], rtol=SELMODEL_RTOL)
+    if (sm.tau2 == 0) != (case["tau2"] == 0):
+        return  # tau2 at its bound in one fit: the Hessian is not comparable
+    assert sm.tau2 == pytest.approx(case["tau2"], rel=SELMODEL_RTOL, abs=1e-12)
+    assert sm.se == pytest.approx(case["se"], rel=SELMODEL_RTOL)
+    np.testing.assert_allclose(sm.se_delta[1:], case["se_delta"][1:], rtol=SELMODEL_RTOL)
+    assert sm.pvalue == pytest.approx(case["pvalue"], rel=SELMODEL_RTOL, abs=1e-12)
+
+
+def test_selection_model_summary_warnings_errors() -> None:
+    res = _fit("bcg")
+    sm = mm.selection_model(res, steps=(0.05, 1), alternative="less")
+    assert "Step-function selection model" in str(sm.summary())
+    assert list(sm.to_frame()["k"]) == [8, 5]
+    assert "<table>" in sm._repr_html_()
+    # alternative "greater": no BCG study has p <= 0.025, so the weight goes to its bound
+    with (
+        pytest.warns(mm.BoundaryWarning, match="no study has a p-value"),
+        pytest.warns(mm.BoundaryWarning, match="at their bound"),
+    ):
+        mm.selection_model(res)
+    with pytest.raises(MetaAnalysisError, match="steps"):
+        mm.selection_model(res, steps=(0.0, 1.5))
+    with pytest.raises(MetaAnalysisError, match="alternative"):
+        mm.selection_model(res, alternative="up")
+    with pytest.warns(FewStudiesWarning, match="k = 9") as rec:
+        mm.selection_model(_fit("normand1999"), alternative="less")
+    assert any(r.filename == __file__ for r in rec)

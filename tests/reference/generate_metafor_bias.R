@@ -11,7 +11,10 @@
 ##   regtest(res, model = "lm", predictor = p),
 ##   ranktest(res),
 ##   trimfill(res, estimator = e, side = s, test = res$test, level = ...)  (L0, R0, Q0 x auto, left, right),
-##   fsn(yi, vi, type = t)  (Rosenthal, Orwin, Orwin weighted, Rosenberg).
+##   fsn(yi, vi, type = t)  (Rosenthal, Orwin, Orwin weighted, Rosenberg),
+##   selmodel(res, type = "stepfun", steps = s, alternative = a)  (two step sets, each
+##   alternative; REML fits are refitted by ML inside selmodel, EE keeps tau^2 = 0), with
+##   optim's BFGS run to reltol 1e-14 so that the optimum is as tight as msc_meta's.
 ## trimfill passes the fit's test to the refit of the filled data (its default is "z"):
 ## msc_meta refits the filled data with every option of the original fit.
 ## Every input number is written into the JSON (max precision; NA becomes null), so
@@ -104,6 +107,24 @@ for (d in datasets) {
       }
     }
   }
+  for (f in list(c("REML", "z"), c("EE", "z"))) {
+    res <- g(rma(d$yi, d$vi, method = f[1], test = f[2], control = RMA_CONTROL))
+    if (is.null(res)) next
+    for (st in list(c(0.025, 1), c(0.05, 0.5, 1))) {
+      for (a in c("greater", "less", "two.sided")) {
+        sm <- g(selmodel(res, type = "stepfun", steps = st, alternative = a,
+                         control = list(optimizer = "BFGS",
+                                        optcontrol = list(reltol = 1e-14, maxit = 10000L))))
+        if (is.null(sm)) next
+        add(list(kind = "selmodel", dataset = d$name, method = f[1], steps = st,
+                 alternative = a, estimate = nul(sm$beta), se = nul(sm$se),
+                 pvalue = nul(sm$pval), ci_low = nul(sm$ci.lb), ci_high = nul(sm$ci.ub),
+                 tau2 = nul(sm$tau2), se_tau2 = nul(sm$se.tau2), delta = as.numeric(sm$delta),
+                 se_delta = as.numeric(sm$se.delta), k_per_interval = as.integer(sm$ptable$k),
+                 lrt = sm$LRT, lrt_df = sm$LRTdf, lrt_pvalue = sm$LRTp, ll = sm$ll))
+      }
+    }
+  }
   rk <- g(ranktest(d$yi, d$vi))
   if (!is.null(rk)) {
     add(list(kind = "ranktest", dataset = d$name, tau = nul(rk$tau), pvalue = nul(rk$pval)))
@@ -125,7 +146,7 @@ for (d in datasets) {
 }
 
 out <- list(
-  description = "metafor's regtest, ranktest, trimfill and fsn on metadat and seeded datasets",
+  description = "metafor's regtest, ranktest, trimfill, fsn and selmodel on metadat and seeded datasets",
   r_version = R.version.string,
   metafor_version = as.character(packageVersion("metafor")),
   jsonlite_version = as.character(packageVersion("jsonlite")),
