@@ -70,6 +70,7 @@ references: $(DEV_STAMP)
 	Rscript tests/reference/generate_metafor_random.R tests/reference/metafor_random.json
 	$(BIN)/python tests/reference/referee.py tests/reference/metafor_random.json tests/reference/metafor_random_overrides.json
 	Rscript tests/reference/generate_tau2_mods.R tests/reference/tau2_mods.json
+	Rscript tests/reference/generate_metafor_bias.R tests/reference/metafor_bias.json
 
 clean:
 	rm -rf $(VENV) results build dist .pytest_cache .mypy_cache .ruff_cache

@@ -14,12 +14,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
 
 import msc_meta as mm
 from msc_meta import bias
 from msc_meta._errors import FewStudiesWarning, MetaAnalysisError
+from msc_meta.plots import funnel_data
 from msc_meta.tau2 import Tau2Control, estimate_tau2
 
 REFERENCE = Path(__file__).parent / "reference" / "metafor_bias.json"
@@ -283,3 +289,21 @@ def test_selection_model_summary_warnings_errors() -> None:
     with pytest.warns(FewStudiesWarning, match="k = 9") as rec:
         mm.selection_model(_fit("normand1999"), alternative="less")
     assert any(r.filename == __file__ for r in rec)
+
+
+def test_funnel_plot_draws_filled_studies() -> None:
+    tf = _fit("bcg", "EE").trim_and_fill()
+    pts = funnel_data(tf)
+    assert pts["filled"].sum() == 4 and len(pts) == 17
+    ax = tf.funnel_plot()
+    (seen,) = [c for c in ax.collections if c.get_gid() == "funnel-points"]
+    (fill,) = [c for c in ax.collections if c.get_gid() == "funnel-filled"]
+    # no measure: a linear axis of the effects
+    np.testing.assert_allclose(np.asarray(fill.get_offsets())[:, 0], tf.filled["effect"])
+    assert len(np.asarray(seen.get_offsets())) == 13
+    est = next(c for c in ax.collections if c.get_gid() == "funnel-estimate")
+    assert np.asarray(est.get_segments())[0][0][0] == pytest.approx(tf.result.estimate)
+    plt.close(ax.figure)
+    ax = _fit("bcg", "EE").funnel_plot()
+    assert not [c for c in ax.collections if c.get_gid() == "funnel-filled"]
+    plt.close(ax.figure)
