@@ -307,3 +307,22 @@ def test_funnel_plot_draws_filled_studies() -> None:
     ax = _fit("bcg", "EE").funnel_plot()
     assert not [c for c in ax.collections if c.get_gid() == "funnel-filled"]
     plt.close(ax.figure)
+
+
+def test_metafor_documented_trimfill_example() -> None:
+    """metafor's ``example(trimfill)``: BCG log risk ratios, equal-effects model."""
+    bcg = mm.datasets.load_bcg()
+    es = mm.effect_sizes(
+        "RR", data=bcg, events_t="tpos", n_t="n_t", events_c="cpos", n_c="n_c", labels="study"
+    )
+    res = mm.meta_analysis(es, method="EE")
+    tf = res.trim_and_fill()
+    assert (tf.k0, tf.side, round(tf.se_k0, 4)) == (4, "right", 2.3853)
+    assert [round(x, 4) for x in (tf.result.estimate, tf.result.ci_low, tf.result.ci_high)] == [
+        -0.2910,
+        -0.3660,
+        -0.2160,
+    ]
+    r0 = res.trim_and_fill("R0")
+    assert (r0.k0, round(r0.se_k0, 4), round(r0.p_k0, 4)) == (4, 3.1623, 0.0312)
+    assert mm.meta_analysis(es).trim_and_fill().k0 == 1  # the random-effects model: 1, right
