@@ -45,6 +45,14 @@ _LAZY: dict[str, str] = {
     "subgroup_analysis": "moderators",
     "meta_regression": "moderators",
     "MetaRegressionResult": "moderators",
+    "fail_safe_n": "bias",
+    "selection_model": "bias",
+    "SelectionModel": "bias",
+    "FailSafeN": "bias",
+    "RankTest": "bias",
+    "RegressionTest": "bias",
+    "TrimAndFill": "bias",
+    "bias": "",
     "SubgroupResult": "moderators",
     "peto": "binary",
     "TAU2_METHODS": "tau2",
@@ -75,6 +83,7 @@ __all__ = [
     "ConvergenceWarning",
     "DroppedStudiesWarning",
     "EffectSizes",
+    "FailSafeN",
     "FewStudiesWarning",
     "HeterogeneityTable",
     "LargePlotWarning",
@@ -83,23 +92,38 @@ __all__ = [
     "MetaAnalysisWarning",
     "MetaRegressionResult",
     "MultimodalLikelihoodWarning",
+    "RankTest",
+    "RegressionTest",
+    "SelectionModel",
     "SubgroupResult",
+    "TrimAndFill",
     "ZeroCellWarning",
     "__version__",
     "conversions",
     "datasets",
     "describe_heterogeneity",
     "effect_sizes",
+    "fail_safe_n",
     "heterogeneity_table",
     "mantel_haenszel",
     "meta_analysis",
     "meta_regression",
     "peto",
+    "selection_model",
     "subgroup_analysis",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
+    from .bias import (
+        FailSafeN,
+        RankTest,
+        RegressionTest,
+        SelectionModel,
+        TrimAndFill,
+        fail_safe_n,
+        selection_model,
+    )
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
     from .heterogeneity_display import (

@@ -14,7 +14,7 @@ import html
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from ._refit import REFIT_OPTIONS as REFIT_OPTIONS
 from ._refit import FitSpec as FitSpec
 from ._refit import _Refittable
 from .effects import back_transform, measure_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bias import RankTest, RegressionTest, TrimAndFill
 
 FloatArray = NDArray[np.float64]
 
@@ -607,6 +610,71 @@ class MetaAnalysisResult(_Plottable, _Refittable, _SensitivityWithInfluence):
                 }
             )
         return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+    # ------------------------------------------- small-study effects and publication bias
+    # (msc_meta.bias, layer 6: imported inside the methods, like the plot methods)
+
+    def egger_test(
+        self, predictor: str = "sei", model: str = "rma", *, n: Any = None
+    ) -> RegressionTest:
+        """Regression test for funnel-plot asymmetry (see :func:`msc_meta.bias.egger_test`).
+
+        Parameters
+        ----------
+        predictor : {"sei", "vi", "ninv", "sqrtninv"}, default "sei"
+            The regressor (``ninv``/``sqrtninv``: Peters' test, needs sample sizes).
+        model : {"rma", "lm"}, default "rma"
+            Mixed-effects meta-regression with this fit's method and test, or
+            Egger's weighted regression.
+        n : array-like, optional
+            Study sizes for ``ninv``/``sqrtninv``; ``n_total`` by default.
+
+        Returns
+        -------
+        RegressionTest
+            The test and the limit estimate (PET, or PEESE with ``vi``).
+        """
+        # lazy: bias (layer 6) imports this module
+        from .bias import _egger
+
+        return _egger(self, predictor, model, n, stacklevel=2)
+
+    def begg_test(self) -> RankTest:
+        """Rank correlation test for funnel-plot asymmetry (see :func:`msc_meta.bias.begg_test`).
+
+        Returns
+        -------
+        RankTest
+            Kendall's τ and its p-value.
+        """
+        # lazy: bias (layer 6) imports this module
+        from .bias import _begg
+
+        return _begg(self, stacklevel=2)
+
+    def trim_and_fill(
+        self, estimator: str = "L0", side: str | None = None, *, max_iter: int = 100
+    ) -> TrimAndFill:
+        """Trim-and-fill analysis (see :func:`msc_meta.bias.trim_and_fill`).
+
+        Parameters
+        ----------
+        estimator : {"L0", "R0", "Q0"}, default "L0"
+            Estimator of the number of missing studies.
+        side : {"left", "right"}, optional
+            Side of the missing studies; estimated by default.
+        max_iter : int, default 100
+            Largest number of iterations.
+
+        Returns
+        -------
+        TrimAndFill
+            k0, the filled studies and the adjusted result.
+        """
+        # lazy: bias (layer 6) imports this module
+        from .bias import _trim_and_fill
+
+        return _trim_and_fill(self, estimator, side, max_iter, stacklevel=2)
 
 
 @dataclass(frozen=True, eq=False)

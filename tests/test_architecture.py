@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "heterogeneity",
         "results _refit",
         "pooling binary",
-        "moderators _metareg sensitivity heterogeneity_display",
+        "moderators _metareg sensitivity bias heterogeneity_display",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
         " plots.diagnostics plots.regplot plots.sensitivity",
@@ -49,6 +49,9 @@ LAZY: dict[tuple[str, str], str] = {
     ".influence() refit through sensitivity, which imports results",
     ("msc_meta.sensitivity", "msc_meta.plots"): "InfluenceResult.plot() draws with plots, "
     "which imports sensitivity",
+    ("msc_meta.results", "msc_meta.bias"): "result.egger_test(), .begg_test() and "
+    ".trim_and_fill() delegate to bias, which imports results (a layer up)",
+    ("msc_meta.bias", "msc_meta.plots"): "TrimAndFill.funnel_plot(), as the result classes",
 }
 
 

@@ -57,6 +57,7 @@ PUBLIC_MODULES = (
     "heterogeneity_display",
     "moderators",
     "sensitivity",
+    "bias",
     "results",
     "records",
     "datasets",

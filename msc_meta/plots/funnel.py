@@ -12,6 +12,7 @@ import pandas as pd
 from .._errors import MetaAnalysisError
 from .._format import alpha, tick
 from .._inference import critical_value
+from ..bias import TrimAndFill
 from ._common import (
     AnyResult,
     analysis_name,
@@ -31,13 +32,15 @@ __all__ = ["funnel_data", "funnel_plot"]
 POINT_COLOR = "#1f3552"
 
 
-def funnel_data(result: AnyResult) -> pd.DataFrame:
+def funnel_data(result: AnyResult | TrimAndFill) -> pd.DataFrame:
     """The points of a funnel plot: each study's effect and standard error.
 
     Parameters
     ----------
-    result : MetaAnalysisResult, BinaryPooledResult or SubgroupResult
-        For a subgroup analysis, the studies of ``result.overall``.
+    result : MetaAnalysisResult, BinaryPooledResult, SubgroupResult or TrimAndFill
+        For a subgroup analysis, the studies of ``result.overall``; for a
+        trim-and-fill analysis, the observed and the filled studies (a
+        ``filled`` column says which).
 
     Returns
     -------
@@ -54,7 +57,7 @@ def funnel_data(result: AnyResult) -> pd.DataFrame:
     >>> funnel_data(res)["se"].round(2).tolist()
     [0.2, 0.3, 0.22]
     """
-    root = root_result(result)
+    root = root_result(result.result if isinstance(result, TrimAndFill) else result)
     y = np.asarray(root.effect, dtype=float)
     v = np.asarray(root.variance, dtype=float)
     keep = np.isfinite(y) & np.isfinite(v)
@@ -67,11 +70,13 @@ def funnel_data(result: AnyResult) -> pd.DataFrame:
     )
     spec = measure_of(root.measure)
     frame["x"] = np.exp(frame["effect"]) if spec is not None and spec.is_ratio else frame["effect"]
+    if isinstance(result, TrimAndFill):
+        frame["filled"] = result.is_filled[keep]
     return frame
 
 
 def funnel_plot(
-    result: AnyResult,
+    result: AnyResult | TrimAndFill,
     *,
     ax: Axes | None = None,
     contours: Sequence[float] | None = (0.90, 0.95, 0.99),
@@ -95,8 +100,10 @@ def funnel_plot(
 
     Parameters
     ----------
-    result : MetaAnalysisResult, BinaryPooledResult or SubgroupResult
-        The meta-analysis (for subgroups, its ``overall`` studies).
+    result : MetaAnalysisResult, BinaryPooledResult, SubgroupResult or TrimAndFill
+        The meta-analysis (for subgroups, its ``overall`` studies; for
+        trim-and-fill, the observed studies and, as open markers, the filled
+        ones, around the adjusted estimate).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
     contours : sequence of float, default (0.9, 0.95, 0.99)
@@ -151,8 +158,11 @@ def funnel_plot(
     """
     from matplotlib.patches import Patch, Polygon
 
-    root = root_result(result)
-    pts = funnel_data(root)
+    root = root_result(result.result if isinstance(result, TrimAndFill) else result)
+    pts = funnel_data(result)
+    filled = (
+        pts.pop("filled").to_numpy(dtype=bool) if "filled" in pts else np.zeros(len(pts), bool)
+    )
     if len(pts) == 0:
         raise MetaAnalysisError("no study has an estimable effect; nothing to draw")
     spec = measure_of(root.measure)
@@ -233,9 +243,10 @@ def funnel_plot(
             )[0]
         )
 
+    seen = pts[~filled]
     pts_art = ax.scatter(
-        pts["x"],
-        pts["se"],
+        seen["x"],
+        seen["se"],
         s=28,
         color=POINT_COLOR,
         edgecolors="white",
@@ -243,6 +254,20 @@ def funnel_plot(
         zorder=5,
     )
     pts_art.set_gid("funnel-points")
+    if filled.any():
+        fill = pts[filled]
+        fill_art = ax.scatter(
+            fill["x"],
+            fill["se"],
+            s=28,
+            facecolors="white",
+            edgecolors=POINT_COLOR,
+            linewidths=1.0,
+            zorder=5,
+            label="Filled studies",
+        )
+        fill_art.set_gid("funnel-filled")
+        handles.append(fill_art)
 
     ax.set_ylim(se_max, 0.0)
     if log:
