@@ -9,6 +9,7 @@ al. 2009, ch. 19; Deeks, Higgins & Altman, Cochrane Handbook 10.11.3.1).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -82,6 +83,54 @@ class SubgroupResult:
             return 0.0
         return max(0.0, 100.0 * (self.q_between - self.q_between_df) / self.q_between)
 
+    def subtotal(self, name: str) -> MetaAnalysisResult:
+        """The pooled result of subgroup ``name`` as the subgroup analysis estimates it.
+
+        With separate τ² (the default) this is ``groups[name]``, the fit of the subgroup's
+        studies. With a common τ² the estimate, SE, statistic, p-value, CI and prediction
+        interval are those of :attr:`common_tau2_model` (metafor's ``predict`` of
+        ``mods = ~ 0 + factor(group)`` at that subgroup) and τ² is the common one; k, Q,
+        I², H² and the weights stay those within the subgroup. Forest plots draw these.
+
+        Parameters
+        ----------
+        name : str
+            A subgroup, a key of :attr:`groups`.
+
+        Returns
+        -------
+        MetaAnalysisResult
+            The subgroup's result.
+
+        Raises
+        ------
+        MetaAnalysisError
+            ``name`` is not a subgroup.
+        """
+        if name not in self.groups:
+            raise MetaAnalysisError(
+                f"name={name!r} is not a subgroup; subgroups: {', '.join(map(repr, self.groups))}"
+            )
+        own = self.groups[name]
+        model = self.common_tau2_model
+        if model is None or name not in model.coef.index:
+            return own
+        row = (np.asarray(model.terms) == name).astype(float)
+        pred = model.predict_design(row).iloc[0]
+        return dataclasses.replace(
+            own,
+            estimate=float(pred["pred"]),
+            se=float(pred["se"]),
+            ci_low=float(pred["ci_low"]),
+            ci_high=float(pred["ci_high"]),
+            pi_low=float(pred["pi_low"]),
+            pi_high=float(pred["pi_high"]),
+            statistic=float(model.statistic[name]),
+            pvalue=float(model.pvalue[name]),
+            tau2=model.tau2,
+            notes=(*own.notes, "estimate with the tau^2 common to all subgroups"),
+        )
+
     def __repr__(self) -> str:
         return (
             f"<SubgroupResult {len(self.groups)} subgroups, k={self.overall.k}: "
@@ -95,13 +144,8 @@ class SubgroupResult:
         :attr:`common_tau2_model`; I² and Q stay those within each subgroup.
         """
         rows = []
-        model = self.common_tau2_model
-        for name, r in [*self.groups.items(), ("Overall", self.overall)]:
+        for name, r in [*((g, self.subtotal(g)) for g in self.groups), ("Overall", self.overall)]:
             est, se, lo, hi, tau2 = r.estimate, r.se, r.ci_low, r.ci_high, r.tau2
-            if model is not None and name in model.coef.index:
-                est, se = float(model.coef[name]), float(model.se[name])
-                lo, hi = float(model.ci_low[name]), float(model.ci_high[name])
-                tau2 = model.tau2
             rows.append(
                 {
                     "subgroup": name,

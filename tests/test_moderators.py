@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import msc_meta as mm
@@ -65,3 +68,33 @@ def test_single_study_subgroup_warns() -> None:
     with pytest.warns(mm.FewStudiesWarning, match="k = 1"):
         sub = mm.subgroup_analysis(y, v, ["a", "a", "b"])
     assert sub.groups["b"].estimate == pytest.approx(0.3)
+
+
+def test_subtotals_with_a_common_tau2_are_the_mixed_effects_model(
+    bcg_rr: mm.EffectSizes, bcg: pd.DataFrame
+) -> None:
+    # with a common tau^2 the subgroup estimates are the coefficients of mods = ~ 0 + factor(g)
+    # (validated against metafor in test_meta_regression); forest plots draw those, not the
+    # separate fits
+    sub = mm.subgroup_analysis(bcg_rr, groups=bcg["alloc"], common_tau2=True)
+    model = sub.common_tau2_model
+    assert model is not None
+    frame = sub.to_frame().set_index("subgroup")
+    rows = mm.plots.forest_data(sub).rows
+    diamonds = rows[rows["kind"] == "pooled_re"]["estimate"].to_numpy()[:-1]
+    for i, name in enumerate(sub.groups):
+        total = sub.subtotal(name)
+        assert total.estimate == pytest.approx(model.coef[name], rel=1e-12)
+        assert total.se == pytest.approx(model.se[name], rel=1e-12)
+        assert total.tau2 == model.tau2
+        assert total.k == sub.groups[name].k  # the subgroup's own studies
+        assert frame.loc[name, "estimate"] == total.estimate
+        assert diamonds[i] == pytest.approx(math.exp(model.coef[name]), rel=1e-12)
+        assert sub.groups[name].estimate != pytest.approx(total.estimate)  # separate fit differs
+
+
+def test_subtotals_with_separate_tau2_are_the_subgroup_fits(bcg_sub: mm.SubgroupResult) -> None:
+    for name, fit in bcg_sub.groups.items():
+        assert bcg_sub.subtotal(name) is fit
+    with pytest.raises(mm.MetaAnalysisError, match="name='nothing' is not a subgroup"):
+        bcg_sub.subtotal("nothing")

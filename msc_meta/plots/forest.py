@@ -358,7 +358,8 @@ def _forest_data(
     rows: list[dict[str, Any]] = []
     y = 0.0
     if isinstance(result, SubgroupResult):
-        for name, sub in result.groups.items():
+        for name in result.groups:
+            sub = result.subtotal(name)  # with a common tau^2: the mixed-effects model's estimate
             idx = [i for i, g in enumerate(result.group_of) if g == name]
             idx = sorted_studies(idx, sort_by, descending, root, data)
             rows.append(text_row("subgroup_header", str(name), y, group=str(name)))
