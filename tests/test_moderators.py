@@ -98,3 +98,15 @@ def test_subtotals_with_separate_tau2_are_the_subgroup_fits(bcg_sub: mm.Subgroup
         assert bcg_sub.subtotal(name) is fit
     with pytest.raises(mm.MetaAnalysisError, match="name='nothing' is not a subgroup"):
         bcg_sub.subtotal("nothing")
+
+
+def test_forest_names_the_f_test_of_a_common_tau2_model_under_hartung_knapp(
+    bcg_rr: mm.EffectSizes, bcg: pd.DataFrame
+) -> None:
+    texts = {}
+    for test in ("z", "knha"):
+        sub = mm.subgroup_analysis(bcg_rr, groups=bcg["alloc"], common_tau2=True, test=test)
+        rows = mm.plots.forest_data(sub).rows
+        texts[test] = rows[rows["kind"] == "subgroup_test"]["label"].iloc[0]
+    assert texts["z"].startswith("Test for subgroup differences: Q = 1.77, df = 2 ")
+    assert texts["knha"].startswith("Test for subgroup differences: F = 0.97, df = (2, 10) ")

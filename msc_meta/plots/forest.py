@@ -399,8 +399,8 @@ def _forest_data(
         rows.append(
             text_row(
                 "subgroup_test",
-                f"Test for subgroup differences: Q = {number(result.q_between, 2, style=TYPESET)}, "
-                f"df = {result.q_between_df} ({p_equals(result.q_between_pvalue)})",
+                f"Test for subgroup differences: {_between_test_text(result)} "
+                f"({p_equals(result.q_between_pvalue)})",
                 y,
             )
         )
@@ -673,3 +673,13 @@ def forest_plot(
         )
     _warn_if_large(fd)
     return draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)
+
+
+def _between_test_text(result: SubgroupResult) -> str:
+    """``Q = 3.52, df = 2``, or ``F = 1.20, df = (2, 10)`` for a common-τ² model with a t test."""
+    model = result.common_tau2_model
+    df2 = None if model is None else model.qm_df2
+    value = number(result.q_between, 2, style=TYPESET)
+    if df2 is None:
+        return f"Q = {value}, df = {result.q_between_df}"
+    return f"F = {value}, df = ({result.q_between_df}, {df2})"
