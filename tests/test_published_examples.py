@@ -349,3 +349,24 @@ def test_colditz1994_bcg_trimfill_viechtbauer2010_jss(bcg_rr: mm.EffectSizes) ->
     assert adj.q == pytest.approx(262.7316, abs=PRINTED_4DP)
     got = (adj.estimate, adj.se, adj.statistic, adj.ci_low, adj.ci_high)
     assert got == pytest.approx((-0.2910, 0.0383, -7.6057, -0.3660, -0.2160), abs=PRINTED_4DP)
+
+
+def test_colditz1994_bcg_subgroups_common_tau2_viechtbauer2010_jss(
+    bcg_rr: mm.EffectSizes, bcg: pd.DataFrame
+) -> None:
+    """Viechtbauer (2010), section 3.4, "Categorical moderators" (pp. 18-19).
+
+    Subgroups with a common tau^2 are the model ``mods = ~ factor(alloc) - 1``:
+    random -0.9658 (0.2672), alternate -0.5180 (0.4412), systematic -0.4289
+    (0.3449); the test of subgroup differences is its QM(df = 2) = 1.7675,
+    p = 0.4132.
+    """
+    sub = mm.subgroup_analysis(bcg_rr, groups=bcg["alloc"], method="REML", common_tau2=True)
+    frame = sub.to_frame().set_index("subgroup")
+    got = frame.loc[["random", "alternate", "systematic"], ["estimate", "se"]].to_numpy()
+    printed = [(-0.9658, 0.2672), (-0.5180, 0.4412), (-0.4289, 0.3449)]
+    assert got == pytest.approx(np.array(printed), abs=PRINTED_4DP)
+    assert sub.q_between_df == 2
+    assert (sub.q_between, sub.q_between_pvalue) == pytest.approx(
+        (1.7675, 0.4132), abs=PRINTED_4DP
+    )
