@@ -259,7 +259,8 @@ def _cumulative_order(result: PooledResult, order: ArrayLike | str | None) -> ND
                 have = [] if data is None else [str(c) for c in data.columns]
                 raise MetaAnalysisError(
                     f"order={order!r} is neither 'precision' nor a column of the result's "
-                    f"study data (columns: {', '.join(have) or 'none'})"
+                    f"study data (columns: {', '.join(have) or 'none'}); give the values to "
+                    f"order by as an array, one per study (e.g. order=data[{order!r}].to_numpy())"
                 )
             keys = data[order].to_numpy()
         return np.argsort(keys, kind="stable").astype(np.intp)
