@@ -20,7 +20,7 @@ from msc_meta._errors import MetaAnalysisError
 from msc_meta.analyses import ANALYSES, SMALL_K
 from msc_meta.datasets import load_msc_ra
 from msc_meta.records import TrialRecords
-from msc_meta.running import MIN_K_FUNNEL, FurtherAnalysis, ReportEntry, run_all
+from msc_meta.running import FURTHER_ANALYSES, MIN_K_FUNNEL, FurtherAnalysis, ReportEntry, run_all
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,9 @@ def test_further_analyses_not_run(records: TrialRecords) -> None:
     # does not fire: everything ran, or nothing ran, or no further analyses recorded
     assert cv.further_analyses_not_run(records, [dataclasses.replace(entry, further=(ran,))]) == []
     assert cv.further_analyses_not_run(records, [_failed(), _entry(k=2)]) == []
+    # every further analysis says what it would have shown
+    named = set().union(*(keys for keys, _ in cv._WOULD_SHOW))
+    assert named == {key for key, _, _ in FURTHER_ANALYSES}
 
 
 def test_uncontrolled_designs(records: TrialRecords) -> None:
