@@ -37,7 +37,8 @@ from .effects import MEASURES, measure_of
 from .heterogeneity_display import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
 from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY, MetaAnalysisResult
-from .running import MIN_K_FUNNEL, ReportEntry
+from .running import MIN_K_FUNNEL, FurtherAnalysis, ReportEntry
+from .sensitivity import LOO_MIN_K
 
 #: Resolution of the PNG figures (written and embedded in the page).
 PNG_DPI = 300
@@ -175,14 +176,14 @@ class Figure:
     Attributes
     ----------
     kind : str
-        ``"forest"`` or ``"funnel"``.
+        ``"forest"``, ``"leave_one_out"`` or ``"funnel"``.
     png : bytes
         The PNG image, embedded in the page.
     files : dict of str to str
         Format to the file written, relative to the page.
     """
 
-    kind: str  # "forest" or "funnel"
+    kind: str  # "forest", "leave_one_out" or "funnel"
     png: bytes
     files: dict[str, str]  # format -> relative path
 
@@ -252,15 +253,22 @@ class _Table:
 class _FigureView:
     """A figure as the page shows it (``figure`` macro)."""
 
-    kind: str  # "Forest plot" or "Funnel plot"
+    kind: str  # "Forest plot", "Leave-one-out forest plot" or "Funnel plot"
     forest: bool
     src: Markup  # a data URI of the PNG
     alt: str
     full: str | None  # the full-size file a forest plot links to
-    width: int  # CSS pixels of a funnel plot
-    what: str
-    lvl: str
+    width: int  # CSS pixels of a figure shown at its own size
+    caption: str
     links: list[tuple[str, str]]  # (FORMAT, relative path)
+
+
+@dataclass(frozen=True)
+class _FurtherView:
+    """A further analysis as the page lists it: its name and its result or why it did not run."""
+
+    label: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -287,6 +295,7 @@ class _AnalysisView:
     notes: list[str] = dataclasses.field(default_factory=list)
     funnel_note: bool = False
     min_k_funnel: int = MIN_K_FUNNEL
+    further: list[_FurtherView] = dataclasses.field(default_factory=list)
     tables: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
@@ -320,15 +329,38 @@ def _text(x: Any) -> str:
     return "" if x is None else str(x)
 
 
-def _figure_view(fig: Figure, spec: AnalysisSpec, what: str, lvl: str) -> _FigureView:
+#: The figures' names on the page.
+_FIGURE_NAMES = {
+    "forest": "Forest plot",
+    "leave_one_out": "Leave-one-out forest plot",
+    "funnel": "Funnel plot",
+}
+
+
+def _figure_view(
+    fig: Figure, spec: AnalysisSpec, what: str, lvl: str, filled: bool = False
+) -> _FigureView:
     """A figure of the page, embedded as PNG.
 
     A forest plot fills the width of the page's content, so that its smallest
     text (the heterogeneity and test lines) reads at the size of the page's
     small print, and the image links to the full-size file (the PNG, else the
-    first format written). A funnel plot is shown at its own size.
+    first format written). Leave-one-out and funnel plots are shown at their
+    own size; ``filled`` says the funnel shows trim-and-fill's filled studies.
     """
-    kind = "Forest plot" if fig.kind == "forest" else "Funnel plot"
+    kind = _FIGURE_NAMES[fig.kind]
+    if fig.kind == "leave_one_out":
+        caption = (
+            f"{kind}: the pooled estimate ({what}) with each study left out in turn, "
+            f"with {lvl} confidence intervals."
+        )
+    else:
+        caption = (
+            f"{kind}: study estimates and the pooled estimate ({what}) with {lvl} "
+            "confidence intervals."
+        )
+    if fig.kind == "funnel" and filled:
+        caption += " Open markers: the studies trim-and-fill adds."
     data = base64.b64encode(fig.png).decode("ascii")
     return _FigureView(
         kind=kind,
@@ -337,9 +369,40 @@ def _figure_view(fig: Figure, spec: AnalysisSpec, what: str, lvl: str) -> _Figur
         alt=f"{kind}: {spec.title}",
         full=fig.files.get("png") or next(iter(fig.files.values()), None),
         width=round(_png_size(fig.png)[0] * _CSS_DPI / PNG_DPI),
-        what=what,
-        lvl=lvl,
+        caption=caption,
         links=[(fmt.upper(), rel) for fmt, rel in sorted(fig.files.items())],
+    )
+
+
+def _further_text(f: FurtherAnalysis, r: MetaAnalysisResult, what: str) -> str:
+    """What a further analysis gave, in words (display scale), or why it did not run."""
+    if not f.ran:
+        return f"not run; {f.reason}"
+    t = r.transform
+    x = f.result
+    if f.key == "leave_one_out":
+        est = x["estimate"].dropna()
+        return (
+            f"run; without each study in turn the estimate ({what}) lies between "
+            f"{_num(t(est.min()))} and {_num(t(est.max()))}"
+        )
+    if f.key == "influence":
+        flagged = ", ".join(x.influential) or "none"
+        return f"run; studies influential by metafor's rule: {flagged}"
+    if f.key == "egger":
+        stat = "z" if x.df is None else f"t({x.df})"
+        return (
+            f"run; {stat} = {_num(x.statistic)}, {p_equals(x.pvalue)}; limit estimate "
+            f"{_num(t(x.estimate))} {_interval(t(x.ci_low), t(x.ci_high))}"
+        )
+    if f.key == "begg":
+        exact = " (exact)" if x.exact else ""
+        return f"run; Kendall's τ = {_num(x.tau)}, {p_equals(x.pvalue)}{exact}"
+    adj = x.result
+    missing = "no study" if x.k0 == 0 else f"{x.k0} {'study' if x.k0 == 1 else 'studies'}"
+    return (
+        f"run ({x.estimator}); {missing} estimated missing on the {x.side}; adjusted "
+        f"estimate {_num(t(adj.estimate))} {_interval(t(adj.ci_low), t(adj.ci_high))}"
     )
 
 
@@ -455,7 +518,10 @@ def _analysis_view(b: Built, records: TrialRecords) -> _AnalysisView:
         lvl=lvl,
         k=r.k,
         patients=n_pat,
-        figures=[_figure_view(fig, spec, what, lvl) for fig in b.figures],
+        figures=[
+            _figure_view(fig, spec, what, lvl, e.further_result("trim_and_fill") is not None)
+            for fig in b.figures
+        ],
         numbers=_Table(["Quantity", "Value"], num_rows, cls="numbers"),
         studies=studies,
         conversions=[
@@ -471,6 +537,7 @@ def _analysis_view(b: Built, records: TrialRecords) -> _AnalysisView:
         ],
         funnel_note=r.k < MIN_K_FUNNEL,
         tables=list(b.tables.items()),
+        further=[_FurtherView(f.label, _further_text(f, r, what)) for f in e.further],
     )
 
 
@@ -681,6 +748,7 @@ def render_page(
         "caveats": list(caveat_items),
         "overrides": " and ".join(overrides),
         "min_k_funnel": MIN_K_FUNNEL,
+        "loo_min_k": LOO_MIN_K,
         "figure_formats": ", ".join(f.upper() for f in formats),
         "png_dpi": PNG_DPI,
         "versions": {

@@ -255,3 +255,88 @@ def not_contributing(entry: ReportEntry, records: TrialRecords) -> pd.DataFrame:
         },
         columns=["study_id", "label", "reason"],
     )
+
+
+# --------------------------------------------------------------------------- further analyses
+
+
+def _display(frame: pd.DataFrame, entry: ReportEntry, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with ``<column>_display`` columns on the analysis' display scale."""
+    r = entry.result
+    assert r is not None
+    for col in columns:
+        frame[f"{col}_display"] = [float(r.transform(float(x))) for x in frame[col]]
+    return frame
+
+
+def further_tables(entry: ReportEntry) -> dict[str, pd.DataFrame]:
+    """The tables of an analysis' further analyses that ran, by file stem.
+
+    Parameters
+    ----------
+    entry : ReportEntry
+        The analysis, with its further analyses
+        (:func:`~msc_meta.running.further_analyses`).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``leave_one_out``: one row per omitted study (``study``, the columns of
+        :func:`~msc_meta.sensitivity.leave_one_out` on the analysis scale, and
+        ``estimate, ci_low, ci_high`` on the display scale); ``influence``:
+        :meth:`~msc_meta.sensitivity.InfluenceResult.to_frame` with a
+        ``study`` column; ``small_study_tests``: one row per test that ran
+        (``test, statistic, df, pvalue, estimate, ci_low, ci_high, k0, side``:
+        Egger's limit estimate and the trim-and-fill adjusted estimate on the
+        analysis scale, with display-scale columns); ``trim_and_fill``: the
+        observed and filled studies (:meth:`~msc_meta.bias.TrimAndFill.to_frame`).
+        Only the tables of analyses that ran are given.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    loo = entry.further_result("leave_one_out")
+    if loo is not None:
+        out["leave_one_out"] = _display(
+            loo.reset_index(), entry, ("estimate", "ci_low", "ci_high")
+        )
+    infl = entry.further_result("influence")
+    if infl is not None:
+        out["influence"] = infl.to_frame().reset_index()
+    rows: list[dict[str, Any]] = []
+    egger = entry.further_result("egger")
+    if egger is not None:
+        rows.append(
+            {
+                "test": f"Egger ({egger.model}, predictor {egger.predictor})",
+                "statistic": egger.statistic,
+                "df": egger.df,
+                "pvalue": egger.pvalue,
+                "estimate": egger.estimate,
+                "ci_low": egger.ci_low,
+                "ci_high": egger.ci_high,
+            }
+        )
+    begg = entry.further_result("begg")
+    if begg is not None:
+        rows.append({"test": "Begg (Kendall's tau)", "statistic": begg.tau, "pvalue": begg.pvalue})
+    tf = entry.further_result("trim_and_fill")
+    if tf is not None:
+        rows.append(
+            {
+                "test": f"Trim-and-fill ({tf.estimator})",
+                "pvalue": tf.p_k0,
+                "estimate": tf.result.estimate,
+                "ci_low": tf.result.ci_low,
+                "ci_high": tf.result.ci_high,
+                "k0": tf.k0,
+                "side": tf.side,
+            }
+        )
+        filled = tf.to_frame()
+        out["trim_and_fill"] = _display(filled, entry, ("effect",))
+    if rows:
+        cols = ["test", "statistic", "df", "pvalue", "estimate", "ci_low", "ci_high", "k0", "side"]
+        tests = pd.DataFrame(rows).reindex(columns=cols)
+        tests["df"] = tests["df"].astype("Int64")
+        tests["k0"] = tests["k0"].astype("Int64")
+        out["small_study_tests"] = _display(tests, entry, ("estimate", "ci_low", "ci_high"))
+    return out

@@ -142,6 +142,61 @@ def no_funnel_plots(records: TrialRecords, entries: Sequence[ReportEntry]) -> li
     ]
 
 
+#: What the further analyses (codes of :data:`~msc_meta.running.FURTHER_ANALYSES`) would
+#: have shown, for the caveat of :func:`further_analyses_not_run`.
+_WOULD_SHOW: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"leave_one_out", "influence"}), "whether a single study drives a pooled estimate"),
+    (
+        frozenset({"egger", "begg", "trim_and_fill"}),
+        "whether small studies report different effects from large ones (small-study "
+        "effects, of which publication bias is one possible cause)",
+    ),
+    (frozenset({"meta_regression"}), "what explains differences between studies"),
+)
+
+
+def further_analyses_not_run(
+    records: TrialRecords, entries: Sequence[ReportEntry]
+) -> list[Caveat]:
+    """Fires when a sensitivity, small-study or moderator analysis of an analysis that ran was not run.
+
+    Parameters
+    ----------
+    records : TrialRecords
+        The records (not used).
+    entries : sequence of ReportEntry
+        The analyses, with their further analyses
+        (:func:`~msc_meta.running.further_analyses`).
+
+    Returns
+    -------
+    list of (str, str)
+        ``"Sensitivity and small-study analyses"``: which were not run for how
+        many analyses, and what the record therefore cannot show; or nothing.
+    """
+    ran = [e for e in _ran(entries) if e.further]
+    counts: dict[str, int] = {}
+    keys: set[str] = set()
+    for e in ran:
+        for f in e.further:
+            if not f.ran:
+                counts[f.label] = counts.get(f.label, 0) + 1
+                keys.add(f.key)
+    if not counts:
+        return []
+    not_run = "; ".join(f"{label} for {n} of {len(ran)}" for label, n in counts.items())
+    shows = [text for group, text in _WOULD_SHOW if group & keys]
+    cannot = ", ".join(shows[:-1]) + (" or " if len(shows) > 1 else "") + shows[-1]
+    return [
+        (
+            "Sensitivity and small-study analyses",
+            f"Not run, for too few studies or (meta-regression) no pre-specified "
+            f"moderators: {not_run} analyses. The record therefore cannot show {cannot}. "
+            "Each analysis lists which of these were not run and why.",
+        )
+    ]
+
+
 def uncontrolled_designs(records: TrialRecords, entries: Sequence[ReportEntry]) -> list[Caveat]:
     """Fires when a study has no concurrent control group (``controlled`` is ``no``).
 
@@ -515,6 +570,7 @@ def analyses_not_run(records: TrialRecords, entries: Sequence[ReportEntry]) -> l
 RULES: tuple[Rule, ...] = (
     few_studies,
     no_funnel_plots,
+    further_analyses_not_run,
     uncontrolled_designs,
     non_randomised,
     single_group_analyses,

@@ -5,11 +5,15 @@ machinery, re-exported here with :class:`ReportEntry`) and writes, inside one ou
 folder only,
 
 ``figures/``
-    a forest plot per analysis (a funnel plot only from :data:`MIN_K_FUNNEL`
-    studies), each as PNG (:data:`PNG_DPI` dpi), PDF and SVG;
+    a forest plot per analysis (a leave-one-out forest plot from
+    :data:`~msc_meta.sensitivity.LOO_MIN_K` studies, a funnel plot with the
+    studies trim-and-fill adds only from :data:`MIN_K_FUNNEL`), each as PNG
+    (:data:`PNG_DPI` dpi), PDF and SVG;
 ``tables/``
     per analysis the effect sizes (study, arm data, effect, interval, weight,
-    conversions, source rows) and the studies that could not contribute; the
+    conversions, source rows) and the studies that could not contribute, and
+    the further analyses that ran (:func:`msc_meta.running.further_analyses`:
+    leave-one-out, influence, small-study tests, trim-and-fill); the
     heterogeneity table of all analyses; the study table; the warnings;
 ``report.html``
     one self-contained page (figures embedded, inline CSS, no external
@@ -50,11 +54,11 @@ from ._report_page import (
     estimate_text,
     render_page,
 )
-from ._report_tables import effect_size_table, not_contributing, study_table
+from ._report_tables import effect_size_table, further_tables, not_contributing, study_table
 from .analyses import AnalysisSpec
 from .caveats import caveats
 from .heterogeneity_display import heterogeneity_table
-from .plots import forest_plot, funnel_plot
+from .plots import forest_plot, funnel_plot, leave_one_out_plot
 from .records import TrialRecords, bundled_data_dir
 from .running import (
     MIN_K_FUNNEL,
@@ -105,6 +109,14 @@ FOREST_PLOT_WIDTH = 2.5
 REPORT_FILE = "report.html"
 
 Progress = Callable[[str], None]
+
+#: The further analyses' tables (file stem, label on the page), in the page's order.
+FURTHER_TABLES: tuple[tuple[str, str], ...] = (
+    ("leave_one_out", "leave-one-out"),
+    ("influence", "influence diagnostics"),
+    ("small_study_tests", "small-study tests"),
+    ("trim_and_fill", "trim-and-fill studies"),
+)
 
 
 # --------------------------------------------------------------------------- output folder
@@ -305,7 +317,10 @@ def _draw(entry: ReportEntry, kind: str) -> Any:
     result = entry.result
     assert result is not None
     if kind == "funnel":
-        ax = funnel_plot(result)
+        # with trim-and-fill, the funnel shows the filled studies too (open markers)
+        ax = funnel_plot(entry.further_result("trim_and_fill") or result)
+    elif kind == "leave_one_out":
+        ax = leave_one_out_plot(result, digits=DIGITS)
     else:
         ax = forest_plot(
             result,
@@ -321,6 +336,8 @@ def _figures(
 ) -> tuple[list[Figure], tuple[RecordedWarning, ...], list[str]]:
     """Draw and write an analysis' figures; return them, the warnings and any problems."""
     kinds = ["forest"]
+    if entry.further_result("leave_one_out") is not None:
+        kinds.append("leave_one_out")
     if entry.result is not None and entry.result.k >= MIN_K_FUNNEL:
         kinds.append("funnel")
     figs: list[Figure] = []
@@ -331,7 +348,7 @@ def _figures(
             try:
                 fig = _draw(entry, kind)
             except MetaAnalysisError as exc:
-                problems.append(f"the {kind} plot could not be drawn: {exc}")
+                problems.append(f"the {kind.replace('_', '-')} plot could not be drawn: {exc}")
                 continue
             try:
                 png = _render(fig, "png")
@@ -347,6 +364,37 @@ def _figures(
 
 
 # --------------------------------------------------------------------------- build
+
+
+def _build_one(
+    entry: ReportEntry, records: TrialRecords, writer: _Writer, formats: tuple[str, ...]
+) -> Built:
+    """Write one analysis' figures and tables; return it as the page shows it."""
+    figs: list[Figure] = []
+    problems: list[str] = []
+    tables: dict[str, str] = {}
+    if entry.analysis is None:
+        return Built(entry, figs, problems, tables)
+    figs, drawn, problems = _figures(entry, writer, formats)
+    if drawn:
+        entry = dataclasses.replace(
+            entry,
+            warnings=entry.warnings + tuple(w for w in drawn if w not in entry.warnings),
+        )
+    name = entry.name
+    rel = f"tables/{name}_effect_sizes.csv"
+    writer.csv(rel, effect_size_table(entry, records))
+    tables["effect sizes"] = rel
+    rel = f"tables/{name}_not_contributing.csv"
+    writer.csv(rel, not_contributing(entry, records))
+    tables["studies not contributing"] = rel
+    further = further_tables(entry)
+    for stem, label in FURTHER_TABLES:
+        if stem in further:
+            rel = f"tables/{name}_{stem}.csv"
+            writer.csv(rel, further[stem])
+            tables[label] = rel
+    return Built(entry, figs, problems, tables)
 
 
 def build_report(
@@ -407,7 +455,9 @@ def build_report(
     recorded and shown with it, and an analysis that cannot run is reported
     as such while the others are written. Forest plots are drawn for every
     analysis; funnel plots only from :data:`MIN_K_FUNNEL` studies (Sterne et
-    al. 2011). PDF and SVG files carry no creation date, so a rerun on the
+    al. 2011). The further analyses (:func:`msc_meta.running.further_analyses`)
+    run only where k allows; the page says, per analysis, which did not run
+    and why. PDF and SVG files carry no creation date, so a rerun on the
     same data writes identical figure files.
 
     Examples
@@ -431,25 +481,9 @@ def build_report(
     built: list[Built] = []
     for i, spec in enumerate(specs, start=1):
         t1 = time.perf_counter()
-        entry = run_one(spec, recs, method, test, level)
-        figs: list[Figure] = []
-        problems: list[str] = []
-        tables: dict[str, str] = {}
-        if entry.analysis is not None:
-            figs, drawn, problems = _figures(entry, writer, fmts)
-            if drawn:
-                entry = dataclasses.replace(
-                    entry,
-                    warnings=entry.warnings + tuple(w for w in drawn if w not in entry.warnings),
-                )
-            rel = f"tables/{spec.name}_effect_sizes.csv"
-            writer.csv(rel, effect_size_table(entry, recs))
-            tables["effect sizes"] = rel
-            rel = f"tables/{spec.name}_not_contributing.csv"
-            writer.csv(rel, not_contributing(entry, recs))
-            tables["studies not contributing"] = rel
-        built.append(Built(entry, figs, problems, tables))
-        say(_progress_line(i, len(specs), entry, figs, time.perf_counter() - t1))
+        b = _build_one(run_one(spec, recs, method, test, level), recs, writer, fmts)
+        built.append(b)
+        say(_progress_line(i, len(specs), b.entry, b.figures, time.perf_counter() - t1))
 
     ran = {b.entry.name: b.entry.analysis for b in built if b.entry.analysis is not None}
     het = heterogeneity_table(ran) if ran else None

@@ -15,20 +15,24 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._errors import MetaAnalysisError
 from ._validation import check_level
 from .analyses import ANALYSES, AnalysisResult, AnalysisSpec, run_analysis
+from .bias import MIN_STUDIES
 from .datasets import load_msc_ra
 from .pooling import canonical_test
 from .records import TrialRecords, load_records
 from .results import MetaAnalysisResult
+from .sensitivity import LOO_MIN_K
 from .tau2 import canonical_method
 
-#: Fewest studies for which a funnel plot is drawn. With fewer, tests for funnel-plot
+#: Fewest studies for which a funnel plot is drawn, the threshold of the tests for
+#: small-study effects (:data:`msc_meta.bias.MIN_STUDIES`). With fewer, tests for funnel-plot
 #: asymmetry have too little power to tell chance from real asymmetry, and the plot cannot
 #: be read (Sterne et al. 2011, BMJ 343:d4002, recommendation 1; Cochrane Handbook 13.3.5.4).
-MIN_K_FUNNEL = 10
+MIN_K_FUNNEL = MIN_STUDIES
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -53,6 +57,113 @@ class RecordedWarning:
 
 
 @dataclass(frozen=True, eq=False)
+class FurtherAnalysis:
+    """One sensitivity, small-study or moderator analysis of a pre-specified analysis.
+
+    Attributes
+    ----------
+    key : str
+        Its code: one of :data:`FURTHER_ANALYSES`.
+    label : str
+        Its name in words (e.g. ``"Leave-one-out"``).
+    ran : bool
+        Whether it ran.
+    result : Any
+        What it gave when it ran: the leave-one-out ``DataFrame``, an
+        :class:`~msc_meta.sensitivity.InfluenceResult`, a
+        :class:`~msc_meta.bias.RegressionTest`, :class:`~msc_meta.bias.RankTest`
+        or :class:`~msc_meta.bias.TrimAndFill`; ``None`` otherwise.
+    reason : str
+        Why it did not run, in plain words (empty when it ran).
+    """
+
+    key: str
+    label: str
+    ran: bool
+    result: Any = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.label}: run" if self.ran else f"{self.label}: not run; {self.reason}"
+
+
+#: The further analyses of each pre-specified analysis, in the report's order: code, name
+#: and the fewest studies it needs (``None``: it needs pre-specified moderators instead).
+#: Leave-one-out and influence need :data:`msc_meta.sensitivity.LOO_MIN_K` studies, the
+#: small-study tests :data:`msc_meta.bias.MIN_STUDIES` (Sterne et al. 2011).
+FURTHER_ANALYSES: tuple[tuple[str, str, int | None], ...] = (
+    ("leave_one_out", "Leave-one-out", LOO_MIN_K),
+    ("influence", "Influence diagnostics", LOO_MIN_K),
+    ("egger", "Egger's regression test", MIN_STUDIES),
+    ("begg", "Begg's rank correlation test", MIN_STUDIES),
+    ("trim_and_fill", "Trim-and-fill", MIN_STUDIES),
+    ("meta_regression", "Meta-regression", None),
+)
+
+#: Why no meta-regression runs: no pre-specified analysis names moderators.
+NO_MODERATORS = "no moderators are pre-specified for this analysis"
+
+
+def _run_further(key: str, result: MetaAnalysisResult) -> Any:
+    """Run one further analysis on ``result`` with its defaults (as the fit: method, test)."""
+    if key == "leave_one_out":
+        return result.leave_one_out()
+    if key == "influence":
+        return result.influence()
+    if key == "egger":
+        return result.egger_test()
+    if key == "begg":
+        return result.begg_test()
+    return result.trim_and_fill()
+
+
+def further_analyses(result: MetaAnalysisResult | None) -> tuple[FurtherAnalysis, ...]:
+    """Run the further analyses that the number of studies allows; say why the others did not.
+
+    Leave-one-out and influence diagnostics run from
+    :data:`~msc_meta.sensitivity.LOO_MIN_K` studies; Egger's and Begg's tests
+    and trim-and-fill (L0, side estimated) from :data:`~msc_meta.bias.MIN_STUDIES`;
+    a meta-regression only where moderators are pre-specified, which no
+    analysis does. An analysis that raises is reported as not run, with the
+    error as its reason.
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult or None
+        The pooled result of the analysis; ``None`` (the analysis did not
+        run) gives nothing.
+
+    Returns
+    -------
+    tuple of FurtherAnalysis
+        One per entry of :data:`FURTHER_ANALYSES`, in order.
+
+    Examples
+    --------
+    >>> import msc_meta as mm
+    >>> res = mm.meta_analysis([0.1, 0.3], [0.04, 0.09])
+    >>> print(further_analyses(res)[0])
+    Leave-one-out: not run; k = 2, it needs at least 3 studies
+    """
+    if result is None:
+        return ()
+    out: list[FurtherAnalysis] = []
+    for key, label, min_k in FURTHER_ANALYSES:
+        if min_k is None:
+            out.append(FurtherAnalysis(key, label, False, reason=NO_MODERATORS))
+        elif result.k < min_k:
+            reason = f"k = {result.k}, it needs at least {min_k} studies"
+            out.append(FurtherAnalysis(key, label, False, reason=reason))
+        else:
+            try:
+                out.append(FurtherAnalysis(key, label, True, _run_further(key, result)))
+            except MetaAnalysisError as exc:
+                reason = f"it could not be computed: {exc}"
+                out.append(FurtherAnalysis(key, label, False, reason=reason))
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
 class ReportEntry:
     """One pre-specified analysis as the report ran it.
 
@@ -67,12 +178,16 @@ class ReportEntry:
         small k), in order, without repeats.
     error : MetaAnalysisError or None
         Why the analysis could not run (e.g. no study reports the outcome).
+    further : tuple of FurtherAnalysis
+        The sensitivity, small-study and moderator analyses
+        (:func:`further_analyses`): each one's result, or why it did not run.
     """
 
     spec: AnalysisSpec
     analysis: AnalysisResult | None
     warnings: tuple[RecordedWarning, ...] = ()
     error: MetaAnalysisError | None = None
+    further: tuple[FurtherAnalysis, ...] = ()
 
     @property
     def name(self) -> str:
@@ -88,6 +203,21 @@ class ReportEntry:
     def result(self) -> MetaAnalysisResult | None:
         """The meta-analysis result, or ``None``."""
         return None if self.analysis is None else self.analysis.result
+
+    def further_result(self, key: str) -> Any:
+        """What the further analysis ``key`` gave, or ``None`` when it did not run.
+
+        Parameters
+        ----------
+        key : str
+            A code of :data:`FURTHER_ANALYSES` (e.g. ``"leave_one_out"``).
+
+        Returns
+        -------
+        Any
+            Its result (see :class:`FurtherAnalysis`), or ``None``.
+        """
+        return next((f.result for f in self.further if f.key == key and f.ran), None)
 
     def __repr__(self) -> str:
         state = f"k={self.analysis.k}" if self.analysis is not None else f"error: {self.error}"
@@ -244,7 +374,8 @@ def run_one(
     Returns
     -------
     ReportEntry
-        The result and its warnings, or the error.
+        The result, its further analyses (:func:`further_analyses`) and the
+        warnings of both, or the error.
     """
     # The pre-specified analyses warn by design (FewStudiesWarning at k < 5): the
     # warnings are recorded here, per analysis, and shown as caveats; nothing is
@@ -257,7 +388,8 @@ def run_one(
             return ReportEntry(
                 spec=spec, analysis=None, warnings=record_warnings(caught), error=exc
             )
-    return ReportEntry(spec=spec, analysis=res, warnings=record_warnings(caught))
+        further = further_analyses(res.result)
+    return ReportEntry(spec=spec, analysis=res, warnings=record_warnings(caught), further=further)
 
 
 def run_all(

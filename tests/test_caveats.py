@@ -20,7 +20,7 @@ from msc_meta._errors import MetaAnalysisError
 from msc_meta.analyses import ANALYSES, SMALL_K
 from msc_meta.datasets import load_msc_ra
 from msc_meta.records import TrialRecords
-from msc_meta.running import MIN_K_FUNNEL, ReportEntry, run_all
+from msc_meta.running import FURTHER_ANALYSES, MIN_K_FUNNEL, FurtherAnalysis, ReportEntry, run_all
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,7 @@ def test_bundled_records_give_the_report_caveats(records: TrialRecords) -> None:
     assert _headings(items) == [
         "Few studies",
         "No funnel plots",
+        "Sensitivity and small-study analyses",
         "Uncontrolled designs",
         "Non-randomised comparison",
         "Single-group analyses",
@@ -98,6 +99,31 @@ def test_no_funnel_plots(records: TrialRecords) -> None:
     assert item[0] == "No funnel plots" and "1 of 2 analyses have fewer studies" in item[1]
     assert cv.no_funnel_plots(records, [_entry(k=MIN_K_FUNNEL)]) == []
     assert cv.no_funnel_plots(records, [_failed()]) == []
+
+
+def test_further_analyses_not_run(records: TrialRecords) -> None:
+    """Fires when an analysis that ran has further analyses not run; says what cannot be shown."""
+    (item,) = cv.further_analyses_not_run(records, run_all(records))
+    assert item[0] == "Sensitivity and small-study analyses"
+    n = len(ANALYSES)
+    assert f"Leave-one-out for {n} of {n}" in item[1]
+    assert f"Meta-regression for {n} of {n} analyses" in item[1]
+    assert "whether a single study drives a pooled estimate" in item[1]
+    assert "advice" not in item[1] and "recommend" not in item[1]
+    # only the meta-regression not run: only what it would show is named
+    ran = FurtherAnalysis("leave_one_out", "Leave-one-out", True)
+    no_mods = FurtherAnalysis("meta_regression", "Meta-regression", False, reason="none")
+    entry = dataclasses.replace(_entry(k=12), further=(ran, no_mods))
+    (item,) = cv.further_analyses_not_run(records, [entry])
+    assert "Meta-regression for 1 of 1 analyses" in item[1]
+    assert "what explains differences between studies" in item[1]
+    assert "single study" not in item[1]
+    # does not fire: everything ran, or nothing ran, or no further analyses recorded
+    assert cv.further_analyses_not_run(records, [dataclasses.replace(entry, further=(ran,))]) == []
+    assert cv.further_analyses_not_run(records, [_failed(), _entry(k=2)]) == []
+    # every further analysis says what it would have shown
+    named = set().union(*(keys for keys, _ in cv._WOULD_SHOW))
+    assert named == {key for key, _, _ in FURTHER_ANALYSES}
 
 
 def test_uncontrolled_designs(records: TrialRecords) -> None:
