@@ -475,6 +475,10 @@ class RankTest:
 def _begg(result: MetaAnalysisResult, stacklevel: int) -> RankTest:
     y = np.asarray(result.effect, dtype=float)
     v = np.asarray(result.variance, dtype=float)
+    # studies without a study-level effect (double-zero tables of MH and Peto) are left out,
+    # as they are of Q
+    finite = np.isfinite(y) & np.isfinite(v)
+    y, v = y[finite], v[finite]
     k = y.shape[0]
     if k < 3:
         raise MetaAnalysisError(f"the rank correlation test needs at least 3 studies; k = {k}")
@@ -1378,15 +1382,24 @@ def selection_model(
         warnings.warn(msg, BoundaryWarning, stacklevel=2)
         notes += (msg,)
 
-    def negll(t: FloatArray) -> float:
-        return _selection_negll(t, y, v, group, cuts, alternative, random)
+    # tau^2 on its boundary (0) is not a free parameter: the Hessian is that of the others
+    # (as metafor, which leaves tau^2 = 0 out of the variance-covariance matrix)
+    free = np.ones(theta.shape[0], dtype=bool)
+    if random and theta[1] == 0.0:
+        free[1] = False
 
+    def negll(t: FloatArray) -> float:
+        full = theta.copy()
+        full[free] = t
+        return _selection_negll(full, y, v, group, cuts, alternative, random)
+
+    se_all = np.full(theta.shape[0], np.nan)
     with np.errstate(all="ignore"):
         try:
-            cov = np.linalg.inv(_hessian(negll, theta))
-            se_all = np.sqrt(np.diag(cov))
+            cov = np.linalg.inv(_hessian(negll, theta[free]))
+            se_all[free] = np.sqrt(np.diag(cov))
         except np.linalg.LinAlgError:
-            se_all = np.full(theta.shape[0], np.nan)
+            pass
     mu = float(theta[0])
     se = float(se_all[0])
     crit = critical_value(result.level)

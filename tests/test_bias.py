@@ -326,3 +326,44 @@ def test_metafor_documented_trimfill_example() -> None:
     r0 = res.trim_and_fill("R0")
     assert (r0.k0, round(r0.se_k0, 4), round(r0.p_k0, 4)) == (4, 3.1623, 0.0312)
     assert mm.meta_analysis(es).trim_and_fill().k0 == 1  # the random-effects model: 1, right
+
+
+def test_selmodel_with_tau2_on_its_boundary_has_standard_errors() -> None:
+    # tau^2 = 0 is not a free parameter: the SEs come from the Hessian of the others
+    # (raudenbush1985, REML, steps 0.025/1, where metafor's optimiser stops at tau^2 = 4e-7).
+    # Before, the Hessian took a step to tau^2 < 0 and every SE, CI and p-value was NaN.
+    case = next(
+        c
+        for c in _reference()["cases"]
+        if c["kind"] == "selmodel"
+        and c["dataset"] == "raudenbush1985"
+        and c["method"] == "REML"
+        and c["steps"] == [0.025, 1]
+        and c["alternative"] == "greater"
+    )
+    assert case["tau2"] < 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewStudiesWarning)
+        sm = mm.selection_model(_fit("raudenbush1985"), steps=case["steps"])
+    assert sm.tau2 == 0.0 and math.isnan(sm.se_tau2)
+    assert sm.se == pytest.approx(case["se"], rel=SELMODEL_RTOL)
+    assert sm.pvalue == pytest.approx(case["pvalue"], rel=SELMODEL_RTOL)
+    assert sm.ci_low == pytest.approx(case["ci_low"], rel=SELMODEL_RTOL)
+    np.testing.assert_allclose(sm.se_delta[1:], case["se_delta"][1:], rtol=SELMODEL_RTOL)
+
+
+def test_begg_test_leaves_out_studies_without_an_effect() -> None:
+    # a double-zero table has no study-level effect in an MH fit (as in Q); the rank test
+    # uses the other studies, as metafor's ranktest of the rma.mh fit
+    kw = {"events_t": [0, 3, 4, 6, 2], "n_t": [10, 20, 30, 25, 15]}
+    kw |= {"events_c": [0, 5, 9, 4, 6], "n_c": [12, 18, 30, 25, 15]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.ZeroCellWarning)
+        warnings.simplefilter("ignore", FewStudiesWarning)
+        mh = mm.mantel_haenszel("OR", **kw)
+        rank = mm.bias.begg_test(mh)
+        kept = mm.mantel_haenszel("OR", **{key: val[1:] for key, val in kw.items()})
+        rank_kept = mm.bias.begg_test(kept)
+    assert rank.k == 4
+    assert rank.tau == rank_kept.tau and rank.pvalue == rank_kept.pvalue
+    assert not math.isnan(rank.pvalue)
