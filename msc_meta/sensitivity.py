@@ -13,6 +13,7 @@ refits growing prefixes of the studies.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -245,6 +246,42 @@ def _leave_one_out_frame(result: PooledResult, *, stacklevel: int) -> pd.DataFra
     return frame
 
 
+def influence_cutoffs(k: int, p: int = 1) -> dict[str, float]:
+    """Metafor's cut-offs for flagging a study as influential (``influence.rma.uni``).
+
+    A study is flagged when any of |DFFITS| > 3√(p/(k−p)), Cook's distance above the median
+    of χ²ₚ, hat > 3p/k or |DFBETAS| > 1 holds (Viechtbauer & Cheung 2010).
+
+    Parameters
+    ----------
+    k : int
+        Number of studies.
+    p : int, default 1
+        Number of coefficients (1 without moderators).
+
+    Returns
+    -------
+    dict of str to float
+        The cut-offs of ``dffits``, ``cook_d``, ``hat`` and ``dfbetas``.
+
+    References
+    ----------
+    .. [1] Viechtbauer W, Cheung MWL (2010). Outlier and influence diagnostics for
+       meta-analysis. Res Synth Methods 1(2):112-125.
+
+    Examples
+    --------
+    >>> {key: round(val, 4) for key, val in influence_cutoffs(13).items()}
+    {'dffits': 0.866, 'cook_d': 0.4549, 'hat': 0.2308, 'dfbetas': 1.0}
+    """
+    return {
+        "dffits": 3.0 * math.sqrt(p / (k - p)) if k > p else math.nan,
+        "cook_d": float(stats.chi2.ppf(0.5, p)),
+        "hat": 3.0 * p / k,
+        "dfbetas": 1.0,
+    }
+
+
 def _cumulative_order(result: PooledResult, order: ArrayLike | str | None) -> NDArray[np.intp]:
     """Positions of the studies in the order they are added (see :func:`cumulative`)."""
     k = result.k
@@ -263,6 +300,13 @@ def _cumulative_order(result: PooledResult, order: ArrayLike | str | None) -> ND
                     f"order by as an array, one per study (e.g. order=data[{order!r}].to_numpy())"
                 )
             keys = data[order].to_numpy()
+            missing = np.flatnonzero(pd.isna(keys))
+            if missing.size:
+                i = int(missing[0])
+                raise MetaAnalysisError(
+                    f"order={order!r}: study_data[{order!r}][{i}] ({result.labels[i]!r}) is "
+                    "missing; every study needs a value to be ordered by"
+                )
         return np.argsort(keys, kind="stable").astype(np.intp)
     arr = np.asarray(order)
     if arr.ndim != 1 or arr.shape[0] != k:
@@ -566,12 +610,12 @@ def _influence(result: MetaAnalysisResult, *, stacklevel: int) -> InfluenceResul
         dfbetas = dfb / np.sqrt(s2w * vb_all)
         cook = dfb**2 / vb
         cov_r = vb_del / vb
-    p = 1
+    cut = influence_cutoffs(k)
     flagged = (
-        (np.abs(dffits) > 3.0 * np.sqrt(p / (k - p)))
-        | (stats.chi2.cdf(cook, p) > 0.5)
-        | (hat > 3.0 * p / k)
-        | (np.abs(dfbetas) > 1.0)
+        (np.abs(dffits) > cut["dffits"])
+        | (cook > cut["cook_d"])
+        | (hat > cut["hat"])
+        | (np.abs(dfbetas) > cut["dfbetas"])
     )
     table = pd.DataFrame(
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from functools import cache
@@ -450,3 +451,13 @@ def test_influence_data_and_plot() -> None:
     with pytest.raises(mm.MetaAnalysisError, match="draws 9 panels"):
         influence_plot(inf, axes=grid)
     plt.close(fig)
+
+
+def test_cumulative_refuses_a_missing_value_in_the_order_column() -> None:
+    # as for an array of keys with a NaN: a study without a value cannot be placed
+    res = mm.meta_analysis(Y5, V5, labels=list("abcde"))
+    data = pd.DataFrame({"year": [1990.0, np.nan, 1995.0, 2001.0, 1987.0]})
+    with pytest.raises(
+        mm.MetaAnalysisError, match=r"study_data\['year'\]\[1\] \('b'\) is missing"
+    ):
+        dataclasses.replace(res, study_data=data).cumulative("year")

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from .._errors import MetaAnalysisError
 from .._format import percent
 from .._inference import critical_value
-from ..sensitivity import InfluenceResult, cumulative, leave_one_out
+from ..sensitivity import InfluenceResult, cumulative, influence_cutoffs, leave_one_out
 from ._common import (
     PooledResult,
     can_back_transform,
@@ -290,17 +289,13 @@ def influence_data(influence: InfluenceResult) -> pd.DataFrame:
     """
     frame = influence.to_frame()
     k = influence.k
-    p = 1
     refs = {
         "rstudent": critical_value(0.95),
-        "dffits": 3.0 * math.sqrt(p / (k - p)) if k > p else math.nan,
-        "cook_d": float(stats.chi2.ppf(0.5, p)),
         "cov_r": 1.0,
         "tau2_del": influence.tau2,
         "q_del": influence.q,
-        "hat": 3.0 * p / k,
         "weight": 100.0 / k,
-        "dfbetas": 1.0,
+        **influence_cutoffs(k),
     }
     parts = [
         pd.DataFrame(
