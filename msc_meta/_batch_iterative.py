@@ -36,6 +36,9 @@ from ._batch_types import (
 )
 from .tau2 import _SCAN_BLOCK, _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
 
+#: The unit roundoff of double precision.
+_EPS = float(np.finfo(np.float64).eps)
+
 
 def _others(a: FloatArray) -> FloatArray:
     """``sum(a) - a[i]`` along the last axis for ``a >= 0``, the largest term summed directly.
@@ -85,15 +88,33 @@ def _scan_grids(Y: FloatArray, V: FloatArray, mask: BoolArray) -> tuple[FloatArr
     return grid, n
 
 
-def _score_grid(T: FloatArray, Y: FloatArray, V: FloatArray, reml: bool) -> FloatArray:
-    """The score at every τ² of ``T`` (b x n) for the rows ``Y``, ``V`` (b x k)."""
-    W = 1.0 / (V[:, None, :] + T[:, :, None])
-    S = W.sum(axis=2)
-    mu = (W * Y[:, None, :]).sum(axis=2) / S
-    PY = W * (Y[:, None, :] - mu[:, :, None])
-    yppy = (PY * PY).sum(axis=2)
-    info = (W * _others(W)).sum(axis=2) / S if reml else S
-    out: FloatArray = yppy - info
+def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> FloatArray:
+    """The score at every τ² of ``T`` (b x n) for the rows of ``Yt``, ``Vt`` (k x b, studies first).
+
+    Sums run over the first axis (whole slabs at once). REML's tr P is taken as
+    :math:`S - \\sum w^2/S` and recomputed in the core's cancellation-free form
+    (:func:`_others`) wherever the sign of the score is within the rounding of that form.
+    """
+    k = Yt.shape[0]
+    W = Vt[:, :, None] + T[None, :, :]
+    np.reciprocal(W, out=W)
+    S = W.sum(axis=0)
+    tmp = W * Yt[:, :, None]
+    mu = tmp.sum(axis=0) / S
+    np.subtract(Yt[:, :, None], mu[None, :, :], out=tmp)
+    tmp *= W
+    np.square(tmp, out=tmp)
+    yppy = tmp.sum(axis=0)
+    if not reml:
+        out: FloatArray = yppy - S
+        return out
+    np.square(W, out=tmp)
+    out = yppy - (S - tmp.sum(axis=0) / S)
+    doubt = np.abs(out) <= 8.0 * (k + 8) * _EPS * (S + yppy)
+    if np.any(doubt):
+        b, j = np.nonzero(doubt)
+        Wd = W[:, b, j].T
+        out[b, j] = yppy[b, j] - (Wd * _others(Wd)).sum(axis=1) / S[b, j]
     return out
 
 
@@ -189,19 +210,28 @@ def _likelihood(
     if fit_rows.size == 0:
         return BatchTau2Fit(tau2, se, iterations, converged, codes)
     Yf, Vf, Mf = Yz[fit_rows], Vz[fit_rows], mask[fit_rows]
-    grid, _ = _scan_grids(Yf, Vf, Mf)
-    width, kmax = grid.shape[1], Yf.shape[1]
-    block = max(1, _SCAN_BLOCK // (width * kmax))
+    grid, n = _scan_grids(Yf, Vf, Mf)
+    by_length = np.argsort(n, kind="stable")  # blocks of rows with grids of similar length
+    Yt, Vt = Yf.T[:, by_length], Vf.T[:, by_length]
+    kmax = Yf.shape[1]
     # candidates: (row in fit_rows, tau2, iterations, converged)
     c_rows: list[IntArray] = []
     c_t: list[FloatArray] = []
     c_it: list[IntArray] = []
     c_ok: list[BoolArray] = []
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        for start in range(0, fit_rows.size, block):
+        start = 0
+        while start < fit_rows.size:
+            # at most _SCAN_BLOCK elements (twice that where grid lengths change in a block)
+            block = max(1, _SCAN_BLOCK // ((int(n[by_length[start]]) + 1) * kmax))
+            width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
+            if width * kmax * block > 2 * _SCAN_BLOCK:
+                block = max(1, _SCAN_BLOCK // (width * kmax))
+                width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
             sl = slice(start, start + block)
-            scores = _score_grid(grid[sl], Yf[sl], Vf[sl], reml)
-            rel = np.arange(start, start + scores.shape[0])
+            rel = by_length[sl]
+            scores = _score_grid(grid[rel, :width], Yt[:, sl], Vt[:, sl], reml)
+            start += block
             at_zero = scores[:, 0] <= 0.0
             c_rows.append(rel[at_zero])
             c_t.append(np.zeros(int(at_zero.sum())))
@@ -210,11 +240,11 @@ def _likelihood(
             r, i = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
             exact = scores[r, i + 1] == 0.0
             c_rows.append(rel[r[exact]])
-            c_t.append(grid[sl][r[exact], i[exact] + 1])
+            c_t.append(grid[rel[r[exact]], i[exact] + 1])
             c_it.append(np.zeros(int(exact.sum()), dtype=np.int64))
             c_ok.append(np.ones(int(exact.sum()), dtype=bool))
             r, i = r[~exact], i[~exact]
-            g = grid[sl]
+            g = grid[rel]
             t, it, ok = _refine(
                 rel[r],
                 g[r, i],
