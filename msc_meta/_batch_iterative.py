@@ -67,8 +67,10 @@ def _prepare(
 # --------------------------------------------------------------------------- ML and REML
 
 
-def _scan_grids(Y: FloatArray, V: FloatArray, mask: BoolArray) -> tuple[FloatArray, IntArray]:
-    """The core's scan grid of every row (NaN-padded to the longest), and its length."""
+def _scan_bounds(
+    Y: FloatArray, V: FloatArray, mask: BoolArray
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`): t_min, t_max, n."""
     with np.errstate(invalid="ignore"):
         rng = np.where(mask, Y, -np.inf).max(axis=1) - np.where(mask, Y, np.inf).min(axis=1)
         vmax = np.where(mask, V, -np.inf).max(axis=1)
@@ -77,15 +79,18 @@ def _scan_grids(Y: FloatArray, V: FloatArray, mask: BoolArray) -> tuple[FloatArr
     t_min = np.minimum(vmin, t_max) / 64.0
     decades = np.log10(t_max / t_min)
     n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(_SCAN_PER_DECADE * decades)))
-    n = n.astype(np.int64)
-    width = int(n.max()) + 1
+    return t_min, t_max, n.astype(np.int64)
+
+
+def _grid_rows(t_min: FloatArray, t_max: FloatArray, n: IntArray, width: int) -> FloatArray:
+    """The scan grids of some rows: 0, then n geometric points, NaN-padded to ``width``."""
     steps = np.arange(width - 1, dtype=np.float64)
-    grid = np.full((Y.shape[0], width), np.nan)
+    grid = np.empty((t_min.shape[0], width))
     grid[:, 0] = 0.0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         grid[:, 1:] = t_min[:, None] * (t_max / t_min)[:, None] ** (steps / (n - 1)[:, None])
     grid[:, 1:][steps[None, :] >= n[:, None]] = np.nan
-    return grid, n
+    return grid
 
 
 def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> FloatArray:
@@ -210,7 +215,7 @@ def _likelihood(
     if fit_rows.size == 0:
         return BatchTau2Fit(tau2, se, iterations, converged, codes)
     Yf, Vf, Mf = Yz[fit_rows], Vz[fit_rows], mask[fit_rows]
-    grid, n = _scan_grids(Yf, Vf, Mf)
+    t_min, t_max, n = _scan_bounds(Yf, Vf, Mf)
     by_length = np.argsort(n, kind="stable")  # blocks of rows with grids of similar length
     Yt, Vt = Yf.T[:, by_length], Vf.T[:, by_length]
     kmax = Yf.shape[1]
@@ -230,7 +235,8 @@ def _likelihood(
                 width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
             sl = slice(start, start + block)
             rel = by_length[sl]
-            scores = _score_grid(grid[rel, :width], Yt[:, sl], Vt[:, sl], reml)
+            g = _grid_rows(t_min[rel], t_max[rel], n[rel], width)
+            scores = _score_grid(g, Yt[:, sl], Vt[:, sl], reml)
             start += block
             at_zero = scores[:, 0] <= 0.0
             c_rows.append(rel[at_zero])
@@ -240,11 +246,10 @@ def _likelihood(
             r, i = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
             exact = scores[r, i + 1] == 0.0
             c_rows.append(rel[r[exact]])
-            c_t.append(grid[rel[r[exact]], i[exact] + 1])
+            c_t.append(g[r[exact], i[exact] + 1])
             c_it.append(np.zeros(int(exact.sum()), dtype=np.int64))
             c_ok.append(np.ones(int(exact.sum()), dtype=bool))
             r, i = r[~exact], i[~exact]
-            g = grid[rel]
             t, it, ok = _refine(
                 rel[r],
                 g[r, i],
@@ -267,7 +272,7 @@ def _likelihood(
         # the score positive up to the bound only through rounding: the bound, not converged
         none = np.setdiff1d(np.arange(fit_rows.size), rows)
         if none.size:
-            last = grid[none, np.sum(~np.isnan(grid[none]), axis=1) - 1]
+            last = t_min[none] * (t_max / t_min)[none] ** 1.0  # the last grid point
             rows = np.concatenate((rows, none))
             cand_t = np.concatenate((cand_t, last))
             cand_it = np.concatenate((cand_it, np.zeros(none.size, dtype=np.int64)))
