@@ -33,7 +33,7 @@ def main() -> None:
         took = time.perf_counter() - start
         print(
             f"{method:5s} m={m:,} k={k}: {took:.3f} s ({1e6 * took / m:.2f} us per row), "
-            f"not converged {int((~fit.converged).sum())}, multimodal {int((fit.codes & 2).sum() > 0)}"
+            f"not converged {int((~fit.converged).sum())}, multimodal {int(np.count_nonzero(fit.codes & 2))}"
         )
 
 

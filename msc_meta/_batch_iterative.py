@@ -16,8 +16,8 @@ present, and runs the algorithm of the core (:mod:`msc_meta.tau2`) on every row 
 
 Absent studies get weight 0 (variance +inf), so rows of different k share one array. Rows
 with fewer than 2 studies get τ² = 0 (NaN with none) and SE NaN, as ``meta_analysis`` treats
-k = 1. Memory is O(m·k): the grid scan runs over blocks of rows of at most
-``_SCAN_BLOCK`` array elements.
+k = 1. Memory is O(m·k): rows are fitted in chunks of ``_CHUNK`` array elements, and the
+grid scan over blocks of rows of at most ``_SCAN_BLOCK`` elements.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from .tau2 import _SCAN_BLOCK, _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
 
 #: The unit roundoff of double precision.
 _EPS = float(np.finfo(np.float64).eps)
+#: Array elements (rows x k) of one chunk of rows: every temporary is a few times this.
+_CHUNK = 1 << 18
 
 
 def _others(a: FloatArray) -> FloatArray:
@@ -396,12 +398,35 @@ def _pmm(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) ->
     return _q_root(Y, V, mask, control, median=True)
 
 
+def _chunked(estimator: BatchTau2) -> BatchTau2:
+    """The estimator run on chunks of rows (rows are independent): temporaries O(chunk)."""
+
+    def run(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
+        rows = max(1, _CHUNK // max(1, Y.shape[1]))
+        if Y.shape[0] <= rows:
+            return estimator(Y, V, mask, control)
+        parts = [
+            estimator(Y[i : i + rows], V[i : i + rows], mask[i : i + rows], control)
+            for i in range(0, Y.shape[0], rows)
+        ]
+        return BatchTau2Fit(
+            np.concatenate([p.tau2 for p in parts]),
+            np.concatenate([p.se for p in parts]),
+            np.concatenate([p.iterations for p in parts]),
+            np.concatenate([p.converged for p in parts]),
+            np.concatenate([p.codes for p in parts]),
+        )
+
+    run.__doc__ = estimator.__doc__
+    return run
+
+
 #: The iterative estimators of :data:`msc_meta.tau2.ITERATIVE_METHODS`, vectorized over rows.
 #: EB solves the Paule-Mandel equation (as in the core).
 ITERATIVE_BATCH_METHODS: dict[str, BatchTau2] = {
-    "ML": _ml,
-    "REML": _reml,
-    "EB": _pm,
-    "PM": _pm,
-    "PMM": _pmm,
+    "ML": _chunked(_ml),
+    "REML": _chunked(_reml),
+    "EB": _chunked(_pm),
+    "PM": _chunked(_pm),
+    "PMM": _chunked(_pmm),
 }

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+from msc_meta import _batch_iterative as batch_iterative
 from msc_meta import tau2 as core
 from msc_meta._batch_iterative import ITERATIVE_BATCH_METHODS
 from msc_meta._batch_types import MULTIMODAL, NOT_CONVERGED, BatchTau2Fit
@@ -136,3 +137,14 @@ def test_a_batch_of_one_equals_the_rows_in_a_larger_batch(method: str) -> None:
         )
         assert one.tau2[0] == pytest.approx(whole.tau2[i], rel=1e-12, abs=1e-300)
         assert one.se[0] == pytest.approx(whole.se[i], rel=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_chunks_of_rows_give_the_same_fits(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    Y, V, mask = _pack(_random_rows(rng, 50, 8))
+    whole = ITERATIVE_BATCH_METHODS[method](Y, V, mask, core.Tau2Control())
+    monkeypatch.setattr(batch_iterative, "_CHUNK", 7 * 8)  # chunks of 7 rows
+    chunked = ITERATIVE_BATCH_METHODS[method](Y, V, mask, core.Tau2Control())
+    for field in ("tau2", "se", "iterations", "converged", "codes"):
+        np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field))
