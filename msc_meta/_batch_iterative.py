@@ -1,0 +1,432 @@
+"""Vectorized iterative τ² estimators of the batch engine: ML, REML, EB, PM and PMM.
+
+Each estimator takes m rows of effects ``Y`` and variances ``V`` (m x k, in working
+units row by row, :func:`msc_meta.tau2.working_units`), with ``mask`` marking the studies
+present, and runs the algorithm of the core (:mod:`msc_meta.tau2`) on every row at once:
+
+- ML and REML: the score on the core's grid of τ² (:func:`msc_meta.tau2._scan_grid`,
+  built per row), every sign change from + to - refined by safeguarded Newton steps inside
+  its bracket (per-candidate convergence, bisection when a step leaves the bracket), τ² = 0
+  a candidate when the score there is not positive, and the candidate of largest
+  (restricted) log-likelihood taken. A row with several local maxima carries
+  :data:`~msc_meta._batch_types.MULTIMODAL` (the global maximum is returned, as the core
+  does; the core's refit gives the list of maxima for its warning).
+- PM, EB and PMM: the generalised Q equation solved by the core's Newton steps on 1/Q inside
+  a per-row bracket (:func:`msc_meta.tau2.solve_q_equation`).
+
+Absent studies get weight 0 (variance +inf), so rows of different k share one array. Rows
+with fewer than 2 studies get τ² = 0 (NaN with none) and SE NaN, as ``meta_analysis`` treats
+k = 1. Memory is O(m·k): rows are fitted in chunks of ``_CHUNK`` array elements, and the
+grid scan over blocks of rows of at most ``_SCAN_BLOCK`` elements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ._batch_types import (
+    MULTIMODAL,
+    NOT_CONVERGED,
+    BatchTau2,
+    BatchTau2Fit,
+    BoolArray,
+    FloatArray,
+    IntArray,
+)
+from .tau2 import _SCAN_BLOCK, _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
+
+#: The unit roundoff of double precision.
+_EPS = float(np.finfo(np.float64).eps)
+#: Array elements (rows x k) of one chunk of rows: every temporary is a few times this.
+_CHUNK = 1 << 18
+
+
+def _others(a: FloatArray) -> FloatArray:
+    """``sum(a) - a[i]`` along the last axis for ``a >= 0``, the largest term summed directly.
+
+    The vectorized form of :func:`msc_meta.tau2._others` (any number of leading axes).
+    """
+    total = a.sum(axis=-1, keepdims=True)
+    out: FloatArray = total - a
+    j = np.argmax(a, axis=-1)[..., None]
+    rest = a.copy()
+    np.put_along_axis(rest, j, 0.0, axis=-1)
+    np.put_along_axis(out, j, rest.sum(axis=-1, keepdims=True), axis=-1)
+    return out
+
+
+def _prepare(
+    Y: FloatArray, V: FloatArray, mask: BoolArray
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Effects 0 and variances +inf (weight 0) where absent, and k per row."""
+    mask = np.asarray(mask, dtype=bool)
+    Yz = np.where(mask, Y, 0.0)
+    Vz = np.where(mask, V, np.inf)
+    return Yz, Vz, mask.sum(axis=1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- ML and REML
+
+
+def _scan_bounds(
+    Y: FloatArray, V: FloatArray, mask: BoolArray
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`): t_min, t_max, n."""
+    with np.errstate(invalid="ignore"):
+        rng = np.where(mask, Y, -np.inf).max(axis=1) - np.where(mask, Y, np.inf).min(axis=1)
+        vmax = np.where(mask, V, -np.inf).max(axis=1)
+        vmin = np.where(mask, V, np.inf).min(axis=1)
+    t_max = 1.01 * np.maximum(vmax, 4.0 * rng * rng)
+    t_min = np.minimum(vmin, t_max) / 64.0
+    decades = np.log10(t_max / t_min)
+    n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(_SCAN_PER_DECADE * decades)))
+    return t_min, t_max, n.astype(np.int64)
+
+
+def _grid_rows(t_min: FloatArray, t_max: FloatArray, n: IntArray, width: int) -> FloatArray:
+    """The scan grids of some rows: 0, then n geometric points, NaN-padded to ``width``."""
+    steps = np.arange(width - 1, dtype=np.float64)
+    grid = np.empty((t_min.shape[0], width))
+    grid[:, 0] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grid[:, 1:] = t_min[:, None] * (t_max / t_min)[:, None] ** (steps / (n - 1)[:, None])
+    grid[:, 1:][steps[None, :] >= n[:, None]] = np.nan
+    return grid
+
+
+def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> FloatArray:
+    """The score at every τ² of ``T`` (b x n) for the rows of ``Yt``, ``Vt`` (k x b, studies first).
+
+    Sums run over the first axis (whole slabs at once). REML's tr P is taken as
+    :math:`S - \\sum w^2/S` and recomputed in the core's cancellation-free form
+    (:func:`_others`) wherever the sign of the score is within the rounding of that form.
+    """
+    k = Yt.shape[0]
+    W = Vt[:, :, None] + T[None, :, :]
+    np.reciprocal(W, out=W)
+    S = W.sum(axis=0)
+    tmp = W * Yt[:, :, None]
+    mu = tmp.sum(axis=0) / S
+    np.subtract(Yt[:, :, None], mu[None, :, :], out=tmp)
+    tmp *= W
+    np.square(tmp, out=tmp)
+    yppy = tmp.sum(axis=0)
+    if not reml:
+        out: FloatArray = yppy - S
+        return out
+    np.square(W, out=tmp)
+    out = yppy - (S - tmp.sum(axis=0) / S)
+    doubt = np.abs(out) <= 8.0 * (k + 8) * _EPS * (S + yppy)
+    if np.any(doubt):
+        b, j = np.nonzero(doubt)
+        Wd = W[:, b, j].T
+        out[b, j] = yppy[b, j] - (Wd * _others(Wd)).sum(axis=1) / S[b, j]
+    return out
+
+
+def _score_slope(
+    t: FloatArray, Y: FloatArray, V: FloatArray, reml: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Score and its derivative per row at ``t`` (as :func:`msc_meta.tau2._score_slope`)."""
+    w = 1.0 / (V + t[:, None])
+    s = w.sum(axis=1)
+    py = w * (Y - ((w * Y).sum(axis=1) / s)[:, None])
+    wpy = w * py
+    ypppy = (wpy * py).sum(axis=1) - wpy.sum(axis=1) ** 2 / s
+    w2 = w * w
+    s2 = w2.sum(axis=1)
+    yppy = (py * py).sum(axis=1)
+    if reml:
+        info = s2 - 2.0 * (w2 * w).sum(axis=1) / s + (s2 / s) ** 2
+        trp = (w * _others(w) / s[:, None]).sum(axis=1)
+        return yppy - trp, -2.0 * ypppy + info
+    return yppy - s, -2.0 * ypppy + s2
+
+
+def _refine(
+    rows: IntArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    u_lo: FloatArray,
+    u_hi: FloatArray,
+    Y: FloatArray,
+    V: FloatArray,
+    reml: bool,
+    control: Tau2Control,
+) -> tuple[FloatArray, IntArray, BoolArray]:
+    """The root of the score in each bracket, as :func:`msc_meta.tau2._refine`, all at once."""
+    lo, hi = lo.copy(), hi.copy()
+    t = lo + (hi - lo) * u_lo / (u_lo - u_hi)
+    mid = ~((lo < t) & (t < hi))
+    t[mid] = 0.5 * (lo[mid] + hi[mid])
+    iterations = np.full(t.shape[0], control.max_iter, dtype=np.int64)
+    converged = np.zeros(t.shape[0], dtype=bool)
+    active = np.arange(t.shape[0])
+    for it in range(1, control.max_iter + 1):
+        if active.size == 0:
+            break
+        ta = t[active]
+        score, slope = _score_slope(ta, Y[rows[active]], V[rows[active]], reml)
+        zero = score == 0.0
+        la, ha = lo[active], hi[active]
+        up = score > 0.0
+        la = np.where(up, ta, la)
+        ha = np.where(up, ha, ta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cand = np.where(slope < 0.0, ta - score / slope, np.nan)
+        out = ~((la < cand) & (cand < ha))
+        cand[out] = 0.5 * (la[out] + ha[out])
+        step = cand - ta
+        done = zero | (np.abs(step) <= control.tol * np.maximum(1.0, cand))
+        lo[active], hi[active] = la, ha
+        t[active] = np.where(zero, ta, cand)
+        iterations[active[done]] = it
+        converged[active[done]] = True
+        active = active[~done]
+    return t, iterations, converged
+
+
+def _loglik(
+    t: FloatArray, Y: FloatArray, V: FloatArray, mask: BoolArray, reml: bool
+) -> FloatArray:
+    """The (restricted) log-likelihood per row at ``t``, without the constants of a row."""
+    vt = V + t[:, None]
+    w = 1.0 / vt
+    s = w.sum(axis=1)
+    r = Y - ((w * Y).sum(axis=1) / s)[:, None]
+    ll: FloatArray = -0.5 * np.where(mask, np.log(vt), 0.0).sum(axis=1) - 0.5 * (w * r * r).sum(
+        axis=1
+    )
+    return ll - 0.5 * np.log(s) if reml else ll
+
+
+def _likelihood(
+    Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control, reml: bool
+) -> BatchTau2Fit:
+    """ML or REML on every row: the global maximum of the likelihood, as the core finds it."""
+    m = Y.shape[0]
+    Yz, Vz, k = _prepare(Y, V, mask)
+    mask = np.asarray(mask, dtype=bool)
+    tau2 = np.where(k >= 1, 0.0, np.nan)
+    se = np.full(m, np.nan)
+    iterations = np.zeros(m, dtype=np.int64)
+    converged = np.ones(m, dtype=bool)
+    codes = np.zeros(m, dtype=np.int64)
+    fit_rows = np.flatnonzero(k >= 2)
+    if fit_rows.size == 0:
+        return BatchTau2Fit(tau2, se, iterations, converged, codes)
+    Yf, Vf, Mf = Yz[fit_rows], Vz[fit_rows], mask[fit_rows]
+    t_min, t_max, n = _scan_bounds(Yf, Vf, Mf)
+    by_length = np.argsort(n, kind="stable")  # blocks of rows with grids of similar length
+    Yt, Vt = Yf.T[:, by_length], Vf.T[:, by_length]
+    kmax = Yf.shape[1]
+    # candidates: (row in fit_rows, tau2, iterations, converged)
+    c_rows: list[IntArray] = []
+    c_t: list[FloatArray] = []
+    c_it: list[IntArray] = []
+    c_ok: list[BoolArray] = []
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        start = 0
+        while start < fit_rows.size:
+            # at most _SCAN_BLOCK elements (twice that where grid lengths change in a block)
+            block = max(1, _SCAN_BLOCK // ((int(n[by_length[start]]) + 1) * kmax))
+            width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
+            if width * kmax * block > 2 * _SCAN_BLOCK:
+                block = max(1, _SCAN_BLOCK // (width * kmax))
+                width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
+            sl = slice(start, start + block)
+            rel = by_length[sl]
+            g = _grid_rows(t_min[rel], t_max[rel], n[rel], width)
+            scores = _score_grid(g, Yt[:, sl], Vt[:, sl], reml)
+            start += block
+            at_zero = scores[:, 0] <= 0.0
+            c_rows.append(rel[at_zero])
+            c_t.append(np.zeros(int(at_zero.sum())))
+            c_it.append(np.zeros(int(at_zero.sum()), dtype=np.int64))
+            c_ok.append(np.ones(int(at_zero.sum()), dtype=bool))
+            r, i = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
+            exact = scores[r, i + 1] == 0.0
+            c_rows.append(rel[r[exact]])
+            c_t.append(g[r[exact], i[exact] + 1])
+            c_it.append(np.zeros(int(exact.sum()), dtype=np.int64))
+            c_ok.append(np.ones(int(exact.sum()), dtype=bool))
+            r, i = r[~exact], i[~exact]
+            t, it, ok = _refine(
+                rel[r],
+                g[r, i],
+                g[r, i + 1],
+                scores[r, i],
+                scores[r, i + 1],
+                Yf,
+                Vf,
+                reml,
+                control,
+            )
+            c_rows.append(rel[r])
+            c_t.append(t)
+            c_it.append(it)
+            c_ok.append(ok)
+        rows = np.concatenate(c_rows)
+        cand_t = np.concatenate(c_t)
+        cand_it = np.concatenate(c_it)
+        cand_ok = np.concatenate(c_ok)
+        # the score positive up to the bound only through rounding: the bound, not converged
+        none = np.setdiff1d(np.arange(fit_rows.size), rows)
+        if none.size:
+            last = t_min[none] * (t_max / t_min)[none] ** 1.0  # the last grid point
+            rows = np.concatenate((rows, none))
+            cand_t = np.concatenate((cand_t, last))
+            cand_it = np.concatenate((cand_it, np.zeros(none.size, dtype=np.int64)))
+            cand_ok = np.concatenate((cand_ok, np.zeros(none.size, dtype=bool)))
+        ll = _loglik(cand_t, Yf[rows], Vf[rows], Mf[rows], reml)
+        # per row, the first candidate (in the core's order: 0, then by tau2) of largest ll
+        order = np.lexsort((cand_t, -ll, rows))
+        rows, cand_t, cand_it, cand_ok = rows[order], cand_t[order], cand_it[order], cand_ok[order]
+        first = np.ones(rows.size, dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        counts = np.bincount(rows, minlength=fit_rows.size)
+        best_rows = rows[first]
+        t_best = cand_t[first]
+        w = 1.0 / (Vf[best_rows] + t_best[:, None])
+        if reml:
+            s = w.sum(axis=1)
+            pd = w * _others(w) / s[:, None]
+            a = w * w / s[:, None]
+            info = (pd * pd).sum(axis=1) + (a * _others(a)).sum(axis=1)
+        else:
+            info = (w * w).sum(axis=1)
+        target = fit_rows[best_rows]
+        tau2[target] = t_best
+        se[target] = np.sqrt(2.0 / info)
+        iterations[target] = cand_it[first]
+        converged[target] = cand_ok[first]
+        codes[fit_rows[counts > 1]] |= MULTIMODAL
+    codes[~converged] |= NOT_CONVERGED
+    return BatchTau2Fit(tau2, se, iterations, converged, codes)
+
+
+def _ml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
+    """Maximum likelihood on every row (:func:`msc_meta.tau2._ml`)."""
+    return _likelihood(Y, V, mask, control, reml=False)
+
+
+def _reml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
+    """Restricted maximum likelihood on every row (:func:`msc_meta.tau2._reml`)."""
+    return _likelihood(Y, V, mask, control, reml=True)
+
+
+# --------------------------------------------------------------------------- Q equation
+
+
+def _q_and_py(t: FloatArray, Y: FloatArray, V: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Generalised Q and ``P y`` per row at ``t``."""
+    w = 1.0 / (V + t[:, None])
+    r = Y - ((w * Y).sum(axis=1) / w.sum(axis=1))[:, None]
+    py = w * r
+    return (py * r).sum(axis=1), py
+
+
+def _q_root(
+    Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control, median: bool
+) -> BatchTau2Fit:
+    """Solve Q(τ²) = target on every row, as :func:`msc_meta.tau2.solve_q_equation`.
+
+    The target is k - 1 (PM, EB) or the median of χ²(k - 1) (PMM); the SE is the core's
+    :math:`\\sqrt{2k^2/(k-1)} / \\sum w_i`.
+    """
+    m = Y.shape[0]
+    Yz, Vz, k = _prepare(Y, V, mask)
+    df = (k - 1).astype(np.float64)
+    tau2 = np.where(k >= 1, 0.0, np.nan)
+    se = np.full(m, np.nan)
+    iterations = np.zeros(m, dtype=np.int64)
+    converged = np.ones(m, dtype=bool)
+    codes = np.zeros(m, dtype=np.int64)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        target = special.chdtri(df, 0.5) if median else df
+        zeros = np.zeros(m)
+        q, py = _q_and_py(zeros, Yz, Vz)
+        active = np.flatnonzero((k >= 2) & ~(q <= target))
+        t = zeros
+        lo = np.zeros(m)
+        hi = np.full(m, np.inf)
+        for it in range(1, control.max_iter + 1):
+            if active.size == 0:
+                break
+            ta, qa, pya, tg = t[active], q[active], py[active], target[active]
+            slope = (pya * pya).sum(axis=1)
+            stuck = (slope <= 0.0) | ~np.isfinite(slope)
+            la, ha = lo[active], hi[active]
+            cand = ta + qa * (qa - tg) / (tg * slope)
+            out = ~((la < cand) & (cand < ha))
+            cand[out] = (ta + (qa - tg) / slope)[out]
+            out = ~((la < cand) & (cand < ha))
+            cand[out] = 0.5 * (la[out] + ha[out])
+            qn, pyn = _q_and_py(cand, Yz[active], Vz[active])
+            above = qn > tg
+            lo[active] = np.where(above, cand, la)
+            hi[active] = np.where(above, ha, cand)
+            step = cand - ta
+            done = (np.abs(step) <= control.tol * np.maximum(1.0, cand)) | (qn == tg)
+            keep = ~stuck
+            t[active[keep]] = cand[keep]
+            q[active[keep]] = qn[keep]
+            py[active[keep]] = pyn[keep]
+            iterations[active[stuck | done]] = it
+            converged[active[stuck]] = False
+            active = active[~(stuck | done)]
+        if active.size:
+            iterations[active] = control.max_iter
+            converged[active] = False
+        fit = k >= 2
+        tau2[fit] = t[fit]
+        w = 1.0 / (Vz[fit] + t[fit, None])
+        kf = k[fit].astype(np.float64)
+        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / w.sum(axis=1)
+    codes[~converged] |= NOT_CONVERGED
+    return BatchTau2Fit(tau2, se, iterations, converged, codes)
+
+
+def _pm(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
+    """Paule-Mandel on every row (:func:`msc_meta.tau2._pm`)."""
+    return _q_root(Y, V, mask, control, median=False)
+
+
+def _pmm(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
+    """Median-unbiased Paule-Mandel on every row (:func:`msc_meta.tau2._pmm`)."""
+    return _q_root(Y, V, mask, control, median=True)
+
+
+def _chunked(estimator: BatchTau2) -> BatchTau2:
+    """The estimator run on chunks of rows (rows are independent): temporaries O(chunk)."""
+
+    def run(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
+        rows = max(1, _CHUNK // max(1, Y.shape[1]))
+        if Y.shape[0] <= rows:
+            return estimator(Y, V, mask, control)
+        parts = [
+            estimator(Y[i : i + rows], V[i : i + rows], mask[i : i + rows], control)
+            for i in range(0, Y.shape[0], rows)
+        ]
+        return BatchTau2Fit(
+            np.concatenate([p.tau2 for p in parts]),
+            np.concatenate([p.se for p in parts]),
+            np.concatenate([p.iterations for p in parts]),
+            np.concatenate([p.converged for p in parts]),
+            np.concatenate([p.codes for p in parts]),
+        )
+
+    run.__doc__ = estimator.__doc__
+    return run
+
+
+#: The iterative estimators of :data:`msc_meta.tau2.ITERATIVE_METHODS`, vectorized over rows.
+#: EB solves the Paule-Mandel equation (as in the core).
+ITERATIVE_BATCH_METHODS: dict[str, BatchTau2] = {
+    "ML": _chunked(_ml),
+    "REML": _chunked(_reml),
+    "EB": _chunked(_pm),
+    "PM": _chunked(_pm),
+    "PMM": _chunked(_pmm),
+}
