@@ -39,6 +39,9 @@ _LAZY: dict[str, str] = {
     "EffectSizes": "effects",
     "MEASURES": "effects",
     "meta_analysis": "pooling",
+    "meta_analysis_many": "batch",
+    "BatchResult": "batch",
+    "batch": "",
     "MetaAnalysisResult": "results",
     "BinaryPooledResult": "results",
     "mantel_haenszel": "binary",
@@ -78,6 +81,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "MEASURES",
     "TAU2_METHODS",
+    "BatchResult",
     "BinaryPooledResult",
     "BoundaryWarning",
     "ConvergenceWarning",
@@ -107,6 +111,7 @@ __all__ = [
     "heterogeneity_table",
     "mantel_haenszel",
     "meta_analysis",
+    "meta_analysis_many",
     "meta_regression",
     "peto",
     "selection_model",
@@ -124,6 +129,7 @@ if TYPE_CHECKING:  # pragma: no cover
         fail_safe_n,
         selection_model,
     )
+    from .batch import BatchResult, meta_analysis_many
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
     from .heterogeneity_display import (
