@@ -120,6 +120,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
+    from .batch import BatchResult, meta_analysis_many
     from .bias import (
         FailSafeN,
         RankTest,
@@ -129,7 +130,6 @@ if TYPE_CHECKING:  # pragma: no cover
         fail_safe_n,
         selection_model,
     )
-    from .batch import BatchResult, meta_analysis_many
     from .binary import mantel_haenszel, peto
     from .effects import MEASURES, EffectSizes, effect_sizes
     from .heterogeneity_display import (

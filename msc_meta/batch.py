@@ -544,7 +544,10 @@ def _fit_rows(
             "ce_ci_low": ce_est - ce_half,
             "ce_ci_high": ce_est + ce_half,
         }
-    finite = ("estimate", "se", "ci_low", "ci_high", "tau2", "pi_low", "pi_high", "i2", "h2")
+    finite = (
+        "estimate", "se", "ci_low", "ci_high", "tau2", "pi_low", "pi_high", "i2", "h2", "q",
+        "ce_estimate", "ce_se",
+    )  # fmt: skip
     good = ok & np.logical_and.reduce([np.isfinite(out[n]) for n in finite]) & np.isfinite(sw)
     good &= sw > 0.0
     for i in np.flatnonzero(~good):
@@ -573,7 +576,7 @@ def _fit_one(
                 y, v, method=method, test=test, level=level, tol=control.tol,
                 max_iter=control.max_iter,
             )  # fmt: skip
-    except MetaAnalysisError:
+    except (MetaAnalysisError, ArithmeticError):  # the core refuses (or fails on) the row
         for col in out.values():
             if col.dtype.kind == "f":
                 col[i] = np.nan
