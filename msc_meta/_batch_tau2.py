@@ -17,12 +17,13 @@ import numpy as np
 from ._batch_types import NOT_CONVERGED, BatchTau2, BatchTau2Fit, BoolArray, FloatArray, IntArray
 from .tau2 import _TINY, Tau2Control, _others
 
-_rsum = np.add.reduce
 
+def row_sum(a: FloatArray) -> FloatArray:
+    """Sum along the study axis, as a product with ones.
 
-def _row(a: FloatArray) -> FloatArray:
-    """Sum along the study axis."""
-    return np.asarray(_rsum(a, axis=1), dtype=np.float64)
+    Several times faster than a reduction along a short last axis.
+    """
+    return np.asarray(a @ np.ones(a.shape[1]), dtype=np.float64)
 
 
 def _zero(a: FloatArray, mask: BoolArray) -> FloatArray:
@@ -62,24 +63,24 @@ def batch_working_units(
 
 def residuals(Y: FloatArray, W: FloatArray) -> FloatArray:
     """Residuals from each row's weighted mean (``W`` is 0 where a study is absent)."""
-    return Y - (_row(W * Y) / _row(W))[:, None]
+    return Y - (row_sum(W * Y) / row_sum(W))[:, None]
 
 
 def p_diag(W: FloatArray) -> FloatArray:
     """Diagonal of P per row: ``w_i (S - w_i) / S`` (the one-row ``_p_diag``)."""
-    return W * _others(W) / _row(W)[:, None]
+    return W * _others(W) / row_sum(W)[:, None]
 
 
 def trace_p_rows(W: FloatArray) -> FloatArray:
     """tr(P) per row (:func:`msc_meta.tau2.trace_p`)."""
-    return _row(p_diag(W))
+    return row_sum(p_diag(W))
 
 
 def _p2_sum(W: FloatArray, D1: FloatArray, D2: FloatArray) -> FloatArray:
     """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation."""
     pd = p_diag(W)
-    A = W * W / _row(W)[:, None]
-    return _row(pd * pd * D1 * D2) + _row((A * D1) * _others(A * D2))
+    A = W * W / row_sum(W)[:, None]
+    return row_sum(pd * pd * D1 * D2) + row_sum((A * D1) * _others(A * D2))
 
 
 def _fit(tau2: FloatArray, se: FloatArray) -> BatchTau2Fit:
@@ -117,7 +118,7 @@ def batch_dl(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
     """DerSimonian-Laird per row."""
     k, Yz, _, W = _prep(Y, V, mask)
     R = _zero(residuals(Yz, W), mask)
-    q = _row(W * (R * R))
+    q = row_sum(W * (R * R))
     trP = trace_p_rows(W)
     t = np.maximum(0.0, (q - (k - 1)) / trP)
     return _fit(t, _moment_se(t, k, W, trP))
@@ -129,8 +130,8 @@ def _hunter_schmidt(
     k, Yz, _, W = _prep(Y, V, mask)
     factor = k / (k - 1) if small_sample else np.ones_like(k)
     R = _zero(residuals(Yz, W), mask)
-    q = _row(W * (R * R))
-    sw = _row(W)
+    q = row_sum(W * (R * R))
+    sw = row_sum(W)
     t = np.maximum(0.0, (factor * q - k) / sw)
     trP = trace_p_rows(W)
     return _fit(t, factor * (trP / sw) * _moment_se(t, k, W, trP))
@@ -151,9 +152,9 @@ def batch_he(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
     k, Yz, Vz, _ = _prep(Y, V, mask)
     ones = mask.astype(np.float64)
     R = _zero(residuals(Yz, ones), mask)
-    rss = _row(R * R)
+    rss = row_sum(R * R)
     Vz = _zero(Vz, mask)
-    trpv = _row(p_diag(ones) * Vz)
+    trpv = row_sum(p_diag(ones) * Vz)
     t = np.maximum(0.0, (rss - trpv) / (k - 1))
     trpvpv = _p2_sum(ones, Vz, Vz)
     se = np.sqrt(2.0 * trpvpv + 4.0 * t * trpv + 2.0 * t * t * (k - 1)) / (k - 1)
@@ -163,11 +164,11 @@ def batch_he(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
 def batch_sj(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
     """Sidik-Jonkman per row, with metafor's starting value var(y)(k-1)/k."""
     k, Yz, Vz, _ = _prep(Y, V, mask)
-    dev = _zero(Yz - (_row(Yz) / k)[:, None], mask)
-    t0 = _row(dev * dev) / k
+    dev = _zero(Yz - (row_sum(Yz) / k)[:, None], mask)
+    t0 = row_sum(dev * dev) / k
     W = _zero(1.0 / (Vz + t0[:, None]), mask)
     R = _zero(residuals(Yz, W), mask)
-    q = _row(W * (R * R))
+    q = row_sum(W * (R * R))
     t = np.maximum(0.0, t0 * q / (k - 1))
     ones = mask.astype(np.float64)
     Vz = _zero(Vz, mask)
@@ -195,7 +196,7 @@ def solve_q_rows(
     W = _zero(1.0 / Vz, mask)
     R = residuals(Yz, W)
     PY = _zero(W * R, mask)
-    q = _row(PY * R)
+    q = row_sum(PY * R)
     lo, hi = np.zeros(m), np.full(m, np.inf)
     active = np.flatnonzero(q > target)
     converged[active] = False
@@ -203,7 +204,7 @@ def solve_q_rows(
         if active.size == 0:
             break
         a_py, a_q, a_t, a_tg = PY[active], q[active], t[active], target[active]
-        slope = _row(a_py * a_py)
+        slope = row_sum(a_py * a_py)
         stuck = ~((slope > 0.0) & np.isfinite(slope))
         cand = a_t + a_q * (a_q - a_tg) / (a_tg * slope)
         a_lo, a_hi = lo[active], hi[active]
@@ -216,7 +217,7 @@ def solve_q_rows(
         W = _zero(1.0 / (Vz[active] + cand[:, None]), a_mask)
         R = residuals(Yz[active], W)
         a_py = _zero(W * R, a_mask)
-        a_q = _row(a_py * R)
+        a_q = row_sum(a_py * R)
         above = a_q > a_tg
         lo[active] = np.where(above & ~stuck, cand, a_lo)
         hi[active] = np.where(~above & ~stuck, cand, a_hi)

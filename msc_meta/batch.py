@@ -21,7 +21,13 @@ from numpy.typing import ArrayLike
 from scipy import special
 from tqdm import tqdm
 
-from ._batch_tau2 import BATCH_TAU2_METHODS, batch_working_units, solve_q_rows, trace_p_rows
+from ._batch_tau2 import (
+    BATCH_TAU2_METHODS,
+    batch_working_units,
+    row_sum,
+    solve_q_rows,
+    trace_p_rows,
+)
 from ._batch_types import NOT_CONVERGED, BoolArray, FloatArray, IntArray
 from ._errors import MetaAnalysisError
 from ._inference import TESTS, canonical_test, critical_value, critical_values
@@ -40,8 +46,9 @@ Q_PROFILE_NOT_CONVERGED = 16
 #: The row cannot be represented in double precision (meta_analysis refuses it): all NaN.
 NOT_REPRESENTABLE = 32
 
-#: Default budget of array elements per chunk (each of the m x k work arrays).
-CHUNK_ELEMENTS = 1 << 20
+#: Default budget of array elements per chunk (each of the m x k work arrays): small enough
+#: that the work arrays stay in cache and peak memory is about twice the input (k = 10).
+CHUNK_ELEMENTS = 1 << 16
 
 #: Fields with one number per row, in the order of :meth:`BatchResult.to_frame`.
 _SCALARS = (
@@ -306,7 +313,7 @@ def meta_analysis_many(
     q_profile : bool, default False
         Also compute Q-profile intervals for τ², I² and H² (vectorized root finding).
     chunk_size : int, optional
-        Rows per chunk; by default about 2**20 array elements per chunk, so peak memory is a
+        Rows per chunk; by default about 2**16 array elements per chunk, so peak memory is a
         small multiple of the input.
     progress : bool, optional
         Show a tqdm progress bar: True always, False never, None (default) when the run
@@ -405,19 +412,18 @@ def meta_analysis_many(
     m, k_max = Y.shape
     step = chunk_size or max(1, CHUNK_ELEMENTS // max(1, k_max))
     step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
-    parts: list[dict[str, Any]] = []
+    out: dict[str, Any] = {}
     starts = range(0, m, step)
     bar = tqdm(
         starts, disable=progress is False or len(starts) < 2, delay=0.0 if progress else 2.0
     )
     for start in bar:
         sl = slice(start, start + step)
-        parts.append(
-            _fit_rows(
-                Y[sl], V[sl], mask[sl], method_code, test_code, level, control, q_profile, start
-            )
-        )
-    out = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        part = _fit_rows(Y[sl], V[sl], mask[sl], method_code, test_code, level, control, q_profile)
+        if not out:  # the whole result, filled chunk by chunk (no second copy)
+            out = {n: np.empty((m, *a.shape[1:]), a.dtype) for n, a in part.items()}
+        for name, values in part.items():
+            out[name][sl] = values
     return BatchResult(
         **out,
         method=method_code,
@@ -440,7 +446,6 @@ def _fit_rows(
     level: float,
     control: Tau2Control,
     q_profile: bool,
-    offset: int,
 ) -> dict[str, Any]:
     """Every number of :class:`BatchResult` for one chunk of rows."""
     m = Y.shape[0]
@@ -453,12 +458,12 @@ def _fit_rows(
         t_w = np.where(one, 0.0, fit.tau2)
         Yz, Vz = np.where(mask, Y_w, 0.0), np.where(mask, V_w, 1.0)
         W_fe = np.where(mask, 1.0 / Vz, 0.0)
-        sw_fe = W_fe.sum(axis=1)
-        ce_w = (W_fe * Yz).sum(axis=1) / sw_fe
+        sw_fe = row_sum(W_fe)
+        ce_w = row_sum(W_fe * Yz) / sw_fe
         ce_se_w = np.sqrt(1.0 / sw_fe)
         W = np.where(mask, 1.0 / (Vz + t_w[:, None]), 0.0)
-        sw = W.sum(axis=1)
-        mu_w = (W * Yz).sum(axis=1) / sw
+        sw = row_sum(W)
+        mu_w = row_sum(W * Yz) / sw
         var_w = 1.0 / sw
 
         spec = TESTS[test]
@@ -470,7 +475,7 @@ def _fit_rows(
         codes = np.where(one, 4, 0).astype(np.int64) | fit.codes
         if test in ("knha", "adhoc"):
             R = np.where(mask, Yz - mu_w[:, None], 0.0)
-            rss = (W * R * R).sum(axis=1)
+            rss = row_sum(W * R * R)
             factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
             factor = np.ones(m)
             factor[~one] = factor_of(rss[~one], k[~one] - 1).astype(np.float64)
@@ -480,7 +485,7 @@ def _fit_rows(
         pi_half_w = crit * np.sqrt(var_w + t_w)
 
         R_fe = np.where(mask, Yz - ce_w[:, None], 0.0)
-        q = np.where(one, 0.0, np.maximum(0.0, (W_fe * R_fe * R_fe).sum(axis=1)))
+        q = np.where(one, 0.0, np.maximum(0.0, row_sum(W_fe * R_fe * R_fe)))
         q_df = k - 1
         q_p = np.where(one, 1.0, special.chdtrc(q_df, q))
         vt = (kf - 1) / trace_p_rows(W_fe)

@@ -8,6 +8,7 @@ flagged ``NOT_REPRESENTABLE`` with NaN results.
 
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -181,3 +182,15 @@ def test_methods_not_yet_vectorized_are_refused_not_faked() -> None:
     for method in pending:
         with pytest.raises(mm.MetaAnalysisError, match="not vectorized"):
             meta_analysis_many([[0.0, 1.0]], [[1.0, 1.0]], method=method)
+
+
+def test_peak_memory_is_a_small_multiple_of_the_input() -> None:
+    rng = np.random.default_rng(5)
+    Y, V = rng.normal(size=(50_000, 10)), rng.uniform(0.01, 1.0, size=(50_000, 10))
+    tracemalloc.start()
+    try:
+        meta_analysis_many(Y, V, method="DL", progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * (Y.nbytes + V.nbytes)  # the result alone is about 1.4 times the input
