@@ -28,8 +28,14 @@ from ._batch_tau2 import (
     solve_q_rows,
     trace_p_rows,
 )
-from ._batch_types import NOT_CONVERGED, BoolArray, FloatArray, IntArray
-from ._errors import MetaAnalysisError
+from ._batch_types import MULTIMODAL, NOT_CONVERGED, BoolArray, FloatArray, IntArray
+from ._errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    FewStudiesWarning,
+    MetaAnalysisError,
+    MultimodalLikelihoodWarning,
+)
 from ._inference import TESTS, canonical_test, critical_value, critical_values
 from ._validation import check_level, check_number
 from .pooling import meta_analysis
@@ -157,6 +163,8 @@ class BatchResult:
         MetaAnalysisResult
             The row fitted by :func:`~msc_meta.meta_analysis`.
         """
+        if not isinstance(i, (int, np.integer)):
+            raise TypeError(f"a BatchResult is indexed by one row number, not {type(i).__name__}")
         row = range(len(self))[i]
         present = ~np.isnan(self.effect[row]) & ~np.isnan(self.variance[row])
         return meta_analysis(
@@ -472,7 +480,9 @@ def _fit_rows(
         crit = np.full(m, critical_value(level))
         if spec.uses_t:
             crit[~one] = critical_values(level, kf[~one] - 1)
-        codes = np.where(one, 4, 0).astype(np.int64) | fit.codes
+        # k = 1 rows are not fitted (τ² = 0), whatever the estimator said about them
+        fit_codes = np.where(one, 0, fit.codes | np.where(fit.converged, 0, NOT_CONVERGED))
+        codes = np.where(one, FEW_STUDIES, 0).astype(np.int64) | fit_codes
         if test in ("knha", "adhoc"):
             R = np.where(mask, Yz - mu_w[:, None], 0.0)
             rss = row_sum(W * R * R)
@@ -541,9 +551,9 @@ def _fit_rows(
             "pi_low": est - pi_half,
             "pi_high": est + pi_half,
             "k": k,
-            "iterations": fit.iterations,
-            "converged": fit.converged,
-            "codes": codes | np.where(fit.converged, 0, NOT_CONVERGED),
+            "iterations": np.where(one, 0, fit.iterations),
+            "converged": fit.converged | one,
+            "codes": codes,
             "ce_estimate": ce_est,
             "ce_se": ce_se,
             "ce_ci_low": ce_est - ce_half,
@@ -575,8 +585,8 @@ def _fit_one(
 ) -> None:
     """Row ``i`` through the core (numbers the vectorized path cannot represent)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             res = meta_analysis(
                 y, v, method=method, test=test, level=level, tol=control.tol,
                 max_iter=control.max_iter,
@@ -587,6 +597,8 @@ def _fit_one(
                 col[i] = np.nan
         out["codes"][i] |= NOT_REPRESENTABLE
         return
+    # the conditions meta_analysis warned about, as the vectorized rows flag them
+    out["codes"][i] = _codes_of(caught, res.converged)
     for name in _SCALARS:
         if name in ("codes", "k"):
             continue
@@ -594,3 +606,19 @@ def _fit_one(
         out[name][i] = np.nan if value is None else value
     for name in _INTERVALS:
         out[name][i] = getattr(res, name) if q_profile else (np.nan, np.nan)
+
+
+def _codes_of(caught: list[warnings.WarningMessage], converged: bool) -> int:
+    """The bits of ``codes`` for the warnings :func:`~msc_meta.meta_analysis` raised on a row."""
+    code = 0 if converged else NOT_CONVERGED
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, FewStudiesWarning):
+            code |= FEW_STUDIES
+        elif issubclass(w.category, MultimodalLikelihoodWarning):
+            code |= MULTIMODAL
+        elif issubclass(w.category, BoundaryWarning) and text.startswith("Hartung-Knapp"):
+            code |= ZERO_HK_FACTOR
+        elif issubclass(w.category, ConvergenceWarning) and text.startswith("Q-profile"):
+            code |= Q_PROFILE_NOT_CONVERGED
+    return code

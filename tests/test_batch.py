@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import msc_meta as mm
+from msc_meta import batch
 from msc_meta._batch_tau2 import BATCH_TAU2_METHODS
 from msc_meta.batch import (
     FEW_STUDIES,
@@ -194,3 +195,28 @@ def test_peak_memory_is_a_small_multiple_of_the_input() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 3 * (Y.nbytes + V.nbytes)  # the result alone is about 1.4 times the input
+
+
+def test_rows_sent_to_the_core_get_the_same_numbers_and_codes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Y = np.array([[0.5, np.nan, np.nan], [0.2, 0.2, 0.2], [0.1, 0.9, 0.4], [0.3, -0.2, 1.0]])
+    V = np.array([[0.1, np.nan, np.nan], [0.1, 0.2, 0.3], [0.1, 0.1, 0.2], [0.01, 0.02, 0.03]])
+    fast = meta_analysis_many(Y, V, method="SJ", test="knha", q_profile=True)
+    real = batch.batch_working_units
+
+    def refuse_every_row(*args: np.ndarray) -> tuple[np.ndarray, ...]:
+        *units, ok = real(*args)  # type: ignore[arg-type]
+        return (*units, np.zeros_like(ok))
+
+    monkeypatch.setattr(batch, "batch_working_units", refuse_every_row)
+    slow = meta_analysis_many(Y, V, method="SJ", test="knha", q_profile=True)
+    np.testing.assert_array_equal(slow.codes, fast.codes)
+    assert fast.codes[0] == FEW_STUDIES and fast.codes[1] == ZERO_HK_FACTOR
+    pd.testing.assert_frame_equal(slow.to_frame(), fast.to_frame(), rtol=1e-8)
+
+
+def test_indexing_takes_one_row_number() -> None:
+    res = meta_analysis_many([[0.1, 0.2]], [[0.1, 0.1]], method="DL")
+    with pytest.raises(TypeError, match="one row number"):
+        res[0:1]  # type: ignore[index]
