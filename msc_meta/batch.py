@@ -565,6 +565,7 @@ def _fit_rows(
     )  # fmt: skip
     good = ok & np.logical_and.reduce([np.isfinite(out[n]) for n in finite]) & np.isfinite(sw)
     good &= sw > 0.0
+    good &= (fit_codes & MULTIMODAL) == 0  # the core's global search decides these rows
     for i in np.flatnonzero(~good):
         _fit_one(
             out, int(i), Y[i][mask[i]], V[i][mask[i]], method, test, level, control, q_profile

@@ -8,6 +8,7 @@ flagged ``NOT_REPRESENTABLE`` with NaN results.
 
 from __future__ import annotations
 
+import dataclasses
 import tracemalloc
 import warnings
 
@@ -20,6 +21,7 @@ from msc_meta import batch
 from msc_meta._batch_tau2 import BATCH_TAU2_METHODS
 from msc_meta.batch import (
     FEW_STUDIES,
+    MULTIMODAL,
     NOT_REPRESENTABLE,
     ZERO_HK_FACTOR,
     BatchResult,
@@ -220,3 +222,19 @@ def test_indexing_takes_one_row_number() -> None:
     res = meta_analysis_many([[0.1, 0.2]], [[0.1, 0.1]], method="DL")
     with pytest.raises(TypeError, match="one row number"):
         res[0:1]  # type: ignore[index]
+
+
+def test_rows_an_estimator_flags_multimodal_are_fitted_by_the_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def flags_row_1(Y: np.ndarray, V: np.ndarray, mask: np.ndarray, control: object) -> object:
+        fit = BATCH_TAU2_METHODS["DL"](Y, V, mask, control)  # type: ignore[arg-type]
+        codes = np.where(np.arange(len(Y)) == 1, MULTIMODAL, 0)
+        return dataclasses.replace(fit, tau2=fit.tau2 * 7.0, codes=codes)
+
+    monkeypatch.setitem(BATCH_TAU2_METHODS, "REML", flags_row_1)
+    Y = np.array([[0.1, 0.9, 0.4, -0.3], [0.3, -0.2, 1.0, 0.6]])
+    V = np.array([[0.1, 0.1, 0.2, 0.05], [0.01, 0.02, 0.03, 0.02]])
+    res = meta_analysis_many(Y, V, method="REML")
+    assert res.tau2[1] == pytest.approx(mm.meta_analysis(Y[1], V[1]).tau2, rel=1e-12)
+    assert res.tau2[0] != pytest.approx(mm.meta_analysis(Y[0], V[0]).tau2, rel=1e-3)
