@@ -39,6 +39,9 @@ _LAZY: dict[str, str] = {
     "EffectSizes": "effects",
     "MEASURES": "effects",
     "meta_analysis": "pooling",
+    "meta_analysis_many": "batch",
+    "BatchResult": "batch",
+    "batch": "",
     "MetaAnalysisResult": "results",
     "BinaryPooledResult": "results",
     "mantel_haenszel": "binary",
@@ -78,6 +81,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "MEASURES",
     "TAU2_METHODS",
+    "BatchResult",
     "BinaryPooledResult",
     "BoundaryWarning",
     "ConvergenceWarning",
@@ -107,6 +111,7 @@ __all__ = [
     "heterogeneity_table",
     "mantel_haenszel",
     "meta_analysis",
+    "meta_analysis_many",
     "meta_regression",
     "peto",
     "selection_model",
@@ -115,6 +120,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import conversions, datasets
+    from .batch import BatchResult, meta_analysis_many
     from .bias import (
         FailSafeN,
         RankTest,

@@ -26,10 +26,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "tau2 effects conversions conversions._common conversions.change_scores"
         " conversions.groups conversions.medians conversions.percentages"
         " conversions.standard_errors",
-        "heterogeneity _batch_types _batch_iterative",
+        "heterogeneity _batch_types _batch_iterative _batch_tau2",
         "results _refit",
         "pooling binary",
-        "moderators _metareg sensitivity bias heterogeneity_display",
+        "moderators _metareg sensitivity bias heterogeneity_display batch",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
         " plots.diagnostics plots.regplot plots.sensitivity",

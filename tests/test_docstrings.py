@@ -52,6 +52,7 @@ PUBLIC_MODULES = (
     "conversions",
     "tau2",
     "pooling",
+    "batch",
     "binary",
     "heterogeneity",
     "heterogeneity_display",

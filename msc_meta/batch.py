@@ -1,0 +1,624 @@
+"""Many meta-analyses at once: ``meta_analysis_many()`` and :class:`BatchResult`.
+
+The batch engine fits m random-effects (or common-effect) meta-analyses in one
+vectorized pass: simulation studies, subsets of studies, per-variant
+meta-analysis of genome-wide summary statistics. Each row gives what
+:func:`~msc_meta.meta_analysis` gives for it (to rounding); rows the vectorized
+path cannot represent are fitted one at a time by the core, and rows that
+cannot be fitted at all are flagged in ``codes``, never silently wrong.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import special
+from tqdm import tqdm
+
+from ._batch_tau2 import (
+    BATCH_TAU2_METHODS,
+    batch_working_units,
+    row_sum,
+    solve_q_rows,
+    trace_p_rows,
+)
+from ._batch_types import MULTIMODAL, NOT_CONVERGED, BoolArray, FloatArray, IntArray
+from ._errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    FewStudiesWarning,
+    MetaAnalysisError,
+    MultimodalLikelihoodWarning,
+)
+from ._inference import TESTS, canonical_test, critical_value, critical_values
+from ._validation import check_level, check_number
+from .pooling import meta_analysis
+from .results import MetaAnalysisResult
+from .tau2 import Tau2Control, canonical_method
+
+#: Bit flags of :attr:`BatchResult.codes` (besides :data:`NOT_CONVERGED` = 1 and ``MULTIMODAL``
+#: = 2 of the τ² fit). k = 1: no heterogeneity, the test falls back to z.
+FEW_STUDIES = 4
+#: The Hartung-Knapp variance factor is 0 (all effects identical): a zero-width interval.
+ZERO_HK_FACTOR = 8
+#: The Q-profile interval for τ² did not converge.
+Q_PROFILE_NOT_CONVERGED = 16
+#: The row cannot be represented in double precision (meta_analysis refuses it): all NaN.
+NOT_REPRESENTABLE = 32
+
+#: Default budget of array elements per chunk (each of the m x k work arrays): small enough
+#: that the work arrays stay in cache and peak memory is about twice the input (k = 10).
+CHUNK_ELEMENTS = 1 << 16
+
+#: Fields with one number per row, in the order of :meth:`BatchResult.to_frame`.
+_SCALARS = (
+    "estimate", "se", "ci_low", "ci_high", "statistic", "pvalue", "df", "tau2", "tau2_se",
+    "i2", "h2", "q", "q_df", "q_pvalue", "pi_low", "pi_high", "k", "iterations", "converged",
+    "codes", "ce_estimate", "ce_se", "ce_ci_low", "ce_ci_high",
+)  # fmt: skip
+_INTERVALS = ("tau2_ci", "i2_ci", "h2_ci")
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Results of :func:`meta_analysis_many`: one entry per meta-analysis (row).
+
+    The fields carry the names of :class:`~msc_meta.MetaAnalysisResult`, each a
+    1-D array over the rows (the intervals of τ², I² and H² are m x 2).
+
+    Attributes
+    ----------
+    estimate, se, ci_low, ci_high, statistic, pvalue : numpy.ndarray
+        The pooled estimate, its standard error, confidence interval, test statistic and
+        two-sided p-value.
+    df : numpy.ndarray
+        Degrees of freedom of t-based tests (NaN for z, and for rows with k = 1).
+    tau2, tau2_se : numpy.ndarray
+        τ² and its standard error (NaN where the method has none).
+    tau2_ci, i2_ci, h2_ci : numpy.ndarray
+        m x 2 Q-profile intervals (NaN unless ``q_profile=True`` and k >= 2).
+    i2, h2, q, q_df, q_pvalue : numpy.ndarray
+        I² (percent), H², Cochran's Q, its df and p-value.
+    pi_low, pi_high : numpy.ndarray
+        Prediction interval.
+    k : numpy.ndarray
+        Studies per row.
+    iterations : numpy.ndarray
+        Iterations of the τ² estimator (0 for closed forms).
+    converged : numpy.ndarray
+        Whether the τ² estimator converged (False rows are flagged in ``codes``).
+    codes : numpy.ndarray
+        Bit flags per row: 1 not converged, 2 multimodal likelihood, 4 k = 1 (test falls back
+        to z), 8 Hartung-Knapp factor 0, 16 Q-profile not converged, 32 not representable
+        (every number NaN; :func:`~msc_meta.meta_analysis` refuses the row).
+    ce_estimate, ce_se, ce_ci_low, ce_ci_high : numpy.ndarray
+        The common-effect estimate and its z interval.
+    method, test : str
+        Canonical τ² method and test codes.
+    level : float
+        Confidence level.
+    effect, variance : numpy.ndarray
+        The m x k inputs (NaN = absent), for :meth:`__getitem__`.
+    groups : pandas.Index or None
+        Group labels of a long DataFrame input (the rows' names in :meth:`to_frame`).
+    tol, max_iter : float, int
+        Convergence options.
+    """
+
+    estimate: FloatArray
+    se: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    statistic: FloatArray
+    pvalue: FloatArray
+    df: FloatArray
+    tau2: FloatArray
+    tau2_se: FloatArray
+    tau2_ci: FloatArray
+    i2_ci: FloatArray
+    h2_ci: FloatArray
+    i2: FloatArray
+    h2: FloatArray
+    q: FloatArray
+    q_df: IntArray
+    q_pvalue: FloatArray
+    pi_low: FloatArray
+    pi_high: FloatArray
+    k: IntArray
+    iterations: IntArray
+    converged: BoolArray
+    codes: IntArray
+    ce_estimate: FloatArray
+    ce_se: FloatArray
+    ce_ci_low: FloatArray
+    ce_ci_high: FloatArray
+    method: str
+    test: str
+    level: float
+    effect: FloatArray
+    variance: FloatArray
+    groups: pd.Index | None
+    tol: float
+    max_iter: int
+
+    def __len__(self) -> int:
+        return int(self.estimate.shape[0])
+
+    def __getitem__(self, i: int) -> MetaAnalysisResult:
+        """The full :func:`~msc_meta.meta_analysis` result of row ``i`` (a refit, same options).
+
+        Parameters
+        ----------
+        i : int
+            Row number (negative counts from the end).
+
+        Returns
+        -------
+        MetaAnalysisResult
+            The row fitted by :func:`~msc_meta.meta_analysis`.
+        """
+        if not isinstance(i, (int, np.integer)):
+            raise TypeError(f"a BatchResult is indexed by one row number, not {type(i).__name__}")
+        row = range(len(self))[i]
+        present = ~np.isnan(self.effect[row]) & ~np.isnan(self.variance[row])
+        return meta_analysis(
+            self.effect[row][present],
+            self.variance[row][present],
+            method=self.method,
+            test=self.test,
+            level=self.level,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per meta-analysis, one column per field (intervals as ``*_low``/``*_high``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the group labels of a long input, else 0..m-1.
+        """
+        cols: dict[str, Any] = {name: getattr(self, name) for name in _SCALARS}
+        for name in _INTERVALS:
+            ci = getattr(self, name)
+            cols[f"{name}_low"], cols[f"{name}_high"] = ci[:, 0], ci[:, 1]
+        return pd.DataFrame(cols, index=self.groups)
+
+    def summary(self) -> str:
+        """Counts of rows, of flagged rows, and the ranges of the main numbers.
+
+        Returns
+        -------
+        str
+            A few lines of plain text.
+        """
+        m = len(self)
+        lines = [
+            f"{m} meta-analyses (method {self.method}, test {self.test}, level {self.level:g}); "
+            f"k from {int(self.k.min()) if m else 0} to {int(self.k.max()) if m else 0}",
+            f"not converged: {int((~self.converged).sum())}",
+        ]
+        for bit, name in (
+            (FEW_STUDIES, "k = 1"),
+            (ZERO_HK_FACTOR, "Hartung-Knapp factor 0"),
+            (Q_PROFILE_NOT_CONVERGED, "Q-profile not converged"),
+            (NOT_REPRESENTABLE, "not representable"),
+        ):
+            n = int(((self.codes & bit) != 0).sum())
+            if n:
+                lines.append(f"{name}: {n}")
+        for name in ("estimate", "tau2", "i2"):
+            x = getattr(self, name)
+            if np.isfinite(x).any():
+                lines.append(f"{name}: {np.nanmin(x):.4g} to {np.nanmax(x):.4g}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_2d(x: ArrayLike, name: str) -> FloatArray:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MetaAnalysisError(f"{name} cannot be read as an array of numbers") from None
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2:
+        raise MetaAnalysisError(f"{name} must be 2-D (meta-analyses x studies); it is {a.ndim}-D")
+    return a
+
+
+def _check_cells(a: FloatArray, name: str, positive: bool) -> None:
+    """Raise on the first infinite (or, if ``positive``, non-positive) cell, naming it."""
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(a) | ((a <= 0.0) if positive else False)
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        rule = "> 0 and finite" if positive else "finite"
+        raise MetaAnalysisError(
+            f"{name}[{i}, {j}] = {a[i, j]:.6g} is not allowed; values must be {rule} "
+            "(use NaN for an absent study)"
+        )
+
+
+def _long_to_wide(
+    data: pd.DataFrame, group: str, effect: str, variance: str
+) -> tuple[FloatArray, FloatArray, pd.Index]:
+    for arg, col in (("group", group), ("effect", effect), ("variance", variance)):
+        if col not in data.columns:
+            raise MetaAnalysisError(
+                f"{arg}={col!r} is not a column of data; its columns are: "
+                + ", ".join(map(str, data.columns))
+            )
+    codes, groups = pd.factorize(data[group], sort=False)
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise MetaAnalysisError(f"data[{group!r}] is missing in row {i}; every row needs a group")
+    pos = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    Y = np.full((len(groups), int(pos.max()) + 1 if len(pos) else 0), np.nan)
+    V = Y.copy()
+    Y[codes, pos] = pd.to_numeric(data[effect]).to_numpy(dtype=np.float64)
+    V[codes, pos] = pd.to_numeric(data[variance]).to_numpy(dtype=np.float64)
+    return Y, V, pd.Index(groups, name=group)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def meta_analysis_many(
+    effect: ArrayLike | str | None = None,
+    variance: ArrayLike | str | None = None,
+    *,
+    se: ArrayLike | None = None,
+    data: pd.DataFrame | None = None,
+    group: str | None = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    q_profile: bool = False,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> BatchResult:
+    """Fit many meta-analyses at once, each as :func:`~msc_meta.meta_analysis` would.
+
+    Parameters
+    ----------
+    effect : array-like or str, optional
+        m x k effects, one meta-analysis per row, NaN for an absent study (rows may have
+        different k); or, with ``data``, the name of its effect column.
+    variance : array-like or str, optional
+        m x k sampling variances (> 0), NaN where absent; or, with ``data``, a column name.
+    se : array-like, optional
+        m x k standard errors, instead of ``variance``.
+    data : pandas.DataFrame, optional
+        A long table: one study per line, with ``group``, ``effect`` and ``variance`` columns.
+    group : str, optional
+        The column of ``data`` naming each line's meta-analysis (rows in order of appearance).
+    method : str, default "REML"
+        τ² estimator, a code of :data:`msc_meta.tau2.TAU2_METHODS` (every one is vectorized).
+    test : {"z", "t", "knha", "adhoc"}, default "z"
+        Test of the pooled estimate, as in :func:`~msc_meta.meta_analysis`.
+    level : float, default 0.95
+        Confidence level in (0, 1).
+    tol : float, default 1e-10
+        Relative convergence threshold of iterative estimators and of the Q-profile search.
+    max_iter : int, default 1000
+        Iteration limit of the same searches.
+    q_profile : bool, default False
+        Also compute Q-profile intervals for τ², I² and H² (vectorized root finding).
+    chunk_size : int, optional
+        Rows per chunk; by default about 2**16 array elements per chunk, so peak memory is a
+        small multiple of the input.
+    progress : bool, optional
+        Show a tqdm progress bar: True always, False never, None (default) when the run
+        takes longer than 2 s.
+
+    Returns
+    -------
+    BatchResult
+        One entry per row, with the field names of :class:`~msc_meta.MetaAnalysisResult`,
+        ``converged`` and ``codes`` (bit flags, see :class:`BatchResult`).
+
+    Raises
+    ------
+    MetaAnalysisError
+        Unknown or not yet vectorized method, unknown test, level outside (0, 1), arrays of
+        different shapes, infinite values, non-positive variances, a row with no study.
+
+    Notes
+    -----
+    Each row is centred and rescaled by powers of two as in
+    :func:`~msc_meta.tau2.working_units`, and every formula of
+    :func:`~msc_meta.meta_analysis` is applied to all rows of a chunk at once, with absent
+    studies carrying weight 0. Rows that the core would refuse (numbers beyond double
+    precision) are flagged ``NOT_REPRESENTABLE`` with NaN results; no warnings are issued per
+    row, their conditions are in ``codes`` instead.
+
+    References
+    ----------
+    .. [1] DerSimonian R, Laird N (1986). Meta-analysis in clinical trials.
+       Control Clin Trials 7(3):177-188.
+    .. [2] Viechtbauer W (2007). Confidence intervals for the amount of
+       heterogeneity in meta-analysis. Stat Med 26(1):37-52.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import msc_meta as mm
+    >>> y = np.array([[0.1, 0.3, 0.35, np.nan], [-0.2, 0.0, 0.4, 0.5]])
+    >>> v = np.array([[0.01, 0.02, 0.015, np.nan], [0.03, 0.01, 0.02, 0.04]])
+    >>> res = mm.meta_analysis_many(y, v, method="DL")
+    >>> res.k.tolist(), res.estimate.round(4).tolist()
+    ([3, 4], [0.2323, 0.1633])
+    >>> round(res[1].estimate, 4)
+    0.1633
+    """
+    groups = None
+    if data is not None:
+        if (
+            not isinstance(group, str)
+            or not isinstance(effect, str)
+            or not isinstance(variance, str)
+        ):
+            raise MetaAnalysisError(
+                "with data=, give group=, effect= and variance= as column names of data"
+            )
+        Y, V, groups = _long_to_wide(data, group, effect, variance)
+    else:
+        if effect is None or isinstance(effect, str):
+            raise MetaAnalysisError("effect= must be an m x k array (or a column name with data=)")
+        if (variance is None) == (se is None):
+            raise MetaAnalysisError("give exactly one of variance= and se=")
+        Y = _as_2d(effect, "effect")
+        if se is not None:
+            S = _as_2d(se, "se")
+            _check_cells(S, "se", positive=True)
+            V = S * S
+        else:
+            V = _as_2d(variance, "variance")  # type: ignore[arg-type]
+    if Y.shape != V.shape:
+        raise MetaAnalysisError(
+            f"effect has shape {Y.shape} but {'se' if se is not None else 'variance'} has "
+            f"shape {V.shape}; they must match (meta-analyses x studies)"
+        )
+    _check_cells(Y, "effect", positive=False)
+    _check_cells(V, "variance", positive=True)
+    mask = ~np.isnan(Y) & ~np.isnan(V)
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if empty.size:
+        raise MetaAnalysisError(
+            f"row {int(empty[0])} of effect has no study with both an effect and a variance; "
+            "every meta-analysis needs at least one"
+        )
+
+    method_code = canonical_method(method)
+    if method_code not in BATCH_TAU2_METHODS:
+        raise MetaAnalysisError(
+            f"method={method!r} is not vectorized in the batch engine yet; use one of "
+            + ", ".join(BATCH_TAU2_METHODS)
+        )
+    test_code = canonical_test(test)
+    level = check_level(level)
+    tol = check_number(tol, "tol", low=0.0)
+    max_iter = int(check_number(max_iter, "max_iter", integer=True, low=1, strict=False))
+    control = Tau2Control(tol, max_iter)
+
+    m, k_max = Y.shape
+    step = chunk_size or max(1, CHUNK_ELEMENTS // max(1, k_max))
+    step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
+    out: dict[str, Any] = {}
+    starts = range(0, m, step)
+    bar = tqdm(
+        starts, disable=progress is False or len(starts) < 2, delay=0.0 if progress else 2.0
+    )
+    for start in bar:
+        sl = slice(start, start + step)
+        part = _fit_rows(Y[sl], V[sl], mask[sl], method_code, test_code, level, control, q_profile)
+        if not out:  # the whole result, filled chunk by chunk (no second copy)
+            out = {n: np.empty((m, *a.shape[1:]), a.dtype) for n, a in part.items()}
+        for name, values in part.items():
+            out[name][sl] = values
+    return BatchResult(
+        **out,
+        method=method_code,
+        test=test_code,
+        level=level,
+        effect=Y,
+        variance=V,
+        groups=groups,
+        tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def _fit_rows(
+    Y: FloatArray,
+    V: FloatArray,
+    mask: BoolArray,
+    method: str,
+    test: str,
+    level: float,
+    control: Tau2Control,
+    q_profile: bool,
+) -> dict[str, Any]:
+    """Every number of :class:`BatchResult` for one chunk of rows."""
+    m = Y.shape[0]
+    k = mask.sum(axis=1).astype(np.int64)
+    kf = k.astype(np.float64)
+    one = k == 1
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask)
+        fit = BATCH_TAU2_METHODS[method](Y_w, V_w, mask, control)
+        t_w = np.where(one, 0.0, fit.tau2)
+        Yz, Vz = np.where(mask, Y_w, 0.0), np.where(mask, V_w, 1.0)
+        W_fe = np.where(mask, 1.0 / Vz, 0.0)
+        sw_fe = row_sum(W_fe)
+        ce_w = row_sum(W_fe * Yz) / sw_fe
+        ce_se_w = np.sqrt(1.0 / sw_fe)
+        W = np.where(mask, 1.0 / (Vz + t_w[:, None]), 0.0)
+        sw = row_sum(W)
+        mu_w = row_sum(W * Yz) / sw
+        var_w = 1.0 / sw
+
+        spec = TESTS[test]
+        uses_t = spec.uses_t & ~one
+        df = np.where(uses_t, kf - 1, np.nan)
+        crit = np.full(m, critical_value(level))
+        if spec.uses_t:
+            crit[~one] = critical_values(level, kf[~one] - 1)
+        # k = 1 rows are not fitted (τ² = 0), whatever the estimator said about them
+        fit_codes = np.where(one, 0, fit.codes | np.where(fit.converged, 0, NOT_CONVERGED))
+        codes = np.where(one, FEW_STUDIES, 0).astype(np.int64) | fit_codes
+        if test in ("knha", "adhoc"):
+            R = np.where(mask, Yz - mu_w[:, None], 0.0)
+            rss = row_sum(W * R * R)
+            factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
+            factor = np.ones(m)
+            factor[~one] = factor_of(rss[~one], k[~one] - 1).astype(np.float64)
+            codes |= np.where(factor == 0.0, ZERO_HK_FACTOR, 0)
+            var_w = var_w * factor
+        se_w = np.sqrt(var_w)
+        pi_half_w = crit * np.sqrt(var_w + t_w)
+
+        R_fe = np.where(mask, Yz - ce_w[:, None], 0.0)
+        q = np.where(one, 0.0, np.maximum(0.0, row_sum(W_fe * R_fe * R_fe)))
+        q_df = k - 1
+        q_p = np.where(one, 1.0, special.chdtrc(q_df, q))
+        vt = (kf - 1) / trace_p_rows(W_fe)
+        if method == "EE":
+            i2 = np.where(q > 0.0, np.maximum(0.0, 100.0 * (q - q_df) / q), 0.0)
+            h2 = q / q_df
+        else:
+            i2 = 100.0 * t_w / (vt + t_w)
+            h2 = t_w / vt + 1.0
+        i2 = np.where(one, 0.0, i2)
+        h2 = np.where(one, 1.0, h2)
+        ci_w = np.full((m, 2), np.nan)
+        if q_profile:
+            alpha = 1.0 - level
+            rows = np.flatnonzero(~one)
+            for j, tail in enumerate((alpha / 2, 1 - alpha / 2)):
+                target = special.chdtri(q_df[rows], tail)
+                root, conv = solve_q_rows(Y_w[rows], V_w[rows], mask[rows], target, control)
+                ci_w[rows, j] = root
+                codes[rows] |= np.where(conv, 0, Q_PROFILE_NOT_CONVERGED)
+        e1, e2 = exponent, 2 * exponent
+        est = center + np.ldexp(mu_w, e1)
+        se_ = np.ldexp(se_w, e1)
+        half = np.ldexp(crit * se_w, e1)
+        pi_half = np.ldexp(pi_half_w, e1)
+        ce_est = center + np.ldexp(ce_w, e1)
+        ce_se = np.ldexp(ce_se_w, e1)
+        ce_half = critical_value(level) * ce_se
+        with_se = ~one & ~np.isnan(fit.se)
+        tau2_se = np.where(with_se, np.ldexp(np.where(with_se, fit.se, 0.0), e2), np.nan)
+        stat = np.where(se_ > 0, est / se_, np.where(est != 0, np.copysign(np.inf, est), np.nan))
+        a = -np.abs(stat)
+        p = 2.0 * np.where(uses_t, special.stdtr(np.where(uses_t, df, 1.0), a), special.ndtr(a))
+        p = np.where(np.isnan(stat), 1.0, p)
+        out: dict[str, Any] = {
+            "estimate": est,
+            "se": se_,
+            "ci_low": est - half,
+            "ci_high": est + half,
+            "statistic": stat,
+            "pvalue": p,
+            "df": df,
+            "tau2": np.ldexp(t_w, e2),
+            "tau2_se": tau2_se,
+            "tau2_ci": np.ldexp(ci_w, e2[:, None]),
+            "i2": i2,
+            "i2_ci": 100.0 * ci_w / (vt[:, None] + ci_w),
+            "h2": h2,
+            "h2_ci": ci_w / vt[:, None] + 1.0,
+            "q": q,
+            "q_df": q_df,
+            "q_pvalue": q_p,
+            "pi_low": est - pi_half,
+            "pi_high": est + pi_half,
+            "k": k,
+            "iterations": np.where(one, 0, fit.iterations),
+            "converged": fit.converged | one,
+            "codes": codes,
+            "ce_estimate": ce_est,
+            "ce_se": ce_se,
+            "ce_ci_low": ce_est - ce_half,
+            "ce_ci_high": ce_est + ce_half,
+        }
+    finite = (
+        "estimate", "se", "ci_low", "ci_high", "tau2", "pi_low", "pi_high", "i2", "h2", "q",
+        "ce_estimate", "ce_se",
+    )  # fmt: skip
+    good = ok & np.logical_and.reduce([np.isfinite(out[n]) for n in finite]) & np.isfinite(sw)
+    good &= sw > 0.0
+    good &= (fit_codes & MULTIMODAL) == 0  # the core's global search decides these rows
+    for i in np.flatnonzero(~good):
+        _fit_one(
+            out, int(i), Y[i][mask[i]], V[i][mask[i]], method, test, level, control, q_profile
+        )
+    return out
+
+
+def _fit_one(
+    out: dict[str, Any],
+    i: int,
+    y: FloatArray,
+    v: FloatArray,
+    method: str,
+    test: str,
+    level: float,
+    control: Tau2Control,
+    q_profile: bool,
+) -> None:
+    """Row ``i`` through the core (numbers the vectorized path cannot represent)."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = meta_analysis(
+                y, v, method=method, test=test, level=level, tol=control.tol,
+                max_iter=control.max_iter,
+            )  # fmt: skip
+    except (MetaAnalysisError, ArithmeticError):  # the core refuses (or fails on) the row
+        for col in out.values():
+            if col.dtype.kind == "f":
+                col[i] = np.nan
+        out["codes"][i] |= NOT_REPRESENTABLE
+        return
+    # the conditions meta_analysis warned about, as the vectorized rows flag them
+    out["codes"][i] = _codes_of(caught, res.converged)
+    for name in _SCALARS:
+        if name in ("codes", "k"):
+            continue
+        value = getattr(res, name)
+        out[name][i] = np.nan if value is None else value
+    for name in _INTERVALS:
+        out[name][i] = getattr(res, name) if q_profile else (np.nan, np.nan)
+
+
+def _codes_of(caught: list[warnings.WarningMessage], converged: bool) -> int:
+    """The bits of ``codes`` for the warnings :func:`~msc_meta.meta_analysis` raised on a row."""
+    code = 0 if converged else NOT_CONVERGED
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, FewStudiesWarning):
+            code |= FEW_STUDIES
+        elif issubclass(w.category, MultimodalLikelihoodWarning):
+            code |= MULTIMODAL
+        elif issubclass(w.category, BoundaryWarning) and text.startswith("Hartung-Knapp"):
+            code |= ZERO_HK_FACTOR
+        elif issubclass(w.category, ConvergenceWarning) and text.startswith("Q-profile"):
+            code |= Q_PROFILE_NOT_CONVERGED
+    return code

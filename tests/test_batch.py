@@ -1,0 +1,234 @@
+"""The batch engine: every row of ``meta_analysis_many`` equals ``meta_analysis`` on that row.
+
+Agreement is to 1e-8 relative, with an absolute floor per row: the row's working unit (the
+square root of its median variance) for locations and spreads, the median variance for τ²
+and its SE and interval, and 1 for p-values, Q, I² and H². Rows the core refuses are
+flagged ``NOT_REPRESENTABLE`` with NaN results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tracemalloc
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import msc_meta as mm
+from msc_meta import batch
+from msc_meta._batch_tau2 import BATCH_TAU2_METHODS
+from msc_meta.batch import (
+    FEW_STUDIES,
+    MULTIMODAL,
+    NOT_REPRESENTABLE,
+    ZERO_HK_FACTOR,
+    BatchResult,
+    meta_analysis_many,
+)
+from msc_meta.tau2 import TAU2_METHODS
+
+CLOSED_FORMS = ("EE", "DL", "HE", "HS", "HSk", "SJ")
+TESTS = ("z", "t", "knha", "adhoc")
+RTOL = 1e-8
+LOCATION = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "ce_estimate", "ce_se")
+VARIANCE = ("tau2", "tau2_se", "tau2_ci")
+UNIT = ("statistic", "pvalue", "i2", "h2", "q", "q_pvalue", "i2_ci", "h2_ci")
+
+
+def _random_rows(m: int, k_max: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with k from 1 to k_max, effects on many scales, variances over many decades."""
+    rng = np.random.default_rng(seed)
+    offset = rng.choice([0.0, 1.0, -3.0, 1e6], size=(m, 1))
+    vscale = 10.0 ** rng.integers(-8, 9, size=(m, 1))
+    spread = rng.choice([0.1, 1.0, 4.0], size=(m, 1))
+    V = vscale * np.exp(spread * rng.normal(size=(m, k_max)))
+    tau = rng.choice([0.0, 0.1, 1.0, 10.0], size=(m, 1)) * np.sqrt(vscale)
+    Y = offset + tau * rng.normal(size=(m, k_max)) + np.sqrt(V) * rng.normal(size=(m, k_max))
+    Y = np.where(rng.random((m, 1)) < 0.1, offset, Y)  # identical effects: tau2 on the boundary
+    k = rng.integers(1, k_max + 1, size=m)
+    k[:4] = [1, 2, 2, k_max]
+    absent = np.arange(k_max)[None, :] >= k[:, None]
+    # absent studies anywhere in the row, not only at its end
+    perm = rng.permuted(np.broadcast_to(np.arange(k_max), (m, k_max)), axis=1)
+    absent = np.take_along_axis(absent, np.argsort(perm, axis=1), axis=1)
+    Y[absent] = np.nan
+    V[absent] = np.nan
+    return Y, V
+
+
+def _one(res: BatchResult, i: int) -> mm.MetaAnalysisResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return res[i]
+
+
+def _compare(res: BatchResult, V: np.ndarray, rows: range | np.ndarray, q_profile: bool) -> None:
+    for i in rows:
+        one = _one(res, int(i))
+        vmed = float(np.nanmedian(V[i]))
+        floors = {**dict.fromkeys(LOCATION, np.sqrt(vmed)), **dict.fromkeys(VARIANCE, vmed)}
+        fields = LOCATION + VARIANCE + UNIT if q_profile else LOCATION + VARIANCE[:2] + UNIT[:6]
+        for name in fields:
+            got = np.atleast_1d(np.asarray(getattr(res, name)[i], dtype=float))
+            want = getattr(one, name)
+            want = np.atleast_1d(np.asarray(np.nan if want is None else want, dtype=float))
+            assert np.array_equal(np.isnan(got), np.isnan(want)), (name, i, got, want)
+            ok = ~np.isnan(want)
+            floor = floors.get(name, 1.0)
+            same = got[ok] == want[ok]  # also +-inf statistics at a zero standard error
+            with np.errstate(invalid="ignore"):
+                err = np.abs(got[ok] - want[ok]) / np.maximum(np.abs(want[ok]), floor)
+            assert (same | (err <= RTOL)).all(), (name, i, got, want)
+        assert res.k[i] == one.k and res.q_df[i] == one.q_df
+        assert np.isnan(res.df[i]) if one.df is None else res.df[i] == one.df
+
+
+def test_registry_has_every_method_of_the_core_under_its_code() -> None:
+    assert set(CLOSED_FORMS) < set(BATCH_TAU2_METHODS) == set(TAU2_METHODS)
+
+
+def test_thousands_of_random_rows_equal_meta_analysis_dl_with_q_profile() -> None:
+    Y, V = _random_rows(2000, 60, seed=1)
+    res = meta_analysis_many(Y, V, method="DL", q_profile=True)
+    assert res.converged.all()
+    _compare(res, V, range(len(res)), q_profile=True)
+
+
+@pytest.mark.parametrize("method", sorted(TAU2_METHODS))
+@pytest.mark.parametrize("test", TESTS)
+def test_random_rows_equal_meta_analysis_every_method_and_test(method: str, test: str) -> None:
+    seed = 10 * sorted(TAU2_METHODS).index(method) + TESTS.index(test)
+    Y, V = _random_rows(150, 30, seed=seed)
+    res = meta_analysis_many(Y, V, method=method, test=test)
+    _compare(res, V, range(len(res)), q_profile=False)
+
+
+def test_k1_boundary_and_zero_hartung_knapp_factor_are_flagged() -> None:
+    Y = np.array([[0.5, np.nan, np.nan], [0.2, 0.2, 0.2], [0.1, 0.9, np.nan]])
+    V = np.array([[0.1, np.nan, np.nan], [0.1, 0.2, 0.3], [0.1, 0.1, np.nan]])
+    res = meta_analysis_many(Y, V, method="DL", test="knha")
+    assert res.codes[0] & FEW_STUDIES and np.isnan(res.df[0])
+    assert res.tau2[1] == 0.0 and res.codes[1] & ZERO_HK_FACTOR
+    assert res.codes[2] == 0 and res.df[2] == 1.0
+    _compare(res, V, range(3), q_profile=False)
+
+
+def test_rows_the_core_refuses_are_flagged_and_nan() -> None:
+    Y = np.array([[0.0, 1.0], [0.0, 1.0]])
+    V = np.array([[1e-300, 1e300], [0.1, 0.2]])
+    with pytest.raises(mm.MetaAnalysisError):
+        mm.meta_analysis(Y[0], V[0], method="DL")
+    res = meta_analysis_many(Y, V, method="DL")
+    assert res.codes[0] & NOT_REPRESENTABLE and np.isnan(res.estimate[0])
+    assert res.codes[1] == 0 and np.isfinite(res.estimate[1])
+
+
+def test_extreme_rows_match_or_are_refused_like_the_core() -> None:
+    Y = np.array([[1e-200, 2e-200, 3e-200], [1e150, 3e150, -2e150], [1e300, -1e300, 0.0]])
+    V = np.array([[1e-300, 1e-300, 2e-300], [1e300, 2e300, 1e299], [1e290, 1e290, 1e290]])
+    res = meta_analysis_many(Y, V, method="DL", q_profile=True)
+    _compare(res, V, range(2), q_profile=True)
+    with pytest.raises(mm.MetaAnalysisError, match="Q cannot be represented"):
+        mm.meta_analysis(Y[2], V[2], method="DL")
+    assert res.codes[2] & NOT_REPRESENTABLE and np.isnan(res.tau2[2])
+
+
+def test_chunks_long_form_and_se_give_the_same_numbers() -> None:
+    Y, V = _random_rows(300, 8, seed=3)
+    whole = meta_analysis_many(Y, V, method="HE").to_frame()
+    chunked = meta_analysis_many(Y, V, method="HE", chunk_size=7, progress=False).to_frame()
+    pd.testing.assert_frame_equal(whole, chunked)
+    by_se = meta_analysis_many(Y, se=np.sqrt(V), method="HE").to_frame()
+    pd.testing.assert_frame_equal(whole, by_se, rtol=1e-12)
+    rows, cols = np.nonzero(~np.isnan(Y))
+    long = pd.DataFrame({"g": rows, "y": Y[rows, cols], "v": V[rows, cols]})
+    res = meta_analysis_many("y", "v", data=long, group="g", method="HE")
+    frame = res.to_frame()
+    assert list(frame.index) == list(range(300)) and frame.index.name == "g"
+    np.testing.assert_allclose(frame["estimate"], whole["estimate"], rtol=1e-12)
+
+
+def test_result_object() -> None:
+    Y, V = _random_rows(50, 6, seed=4)
+    res = meta_analysis_many(Y, V, method="SJ", q_profile=True)
+    assert len(res) == 50
+    frame = res.to_frame()
+    assert {"estimate", "tau2_ci_low", "i2_ci_high", "codes", "converged"} <= set(frame.columns)
+    assert "50 meta-analyses" in res.summary() and "<pre>" in res._repr_html_()
+    assert res[-1].estimate == pytest.approx(res.estimate[-1], rel=1e-8)
+    with pytest.raises(IndexError):
+        res[50]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"effect": np.zeros((2, 3)), "variance": np.ones((2, 2))}, "shape"),
+        ({"effect": [[0.0, np.inf]], "variance": [[1.0, 1.0]]}, r"effect\[0, 1\]"),
+        ({"effect": [[0.0, 1.0]], "variance": [[1.0, 0.0]]}, r"variance\[0, 1\]"),
+        ({"effect": [[0.0, 1.0], [np.nan, np.nan]], "variance": np.ones((2, 2))}, "row 1"),
+        ({"effect": [[0.0, 1.0]], "variance": [[1.0, 1.0]], "method": "XX"}, "method"),
+        ({"effect": [[0.0, 1.0]], "variance": [[1.0, 1.0]], "test": "w"}, "test"),
+        ({"effect": [[0.0, 1.0]]}, "variance"),
+        ({"effect": "y", "variance": "v", "data": pd.DataFrame({"y": [1]}), "group": "g"}, "g"),
+    ],
+)
+def test_bad_input_names_argument_and_cell(kwargs: dict[str, object], message: str) -> None:
+    kwargs.setdefault("method", "DL")
+    with pytest.raises(mm.MetaAnalysisError, match=message):
+        meta_analysis_many(**kwargs)  # type: ignore[arg-type]
+
+
+def test_peak_memory_is_a_small_multiple_of_the_input() -> None:
+    rng = np.random.default_rng(5)
+    Y, V = rng.normal(size=(50_000, 10)), rng.uniform(0.01, 1.0, size=(50_000, 10))
+    tracemalloc.start()
+    try:
+        meta_analysis_many(Y, V, method="DL", progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * (Y.nbytes + V.nbytes)  # the result alone is about 1.4 times the input
+
+
+def test_rows_sent_to_the_core_get_the_same_numbers_and_codes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Y = np.array([[0.5, np.nan, np.nan], [0.2, 0.2, 0.2], [0.1, 0.9, 0.4], [0.3, -0.2, 1.0]])
+    V = np.array([[0.1, np.nan, np.nan], [0.1, 0.2, 0.3], [0.1, 0.1, 0.2], [0.01, 0.02, 0.03]])
+    fast = meta_analysis_many(Y, V, method="SJ", test="knha", q_profile=True)
+    real = batch.batch_working_units
+
+    def refuse_every_row(*args: np.ndarray) -> tuple[np.ndarray, ...]:
+        *units, ok = real(*args)  # type: ignore[arg-type]
+        return (*units, np.zeros_like(ok))
+
+    monkeypatch.setattr(batch, "batch_working_units", refuse_every_row)
+    slow = meta_analysis_many(Y, V, method="SJ", test="knha", q_profile=True)
+    np.testing.assert_array_equal(slow.codes, fast.codes)
+    assert fast.codes[0] == FEW_STUDIES and fast.codes[1] == ZERO_HK_FACTOR
+    pd.testing.assert_frame_equal(slow.to_frame(), fast.to_frame(), rtol=1e-8)
+
+
+def test_indexing_takes_one_row_number() -> None:
+    res = meta_analysis_many([[0.1, 0.2]], [[0.1, 0.1]], method="DL")
+    with pytest.raises(TypeError, match="one row number"):
+        res[0:1]  # type: ignore[index]
+
+
+def test_rows_an_estimator_flags_multimodal_are_fitted_by_the_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def flags_row_1(Y: np.ndarray, V: np.ndarray, mask: np.ndarray, control: object) -> object:
+        fit = BATCH_TAU2_METHODS["DL"](Y, V, mask, control)  # type: ignore[arg-type]
+        codes = np.where(np.arange(len(Y)) == 1, MULTIMODAL, 0)
+        return dataclasses.replace(fit, tau2=fit.tau2 * 7.0, codes=codes)
+
+    monkeypatch.setitem(BATCH_TAU2_METHODS, "REML", flags_row_1)
+    Y = np.array([[0.1, 0.9, 0.4, -0.3], [0.3, -0.2, 1.0, 0.6]])
+    V = np.array([[0.1, 0.1, 0.2, 0.05], [0.01, 0.02, 0.03, 0.02]])
+    res = meta_analysis_many(Y, V, method="REML")
+    assert res.tau2[1] == pytest.approx(mm.meta_analysis(Y[1], V[1]).tau2, rel=1e-12)
+    assert res.tau2[0] != pytest.approx(mm.meta_analysis(Y[0], V[0]).tau2, rel=1e-3)
