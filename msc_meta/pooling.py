@@ -425,6 +425,7 @@ def _fit(
         ci_ok = True
         if k >= 2:
             vt = typical_variance(v_w)
+            _check_representable({"the typical within-study variance": vt})
             if method == "EE":
                 i2, h2 = i2_from_q(qt.q, qt.df), h2_from_q(qt.q, qt.df)
             else:
@@ -515,7 +516,8 @@ def _in_data_units(convert: Callable[[float], float], x: float, name: str) -> fl
 def _check_representable(values: dict[str, float]) -> None:
     """Raise naming the first statistic that over- or underflowed in working units."""
     for name, x in values.items():
-        if not math.isfinite(x) or (name == "the sum of the weights" and x == 0.0):
+        positive = name in ("the sum of the weights", "the typical within-study variance")
+        if not math.isfinite(x) or (positive and x == 0.0):
             raise MetaAnalysisError(
                 f"{name} cannot be represented in double precision for these effects and "
                 "variances (they span too many orders of magnitude)"

@@ -894,6 +894,13 @@ def fit_working(
                 "Q cannot be represented in double precision: the effects differ from each "
                 "other by more than about 1e154 times their standard errors"
             )
+        if not math.isfinite(float(w @ w)):
+            # the estimators and the traces of P use sums of squared weights
+            raise MetaAnalysisError(
+                "the squared weights cannot be represented in double precision: the "
+                "variances are too small for the spread of the effects (they span too many "
+                "orders of magnitude)"
+            )
         return TAU2_METHODS[method](y, v, X, control)
 
 

@@ -218,6 +218,17 @@ def test_an_unrepresentable_q_is_an_error_naming_it(method: str) -> None:
         mm.meta_analysis([1e155, 2e155, -1e155], [1.0, 1.0, 1.0], method=method)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_an_unrepresentable_typical_variance_is_an_error_naming_it(method: str) -> None:
+    # effects near the largest double and variances 1.7e308: in working units the weights
+    # overflow and the typical variance is 0; DL raised ZeroDivisionError in i2_from_tau2
+    # (found by the batch engine, which flags such rows)
+    with pytest.raises(
+        mm.MetaAnalysisError, match=r"cannot be represented|too large|too far apart"
+    ):
+        mm.meta_analysis([1e308, -1e308, -1e308], [1.7e308] * 3, method=method)
+
+
 def test_variances_too_far_apart_for_one_scale_is_an_error_naming_the_study() -> None:
     with pytest.raises(mm.MetaAnalysisError, match=r"variance\[0\] = 4.94066e-324"):
         mm.meta_analysis([0.1, 0.2, 0.3], [5e-324, 1e300, 1e300])
