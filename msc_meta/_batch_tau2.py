@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._batch_iterative import ITERATIVE_BATCH_METHODS
+from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others
 from ._batch_types import NOT_CONVERGED, BatchTau2, BatchTau2Fit, BoolArray, FloatArray, IntArray
-from .tau2 import _TINY, Tau2Control, _others
+from .tau2 import _TINY, Tau2Control
 
 
 def row_sum(a: FloatArray) -> FloatArray:
