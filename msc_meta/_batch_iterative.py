@@ -53,10 +53,7 @@ def _others(a: FloatArray) -> FloatArray:
     out: FloatArray = total[..., None] - a
     big = a > 0.5 * total[..., None]
     if np.any(big):
-        lead = np.nonzero(big)[:-1]  # the rows with a dominant element (one each)
-        rest = a[lead]  # a copy (fancy indexing)
-        rest[big[lead]] = 0.0
-        out[big] = rest.sum(axis=-1)
+        np.copyto(out, np.where(big, 0.0, a).sum(axis=-1)[..., None], where=big)
     return out
 
 
