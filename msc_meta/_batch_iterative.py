@@ -57,6 +57,31 @@ def _others(a: FloatArray) -> FloatArray:
     return out
 
 
+#: Up to this many studies, row maxima and minima go column by column (a reduction along a
+#: short last axis is many times slower than k elementwise passes).
+_COLUMNWISE = 32
+
+
+def row_max(a: FloatArray) -> FloatArray:
+    """Largest value of each row (NaN if the row has one), as ``a.max(axis=1)``."""
+    if a.shape[1] == 0 or a.shape[1] > _COLUMNWISE:
+        return np.asarray(a.max(axis=1), dtype=np.float64)
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(out, a[:, j], out=out)
+    return out
+
+
+def row_min(a: FloatArray) -> FloatArray:
+    """Smallest value of each row (NaN if the row has one), as ``a.min(axis=1)``."""
+    if a.shape[1] == 0 or a.shape[1] > _COLUMNWISE:
+        return np.asarray(a.min(axis=1), dtype=np.float64)
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.minimum(out, a[:, j], out=out)
+    return out
+
+
 def _prepare(
     Y: FloatArray, V: FloatArray, mask: BoolArray
 ) -> tuple[FloatArray, FloatArray, IntArray]:
@@ -75,9 +100,9 @@ def _scan_bounds(
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`): t_min, t_max, n."""
     with np.errstate(invalid="ignore"):
-        rng = np.where(mask, Y, -np.inf).max(axis=1) - np.where(mask, Y, np.inf).min(axis=1)
-        vmax = np.where(mask, V, -np.inf).max(axis=1)
-        vmin = np.where(mask, V, np.inf).min(axis=1)
+        rng = row_max(np.where(mask, Y, -np.inf)) - row_min(np.where(mask, Y, np.inf))
+        vmax = row_max(np.where(mask, V, -np.inf))
+        vmin = row_min(np.where(mask, V, np.inf))
     t_max = 1.01 * np.maximum(vmax, 4.0 * rng * rng)
     t_min = np.minimum(vmin, t_max) / 64.0
     decades = np.log10(t_max / t_min)

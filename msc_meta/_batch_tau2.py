@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others
+from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others, row_max, row_min
 from ._batch_types import NOT_CONVERGED, BatchTau2, BatchTau2Fit, BoolArray, FloatArray, IntArray
 from .tau2 import _TINY, Tau2Control
 
@@ -41,23 +41,43 @@ def batch_working_units(
     one-row function handles otherwise or refuses (effects near the largest
     double, variances that do not fit on one scale); they go through the core.
     """
-    k = mask.sum(axis=1)
-    mid = (k // 2)[:, None]
-    ys = np.sort(np.where(mask, Y, np.nan), axis=1)  # NaN last: the present values lead
-    center = np.take_along_axis(ys, mid, axis=1)[:, 0]
-    vmed = np.take_along_axis(np.sort(np.where(mask, V, np.nan), axis=1), mid, axis=1)[:, 0]
+    k = np.count_nonzero(mask, axis=1)
+    full = bool(mask.all())
+    if full:  # one k: the median by a partition, not a sort (the same element)
+        mid = Y.shape[1] // 2
+        center = np.partition(Y, mid, axis=1)[:, mid]
+        vmed = np.partition(V, mid, axis=1)[:, mid]
+    else:
+        at = (k // 2)[:, None]
+        ys = np.sort(np.where(mask, Y, np.nan), axis=1)  # NaN last: the present values lead
+        center = np.take_along_axis(ys, at, axis=1)[:, 0]
+        vs = np.sort(np.where(mask, V, np.nan), axis=1)
+        vmed = np.take_along_axis(vs, at, axis=1)[:, 0]
     with np.errstate(over="ignore", invalid="ignore"):
-        D = _zero(Y - center[:, None], mask)
-        dmax = np.max(np.abs(D), axis=1)
+        D = Y - center[:, None]
+        if not full:
+            D = _zero(D, mask)
+        dmax = row_max(np.abs(D))
     half_v = 0.5 * np.frexp(vmed)[1]
     e_d = np.where(dmax > 0.0, np.frexp(dmax)[1], -1075).astype(np.float64)
     # np.rint rounds half to even, as Python's round in working_units
     exponent = np.rint(0.5 * (half_v + np.maximum(half_v, e_d))).astype(np.int64)
-    Y_w = np.where(mask, np.ldexp(D, -exponent[:, None]), np.nan)
-    with np.errstate(over="ignore"):
-        V_w = np.where(mask, np.ldexp(np.where(mask, V, 1.0), -2 * exponent[:, None]), np.nan)
-    vmin = np.min(np.where(mask, V_w, np.inf), axis=1)
-    vmax = np.max(np.where(mask, V_w, 0.0), axis=1)
+    if np.all(np.abs(exponent) < 500):  # 2^-e and 2^-2e are normal: products are exact ldexp
+        scale = np.ldexp(1.0, -exponent)[:, None]
+        Y_w = D * scale
+        with np.errstate(over="ignore"):
+            V_w = V * (scale * scale)
+    else:
+        Y_w = np.ldexp(D, -exponent[:, None])
+        with np.errstate(over="ignore"):
+            V_w = np.ldexp(np.where(mask, V, 1.0), -2 * exponent[:, None])
+    if full:
+        vmin, vmax = row_min(V_w), row_max(V_w)
+    else:
+        Y_w = np.where(mask, Y_w, np.nan)
+        V_w = np.where(mask, V_w, np.nan)
+        vmin = row_min(np.where(mask, V_w, np.inf))
+        vmax = row_max(np.where(mask, V_w, 0.0))
     ok = np.isfinite(dmax) & (vmin >= _TINY) & (vmax < np.inf)
     return Y_w, V_w, center, exponent, ok
 
