@@ -28,8 +28,8 @@ def row_sum(a: FloatArray) -> FloatArray:
 
 
 def _zero(a: FloatArray, mask: BoolArray) -> FloatArray:
-    """``a`` with 0 where a study is absent."""
-    return np.where(mask, a, 0.0)
+    """``a`` with 0 where a study is absent (``a`` itself if every study is present)."""
+    return a if mask.all() else np.where(mask, a, 0.0)
 
 
 def batch_working_units(
@@ -97,11 +97,22 @@ def trace_p_rows(W: FloatArray) -> FloatArray:
     return row_sum(p_diag(W))
 
 
-def _p2_sum(W: FloatArray, D1: FloatArray, D2: FloatArray) -> FloatArray:
-    """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation."""
-    pd = p_diag(W)
-    A = W * W / row_sum(W)[:, None]
-    return row_sum(pd * pd * D1 * D2) + row_sum((A * D1) * _others(A * D2))
+def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
+    """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation.
+
+    ``None`` for ``D1`` or ``D2`` stands for ones (no product).
+    """
+    sw = row_sum(W)[:, None]
+    pd = W * _others(W) / sw
+    A = W * W / sw
+    pp = pd * pd
+    A1 = A if D1 is None else A * D1
+    A2 = A if D2 is None else A * D2
+    if D1 is not None:
+        pp *= D1
+    if D2 is not None:
+        pp *= D2
+    return row_sum(pp) + row_sum(A1 * _others(A2))
 
 
 def _fit(tau2: FloatArray, se: FloatArray) -> BatchTau2Fit:
@@ -121,8 +132,7 @@ def _prep(
 
 def _moment_se(t: FloatArray, k: FloatArray, W: FloatArray, trP: FloatArray) -> FloatArray:
     """The one-row ``_moment_se`` (DL, HS, HSk) per row."""
-    ones = (W > 0.0).astype(np.float64)
-    trpp = _p2_sum(W, ones, ones)
+    trpp = _p2_sum(W, None, None)  # ones: P and A are 0 where a study is absent
     return np.asarray(
         np.sqrt(2.0 * (k - 1) / trP / trP + 4.0 * t / trP + 2.0 * (t / trP) * t * (trpp / trP)),
         dtype=np.float64,
@@ -191,12 +201,11 @@ def batch_sj(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
     R = _zero(residuals(Yz, W), mask)
     q = row_sum(W * (R * R))
     t = np.maximum(0.0, t0 * q / (k - 1))
-    ones = mask.astype(np.float64)
     Vz = _zero(Vz, mask)
     inner = (
         2.0 * _p2_sum(W, Vz, Vz)
-        + 4.0 * t * _p2_sum(W, ones, Vz)
-        + 2.0 * t * t * _p2_sum(W, ones, ones)
+        + 4.0 * t * _p2_sum(W, None, Vz)
+        + 2.0 * t * t * _p2_sum(W, None, None)
     )
     return _fit(t, t0 / (k - 1) * np.sqrt(inner))
 
