@@ -42,6 +42,24 @@ _EPS = float(np.finfo(np.float64).eps)
 _CHUNK = 1 << 18
 
 
+#: Up to this many studies, row sums, maxima and minima go column by column: a reduction
+#: along a short last axis is many times slower than k elementwise passes.
+_COLUMNWISE = 32
+
+
+def row_total(a: FloatArray) -> FloatArray:
+    """Sum along the last axis, the same for a row whatever the batch (unlike BLAS products).
+
+    Column by column in order for up to ``_COLUMNWISE`` studies, else numpy's sum.
+    """
+    if a.shape[-1] == 0 or a.shape[-1] > _COLUMNWISE:
+        return np.asarray(a.sum(axis=-1), dtype=np.float64)
+    out: FloatArray = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        out += a[..., j]
+    return out
+
+
 def _others(a: FloatArray) -> FloatArray:
     """``sum(a) - a[i]`` along the last axis for ``a >= 0``, without cancellation.
 
@@ -49,17 +67,12 @@ def _others(a: FloatArray) -> FloatArray:
     ``total - a[i]`` loses at most a factor 2 of accuracy where ``a[i] <= total / 2``; the
     element above half the total (at most one per row) gets the sum of the others directly.
     """
-    total = a.sum(axis=-1)  # not a product with ones: BLAS rounds by batch size
+    total = row_total(a)
     out: FloatArray = total[..., None] - a
     big = a > 0.5 * total[..., None]
     if np.any(big):
-        np.copyto(out, np.where(big, 0.0, a).sum(axis=-1)[..., None], where=big)
+        np.copyto(out, row_total(np.where(big, 0.0, a))[..., None], where=big)
     return out
-
-
-#: Up to this many studies, row maxima and minima go column by column (a reduction along a
-#: short last axis is many times slower than k elementwise passes).
-_COLUMNWISE = 32
 
 
 def row_max(a: FloatArray) -> FloatArray:
@@ -156,16 +169,16 @@ def _score_slope(
 ) -> tuple[FloatArray, FloatArray]:
     """Score and its derivative per row at ``t`` (as :func:`msc_meta.tau2._score_slope`)."""
     w = 1.0 / (V + t[:, None])
-    s = w.sum(axis=1)
-    py = w * (Y - ((w * Y).sum(axis=1) / s)[:, None])
+    s = row_total(w)
+    py = w * (Y - (row_total(w * Y) / s)[:, None])
     wpy = w * py
-    ypppy = (wpy * py).sum(axis=1) - wpy.sum(axis=1) ** 2 / s
+    ypppy = row_total(wpy * py) - row_total(wpy) ** 2 / s
     w2 = w * w
-    s2 = w2.sum(axis=1)
-    yppy = (py * py).sum(axis=1)
+    s2 = row_total(w2)
+    yppy = row_total(py * py)
     if reml:
-        info = s2 - 2.0 * (w2 * w).sum(axis=1) / s + (s2 / s) ** 2
-        trp = (w * _others(w) / s[:, None]).sum(axis=1)
+        info = s2 - 2.0 * row_total(w2 * w) / s + (s2 / s) ** 2
+        trp = row_total(w * _others(w) / s[:, None])
         return yppy - trp, -2.0 * ypppy + info
     return yppy - s, -2.0 * ypppy + s2
 
@@ -219,11 +232,9 @@ def _loglik(
     """The (restricted) log-likelihood per row at ``t``, without the constants of a row."""
     vt = V + t[:, None]
     w = 1.0 / vt
-    s = w.sum(axis=1)
-    r = Y - ((w * Y).sum(axis=1) / s)[:, None]
-    ll: FloatArray = -0.5 * np.where(mask, np.log(vt), 0.0).sum(axis=1) - 0.5 * (w * r * r).sum(
-        axis=1
-    )
+    s = row_total(w)
+    r = Y - (row_total(w * Y) / s)[:, None]
+    ll: FloatArray = -0.5 * row_total(np.where(mask, np.log(vt), 0.0)) - 0.5 * row_total(w * r * r)
     return ll - 0.5 * np.log(s) if reml else ll
 
 
@@ -316,12 +327,12 @@ def _likelihood(
         t_best = cand_t[first]
         w = 1.0 / (Vf[best_rows] + t_best[:, None])
         if reml:
-            s = w.sum(axis=1)
+            s = row_total(w)
             pd = w * _others(w) / s[:, None]
             a = w * w / s[:, None]
-            info = (pd * pd).sum(axis=1) + (a * _others(a)).sum(axis=1)
+            info = row_total(pd * pd) + row_total(a * _others(a))
         else:
-            info = (w * w).sum(axis=1)
+            info = row_total(w * w)
         target = fit_rows[best_rows]
         tau2[target] = t_best
         se[target] = np.sqrt(2.0 / info)
@@ -348,9 +359,9 @@ def _reml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -
 def _q_and_py(t: FloatArray, Y: FloatArray, V: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Generalised Q and ``P y`` per row at ``t``."""
     w = 1.0 / (V + t[:, None])
-    r = Y - ((w * Y).sum(axis=1) / w.sum(axis=1))[:, None]
+    r = Y - (row_total(w * Y) / row_total(w))[:, None]
     py = w * r
-    return (py * r).sum(axis=1), py
+    return row_total(py * r), py
 
 
 def _q_root(
@@ -381,7 +392,7 @@ def _q_root(
             if active.size == 0:
                 break
             ta, qa, pya, tg = t[active], q[active], py[active], target[active]
-            slope = (pya * pya).sum(axis=1)
+            slope = row_total(pya * pya)
             stuck = (slope <= 0.0) | ~np.isfinite(slope)
             la, ha = lo[active], hi[active]
             cand = ta + qa * (qa - tg) / (tg * slope)
@@ -409,7 +420,7 @@ def _q_root(
         tau2[fit] = t[fit]
         w = 1.0 / (Vz[fit] + t[fit, None])
         kf = k[fit].astype(np.float64)
-        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / w.sum(axis=1)
+        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / row_total(w)
     codes[~converged] |= NOT_CONVERGED
     return BatchTau2Fit(tau2, se, iterations, converged, codes)
 
