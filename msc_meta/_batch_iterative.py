@@ -145,17 +145,15 @@ def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> Fl
     W = Vt[:, :, None] + T[None, :, :]
     np.reciprocal(W, out=W)
     S = W.sum(axis=0)
-    tmp = W * Yt[:, :, None]
-    mu = tmp.sum(axis=0) / S
-    np.subtract(Yt[:, :, None], mu[None, :, :], out=tmp)
+    # products summed over the studies in one pass each (slab by slab, as the sums above)
+    mu = np.einsum("kbn,kb->bn", W, Yt) / S
+    tmp = np.subtract(Yt[:, :, None], mu[None, :, :])
     tmp *= W
-    np.square(tmp, out=tmp)
-    yppy = tmp.sum(axis=0)
+    yppy = np.einsum("kbn,kbn->bn", tmp, tmp)
     if not reml:
         out: FloatArray = yppy - S
         return out
-    np.square(W, out=tmp)
-    out = yppy - (S - tmp.sum(axis=0) / S)
+    out = yppy - (S - np.einsum("kbn,kbn->bn", W, W) / S)
     doubt = np.abs(out) <= 8.0 * (k + 8) * _EPS * (S + yppy)
     if np.any(doubt):
         b, j = np.nonzero(doubt)
