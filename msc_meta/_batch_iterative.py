@@ -307,7 +307,7 @@ def _likelihood(
         cand_it = np.concatenate(c_it)
         cand_ok = np.concatenate(c_ok)
         # the score positive up to the bound only through rounding: the bound, not converged
-        none = np.setdiff1d(np.arange(fit_rows.size), rows)
+        none = np.flatnonzero(np.bincount(rows, minlength=fit_rows.size) == 0)
         if none.size:
             last = t_min[none] * (t_max / t_min)[none] ** 1.0  # the last grid point
             rows = np.concatenate((rows, none))
