@@ -102,7 +102,7 @@ def _prepare(
     mask = np.asarray(mask, dtype=bool)
     Yz = np.where(mask, Y, 0.0)
     Vz = np.where(mask, V, np.inf)
-    return Yz, Vz, mask.sum(axis=1).astype(np.int64)
+    return Yz, Vz, np.count_nonzero(mask, axis=1).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- ML and REML

@@ -126,8 +126,9 @@ def _prep(
     Y: FloatArray, V: FloatArray, mask: BoolArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(k, Y with 0 for absent, V with 1 for absent, inverse-variance weights with 0)."""
-    k = mask.sum(axis=1).astype(np.float64)
-    return k, _zero(Y, mask), np.where(mask, V, 1.0), _zero(1.0 / np.where(mask, V, 1.0), mask)
+    k = np.count_nonzero(mask, axis=1).astype(np.float64)
+    Vz = V if mask.all() else np.where(mask, V, 1.0)
+    return k, _zero(Y, mask), Vz, _zero(1.0 / Vz, mask)
 
 
 def _moment_se(t: FloatArray, k: FloatArray, W: FloatArray, trP: FloatArray) -> FloatArray:

@@ -456,7 +456,7 @@ def _fit_rows(
 ) -> dict[str, Any]:
     """Every number of :class:`BatchResult` for one chunk of rows."""
     m = Y.shape[0]
-    k = mask.sum(axis=1).astype(np.int64)
+    k = np.count_nonzero(mask, axis=1).astype(np.int64)
     kf = k.astype(np.float64)
     one = k == 1
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
