@@ -42,17 +42,56 @@ _EPS = float(np.finfo(np.float64).eps)
 _CHUNK = 1 << 18
 
 
+#: Up to this many studies, row sums, maxima and minima go column by column: a reduction
+#: along a short last axis is many times slower than k elementwise passes.
+_COLUMNWISE = 32
+
+
+def row_total(a: FloatArray) -> FloatArray:
+    """Sum along the last axis, the same for a row whatever the batch (unlike BLAS products).
+
+    Column by column in order for up to ``_COLUMNWISE`` studies, else numpy's sum.
+    """
+    if a.shape[-1] == 0 or a.shape[-1] > _COLUMNWISE:
+        return np.asarray(a.sum(axis=-1), dtype=np.float64)
+    out: FloatArray = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        out += a[..., j]
+    return out
+
+
 def _others(a: FloatArray) -> FloatArray:
-    """``sum(a) - a[i]`` along the last axis for ``a >= 0``, the largest term summed directly.
+    """``sum(a) - a[i]`` along the last axis for ``a >= 0``, without cancellation.
 
     The vectorized form of :func:`msc_meta.tau2._others` (any number of leading axes).
+    ``total - a[i]`` loses at most a factor 2 of accuracy where ``a[i] <= total / 2``; the
+    element above half the total (at most one per row) gets the sum of the others directly.
     """
-    total = a.sum(axis=-1, keepdims=True)
-    out: FloatArray = total - a
-    j = np.argmax(a, axis=-1)[..., None]
-    rest = a.copy()
-    np.put_along_axis(rest, j, 0.0, axis=-1)
-    np.put_along_axis(out, j, rest.sum(axis=-1, keepdims=True), axis=-1)
+    total = row_total(a)
+    out: FloatArray = total[..., None] - a
+    big = a > 0.5 * total[..., None]
+    if np.any(big):
+        np.copyto(out, row_total(np.where(big, 0.0, a))[..., None], where=big)
+    return out
+
+
+def row_max(a: FloatArray) -> FloatArray:
+    """Largest value of each row (NaN if the row has one), as ``a.max(axis=1)``."""
+    if a.shape[1] == 0 or a.shape[1] > _COLUMNWISE:
+        return np.asarray(a.max(axis=1), dtype=np.float64)
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(out, a[:, j], out=out)
+    return out
+
+
+def row_min(a: FloatArray) -> FloatArray:
+    """Smallest value of each row (NaN if the row has one), as ``a.min(axis=1)``."""
+    if a.shape[1] == 0 or a.shape[1] > _COLUMNWISE:
+        return np.asarray(a.min(axis=1), dtype=np.float64)
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.minimum(out, a[:, j], out=out)
     return out
 
 
@@ -63,7 +102,7 @@ def _prepare(
     mask = np.asarray(mask, dtype=bool)
     Yz = np.where(mask, Y, 0.0)
     Vz = np.where(mask, V, np.inf)
-    return Yz, Vz, mask.sum(axis=1).astype(np.int64)
+    return Yz, Vz, np.count_nonzero(mask, axis=1).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- ML and REML
@@ -74,9 +113,9 @@ def _scan_bounds(
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`): t_min, t_max, n."""
     with np.errstate(invalid="ignore"):
-        rng = np.where(mask, Y, -np.inf).max(axis=1) - np.where(mask, Y, np.inf).min(axis=1)
-        vmax = np.where(mask, V, -np.inf).max(axis=1)
-        vmin = np.where(mask, V, np.inf).min(axis=1)
+        rng = row_max(np.where(mask, Y, -np.inf)) - row_min(np.where(mask, Y, np.inf))
+        vmax = row_max(np.where(mask, V, -np.inf))
+        vmin = row_min(np.where(mask, V, np.inf))
     t_max = 1.01 * np.maximum(vmax, 4.0 * rng * rng)
     t_min = np.minimum(vmin, t_max) / 64.0
     decades = np.log10(t_max / t_min)
@@ -106,17 +145,15 @@ def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> Fl
     W = Vt[:, :, None] + T[None, :, :]
     np.reciprocal(W, out=W)
     S = W.sum(axis=0)
-    tmp = W * Yt[:, :, None]
-    mu = tmp.sum(axis=0) / S
-    np.subtract(Yt[:, :, None], mu[None, :, :], out=tmp)
+    # products summed over the studies in one pass each (slab by slab, as the sums above)
+    mu = np.einsum("kbn,kb->bn", W, Yt) / S
+    tmp = np.subtract(Yt[:, :, None], mu[None, :, :])
     tmp *= W
-    np.square(tmp, out=tmp)
-    yppy = tmp.sum(axis=0)
+    yppy = np.einsum("kbn,kbn->bn", tmp, tmp)
     if not reml:
         out: FloatArray = yppy - S
         return out
-    np.square(W, out=tmp)
-    out = yppy - (S - tmp.sum(axis=0) / S)
+    out = yppy - (S - np.einsum("kbn,kbn->bn", W, W) / S)
     doubt = np.abs(out) <= 8.0 * (k + 8) * _EPS * (S + yppy)
     if np.any(doubt):
         b, j = np.nonzero(doubt)
@@ -130,16 +167,16 @@ def _score_slope(
 ) -> tuple[FloatArray, FloatArray]:
     """Score and its derivative per row at ``t`` (as :func:`msc_meta.tau2._score_slope`)."""
     w = 1.0 / (V + t[:, None])
-    s = w.sum(axis=1)
-    py = w * (Y - ((w * Y).sum(axis=1) / s)[:, None])
+    s = row_total(w)
+    py = w * (Y - (row_total(w * Y) / s)[:, None])
     wpy = w * py
-    ypppy = (wpy * py).sum(axis=1) - wpy.sum(axis=1) ** 2 / s
+    ypppy = row_total(wpy * py) - row_total(wpy) ** 2 / s
     w2 = w * w
-    s2 = w2.sum(axis=1)
-    yppy = (py * py).sum(axis=1)
+    s2 = row_total(w2)
+    yppy = row_total(py * py)
     if reml:
-        info = s2 - 2.0 * (w2 * w).sum(axis=1) / s + (s2 / s) ** 2
-        trp = (w * _others(w) / s[:, None]).sum(axis=1)
+        info = s2 - 2.0 * row_total(w2 * w) / s + (s2 / s) ** 2
+        trp = row_total(w * _others(w) / s[:, None])
         return yppy - trp, -2.0 * ypppy + info
     return yppy - s, -2.0 * ypppy + s2
 
@@ -193,11 +230,9 @@ def _loglik(
     """The (restricted) log-likelihood per row at ``t``, without the constants of a row."""
     vt = V + t[:, None]
     w = 1.0 / vt
-    s = w.sum(axis=1)
-    r = Y - ((w * Y).sum(axis=1) / s)[:, None]
-    ll: FloatArray = -0.5 * np.where(mask, np.log(vt), 0.0).sum(axis=1) - 0.5 * (w * r * r).sum(
-        axis=1
-    )
+    s = row_total(w)
+    r = Y - (row_total(w * Y) / s)[:, None]
+    ll: FloatArray = -0.5 * row_total(np.where(mask, np.log(vt), 0.0)) - 0.5 * row_total(w * r * r)
     return ll - 0.5 * np.log(s) if reml else ll
 
 
@@ -272,7 +307,7 @@ def _likelihood(
         cand_it = np.concatenate(c_it)
         cand_ok = np.concatenate(c_ok)
         # the score positive up to the bound only through rounding: the bound, not converged
-        none = np.setdiff1d(np.arange(fit_rows.size), rows)
+        none = np.flatnonzero(np.bincount(rows, minlength=fit_rows.size) == 0)
         if none.size:
             last = t_min[none] * (t_max / t_min)[none] ** 1.0  # the last grid point
             rows = np.concatenate((rows, none))
@@ -290,12 +325,12 @@ def _likelihood(
         t_best = cand_t[first]
         w = 1.0 / (Vf[best_rows] + t_best[:, None])
         if reml:
-            s = w.sum(axis=1)
+            s = row_total(w)
             pd = w * _others(w) / s[:, None]
             a = w * w / s[:, None]
-            info = (pd * pd).sum(axis=1) + (a * _others(a)).sum(axis=1)
+            info = row_total(pd * pd) + row_total(a * _others(a))
         else:
-            info = (w * w).sum(axis=1)
+            info = row_total(w * w)
         target = fit_rows[best_rows]
         tau2[target] = t_best
         se[target] = np.sqrt(2.0 / info)
@@ -322,9 +357,9 @@ def _reml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -
 def _q_and_py(t: FloatArray, Y: FloatArray, V: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Generalised Q and ``P y`` per row at ``t``."""
     w = 1.0 / (V + t[:, None])
-    r = Y - ((w * Y).sum(axis=1) / w.sum(axis=1))[:, None]
+    r = Y - (row_total(w * Y) / row_total(w))[:, None]
     py = w * r
-    return (py * r).sum(axis=1), py
+    return row_total(py * r), py
 
 
 def _q_root(
@@ -355,7 +390,7 @@ def _q_root(
             if active.size == 0:
                 break
             ta, qa, pya, tg = t[active], q[active], py[active], target[active]
-            slope = (pya * pya).sum(axis=1)
+            slope = row_total(pya * pya)
             stuck = (slope <= 0.0) | ~np.isfinite(slope)
             la, ha = lo[active], hi[active]
             cand = ta + qa * (qa - tg) / (tg * slope)
@@ -383,7 +418,7 @@ def _q_root(
         tau2[fit] = t[fit]
         w = 1.0 / (Vz[fit] + t[fit, None])
         kf = k[fit].astype(np.float64)
-        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / w.sum(axis=1)
+        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / row_total(w)
     codes[~converged] |= NOT_CONVERGED
     return BatchTau2Fit(tau2, se, iterations, converged, codes)
 

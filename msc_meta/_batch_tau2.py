@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._batch_iterative import ITERATIVE_BATCH_METHODS
+from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others, row_max, row_min
 from ._batch_types import NOT_CONVERGED, BatchTau2, BatchTau2Fit, BoolArray, FloatArray, IntArray
-from .tau2 import _TINY, Tau2Control, _others
+from .tau2 import _TINY, Tau2Control
 
 
 def row_sum(a: FloatArray) -> FloatArray:
@@ -28,8 +28,8 @@ def row_sum(a: FloatArray) -> FloatArray:
 
 
 def _zero(a: FloatArray, mask: BoolArray) -> FloatArray:
-    """``a`` with 0 where a study is absent."""
-    return np.where(mask, a, 0.0)
+    """``a`` with 0 where a study is absent (``a`` itself if every study is present)."""
+    return a if mask.all() else np.where(mask, a, 0.0)
 
 
 def batch_working_units(
@@ -41,23 +41,43 @@ def batch_working_units(
     one-row function handles otherwise or refuses (effects near the largest
     double, variances that do not fit on one scale); they go through the core.
     """
-    k = mask.sum(axis=1)
-    mid = (k // 2)[:, None]
-    ys = np.sort(np.where(mask, Y, np.nan), axis=1)  # NaN last: the present values lead
-    center = np.take_along_axis(ys, mid, axis=1)[:, 0]
-    vmed = np.take_along_axis(np.sort(np.where(mask, V, np.nan), axis=1), mid, axis=1)[:, 0]
+    k = np.count_nonzero(mask, axis=1)
+    full = bool(mask.all())
+    if full:  # one k: the median by a partition, not a sort (the same element)
+        mid = Y.shape[1] // 2
+        center = np.partition(Y, mid, axis=1)[:, mid]
+        vmed = np.partition(V, mid, axis=1)[:, mid]
+    else:
+        at = (k // 2)[:, None]
+        ys = np.sort(np.where(mask, Y, np.nan), axis=1)  # NaN last: the present values lead
+        center = np.take_along_axis(ys, at, axis=1)[:, 0]
+        vs = np.sort(np.where(mask, V, np.nan), axis=1)
+        vmed = np.take_along_axis(vs, at, axis=1)[:, 0]
     with np.errstate(over="ignore", invalid="ignore"):
-        D = _zero(Y - center[:, None], mask)
-        dmax = np.max(np.abs(D), axis=1)
+        D = Y - center[:, None]
+        if not full:
+            D = _zero(D, mask)
+        dmax = row_max(np.abs(D))
     half_v = 0.5 * np.frexp(vmed)[1]
     e_d = np.where(dmax > 0.0, np.frexp(dmax)[1], -1075).astype(np.float64)
     # np.rint rounds half to even, as Python's round in working_units
     exponent = np.rint(0.5 * (half_v + np.maximum(half_v, e_d))).astype(np.int64)
-    Y_w = np.where(mask, np.ldexp(D, -exponent[:, None]), np.nan)
-    with np.errstate(over="ignore"):
-        V_w = np.where(mask, np.ldexp(np.where(mask, V, 1.0), -2 * exponent[:, None]), np.nan)
-    vmin = np.min(np.where(mask, V_w, np.inf), axis=1)
-    vmax = np.max(np.where(mask, V_w, 0.0), axis=1)
+    if np.all(np.abs(exponent) < 500):  # 2^-e and 2^-2e are normal: products are exact ldexp
+        scale = np.ldexp(1.0, -exponent)[:, None]
+        Y_w = D * scale
+        with np.errstate(over="ignore"):
+            V_w = V * (scale * scale)
+    else:
+        Y_w = np.ldexp(D, -exponent[:, None])
+        with np.errstate(over="ignore"):
+            V_w = np.ldexp(np.where(mask, V, 1.0), -2 * exponent[:, None])
+    if full:
+        vmin, vmax = row_min(V_w), row_max(V_w)
+    else:
+        Y_w = np.where(mask, Y_w, np.nan)
+        V_w = np.where(mask, V_w, np.nan)
+        vmin = row_min(np.where(mask, V_w, np.inf))
+        vmax = row_max(np.where(mask, V_w, 0.0))
     ok = np.isfinite(dmax) & (vmin >= _TINY) & (vmax < np.inf)
     return Y_w, V_w, center, exponent, ok
 
@@ -77,11 +97,22 @@ def trace_p_rows(W: FloatArray) -> FloatArray:
     return row_sum(p_diag(W))
 
 
-def _p2_sum(W: FloatArray, D1: FloatArray, D2: FloatArray) -> FloatArray:
-    """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation."""
-    pd = p_diag(W)
-    A = W * W / row_sum(W)[:, None]
-    return row_sum(pd * pd * D1 * D2) + row_sum((A * D1) * _others(A * D2))
+def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
+    """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation.
+
+    ``None`` for ``D1`` or ``D2`` stands for ones (no product).
+    """
+    sw = row_sum(W)[:, None]
+    pd = W * _others(W) / sw
+    A = W * W / sw
+    pp = pd * pd
+    A1 = A if D1 is None else A * D1
+    A2 = A if D2 is None else A * D2
+    if D1 is not None:
+        pp *= D1
+    if D2 is not None:
+        pp *= D2
+    return row_sum(pp) + row_sum(A1 * _others(A2))
 
 
 def _fit(tau2: FloatArray, se: FloatArray) -> BatchTau2Fit:
@@ -95,14 +126,14 @@ def _prep(
     Y: FloatArray, V: FloatArray, mask: BoolArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(k, Y with 0 for absent, V with 1 for absent, inverse-variance weights with 0)."""
-    k = mask.sum(axis=1).astype(np.float64)
-    return k, _zero(Y, mask), np.where(mask, V, 1.0), _zero(1.0 / np.where(mask, V, 1.0), mask)
+    k = np.count_nonzero(mask, axis=1).astype(np.float64)
+    Vz = V if mask.all() else np.where(mask, V, 1.0)
+    return k, _zero(Y, mask), Vz, _zero(1.0 / Vz, mask)
 
 
 def _moment_se(t: FloatArray, k: FloatArray, W: FloatArray, trP: FloatArray) -> FloatArray:
     """The one-row ``_moment_se`` (DL, HS, HSk) per row."""
-    ones = (W > 0.0).astype(np.float64)
-    trpp = _p2_sum(W, ones, ones)
+    trpp = _p2_sum(W, None, None)  # ones: P and A are 0 where a study is absent
     return np.asarray(
         np.sqrt(2.0 * (k - 1) / trP / trP + 4.0 * t / trP + 2.0 * (t / trP) * t * (trpp / trP)),
         dtype=np.float64,
@@ -171,12 +202,11 @@ def batch_sj(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
     R = _zero(residuals(Yz, W), mask)
     q = row_sum(W * (R * R))
     t = np.maximum(0.0, t0 * q / (k - 1))
-    ones = mask.astype(np.float64)
     Vz = _zero(Vz, mask)
     inner = (
         2.0 * _p2_sum(W, Vz, Vz)
-        + 4.0 * t * _p2_sum(W, ones, Vz)
-        + 2.0 * t * t * _p2_sum(W, ones, ones)
+        + 4.0 * t * _p2_sum(W, None, Vz)
+        + 2.0 * t * t * _p2_sum(W, None, None)
     )
     return _fit(t, t0 / (k - 1) * np.sqrt(inner))
 

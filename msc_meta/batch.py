@@ -456,19 +456,22 @@ def _fit_rows(
 ) -> dict[str, Any]:
     """Every number of :class:`BatchResult` for one chunk of rows."""
     m = Y.shape[0]
-    k = mask.sum(axis=1).astype(np.int64)
+    k = np.count_nonzero(mask, axis=1).astype(np.int64)
     kf = k.astype(np.float64)
     one = k == 1
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask)
         fit = BATCH_TAU2_METHODS[method](Y_w, V_w, mask, control)
         t_w = np.where(one, 0.0, fit.tau2)
-        Yz, Vz = np.where(mask, Y_w, 0.0), np.where(mask, V_w, 1.0)
-        W_fe = np.where(mask, 1.0 / Vz, 0.0)
+        full = bool(mask.all())  # every study present: no masking passes
+        Yz, Vz = (Y_w, V_w) if full else (np.where(mask, Y_w, 0.0), np.where(mask, V_w, 1.0))
+        W_fe = 1.0 / Vz if full else np.where(mask, 1.0 / Vz, 0.0)
         sw_fe = row_sum(W_fe)
         ce_w = row_sum(W_fe * Yz) / sw_fe
         ce_se_w = np.sqrt(1.0 / sw_fe)
-        W = np.where(mask, 1.0 / (Vz + t_w[:, None]), 0.0)
+        W = 1.0 / (Vz + t_w[:, None])
+        if not full:
+            W = np.where(mask, W, 0.0)
         sw = row_sum(W)
         mu_w = row_sum(W * Yz) / sw
         var_w = 1.0 / sw
@@ -493,7 +496,9 @@ def _fit_rows(
         se_w = np.sqrt(var_w)
         pi_half_w = crit * np.sqrt(var_w + t_w)
 
-        R_fe = np.where(mask, Yz - ce_w[:, None], 0.0)
+        R_fe = Yz - ce_w[:, None]
+        if not full:
+            R_fe = np.where(mask, R_fe, 0.0)
         q = np.where(one, 0.0, np.maximum(0.0, row_sum(W_fe * R_fe * R_fe)))
         q_df = k - 1
         q_p = np.where(one, 1.0, special.chdtrc(q_df, q))

@@ -148,3 +148,21 @@ def test_chunks_of_rows_give_the_same_fits(method: str, monkeypatch: pytest.Monk
     chunked = ITERATIVE_BATCH_METHODS[method](Y, V, mask, core.Tau2Control())
     for field in ("tau2", "se", "iterations", "converged", "codes"):
         np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field))
+
+
+def test_row_helpers_equal_numpy_and_the_core_others() -> None:
+    rng = np.random.default_rng(12)
+    for k in (1, 2, 5, 10, 33, 60):
+        a = 10 ** rng.uniform(-8, 8, (200, k))
+        a[::3, 0] *= 1e12  # a dominant element (the complement summed directly)
+        a[1::5, :2] = 7.0  # ties
+        a[2::7] = 0.0  # a row of zeros
+        np.testing.assert_allclose(batch_iterative.row_total(a), a.sum(axis=1), rtol=1e-14)
+        np.testing.assert_array_equal(batch_iterative.row_max(a), a.max(axis=1))
+        np.testing.assert_array_equal(batch_iterative.row_min(a), a.min(axis=1))
+        ref = np.array([core._others(row) for row in a])
+        np.testing.assert_allclose(batch_iterative._others(a), ref, rtol=1e-13, atol=1e-300)
+        # the same numbers for a row alone as in a batch (no BLAS: chunks give equal fits)
+        np.testing.assert_array_equal(
+            batch_iterative._others(a[5:6]), batch_iterative._others(a)[5:6]
+        )
