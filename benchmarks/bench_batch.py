@@ -208,7 +208,8 @@ def main() -> None:
         for (name, method), pts in sorted(timings.items()):
             xs, ts = zip(*pts, strict=True)
             style = "-" if method == "REML" else "--"
-            ax.loglog(xs, ts, style, marker="o", ms=3, label=f"{name} {method}")
+            what = "PM" if name == "statsmodels" and method == "REML" else method
+            ax.loglog(xs, ts, style, marker="o", ms=3, label=f"{name} {what}")
         ax.set_xlabel("meta-analyses m (k = 10)")
         ax.set_ylabel("seconds")
         ax.legend(fontsize=7, ncol=2)
