@@ -73,6 +73,7 @@ references: $(DEV_STAMP)
 	Rscript tests/reference/generate_metafor_regression.R tests/reference/metafor_regression.json
 	Rscript tests/reference/generate_metafor_sensitivity.R tests/reference/metafor_sensitivity.json
 	Rscript tests/reference/generate_metafor_bias.R tests/reference/metafor_bias.json
+	Rscript tests/reference/generate_metafor_gosh.R tests/reference/metafor_gosh.json
 
 clean:
 	rm -rf $(VENV) results build dist .pytest_cache .mypy_cache .ruff_cache

@@ -676,6 +676,33 @@ class MetaAnalysisResult(_Plottable, _Refittable, _SensitivityWithInfluence):
 
         return _trim_and_fill(self, estimator, side, max_iter, stacklevel=2)
 
+    # ------------------------------------------------------------- GOSH (issue 10, gosh)
+
+    def gosh(
+        self, subsets: int | None = None, rng: Any = None, *, progress: bool | None = None
+    ) -> Any:
+        """Fit the model on every subset of the studies (see :func:`msc_meta.gosh.gosh`).
+
+        Parameters
+        ----------
+        subsets : int, optional
+            Largest number of subsets: all 2^k − 1 up to this many (by default up to
+            k = 16), a random sample of this many beyond.
+        rng : numpy.random.Generator or int, optional
+            Random generator or seed for sampled subsets.
+        progress : bool, optional
+            Show a progress bar (by default for long runs).
+
+        Returns
+        -------
+        GoshResult
+            Q, I², H², τ², the estimate and k of every subset, and the inclusion matrix.
+        """
+        # lazy: gosh (layer 6) fits through the batch engine, which imports this module
+        from .gosh import gosh
+
+        return gosh(self, subsets, rng, progress=progress)
+
 
 @dataclass(frozen=True, eq=False)
 class BinaryPooledResult(_Plottable, _Refittable, _Sensitivity):

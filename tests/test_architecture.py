@@ -29,10 +29,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "heterogeneity _batch_types _batch_iterative _batch_tau2",
         "results _refit",
         "pooling binary",
-        "moderators _metareg sensitivity bias heterogeneity_display batch",
+        "moderators _metareg sensitivity bias heterogeneity_display batch gosh",
         "records datasets analyses running caveats",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
-        " plots.diagnostics plots.regplot plots.sensitivity",
+        " plots.diagnostics plots.regplot plots.sensitivity plots.gosh",
         "report _report_page _report_tables _manifest cli __main__",
     )
 )
@@ -52,6 +52,10 @@ LAZY: dict[tuple[str, str], str] = {
     ("msc_meta.results", "msc_meta.bias"): "result.egger_test(), .begg_test() and "
     ".trim_and_fill() delegate to bias, which imports results (a layer up)",
     ("msc_meta.bias", "msc_meta.plots"): "TrimAndFill.funnel_plot(), as the result classes",
+    ("msc_meta.results", "msc_meta.gosh"): "result.gosh() fits subsets through the batch "
+    "engine (gosh, layer 6), which imports results",
+    ("msc_meta.gosh", "msc_meta.plots.gosh"): "GoshResult.plot() draws with plots, which "
+    "imports gosh",
 }
 
 

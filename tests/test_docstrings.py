@@ -53,6 +53,7 @@ PUBLIC_MODULES = (
     "tau2",
     "pooling",
     "batch",
+    "gosh",
     "binary",
     "heterogeneity",
     "heterogeneity_display",

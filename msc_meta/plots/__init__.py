@@ -5,7 +5,7 @@ Every plotting function takes a result and an optional matplotlib ``Axes``
 global settings. The data behind each plot come from a separate function
 (:func:`forest_data`, :func:`funnel_data`, :func:`galbraith_data`,
 :func:`labbe_data`, :func:`baujat_data`, :func:`regplot_data`,
-:func:`refit_forest_data`, :func:`influence_data`), so they can be checked, or drawn
+:func:`refit_forest_data`, :func:`influence_data`, :func:`gosh_data`), so they can be checked, or drawn
 with another library, without drawing.
 """
 
@@ -21,6 +21,7 @@ from .diagnostics import (
 )
 from .forest import ForestColumn, ForestData, forest_data, forest_plot
 from .funnel import funnel_data, funnel_plot
+from .gosh import gosh_data, gosh_plot
 from .regplot import RegplotData, regplot, regplot_data
 from .sensitivity import (
     cumulative_forest_plot,
@@ -43,6 +44,8 @@ __all__ = [
     "funnel_plot",
     "galbraith_data",
     "galbraith_plot",
+    "gosh_data",
+    "gosh_plot",
     "influence_data",
     "influence_plot",
     "labbe_data",
