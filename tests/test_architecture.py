@@ -30,7 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "results _refit",
         "pooling binary",
         "moderators _metareg sensitivity bias heterogeneity_display batch",
-        "records datasets analyses running caveats",
+        "records datasets analyses running caveats _batch_dask",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
         " plots.diagnostics plots.regplot plots.sensitivity",
         "report _report_page _report_tables _manifest cli __main__",
@@ -52,6 +52,8 @@ LAZY: dict[tuple[str, str], str] = {
     ("msc_meta.results", "msc_meta.bias"): "result.egger_test(), .begg_test() and "
     ".trim_and_fill() delegate to bias, which imports results (a layer up)",
     ("msc_meta.bias", "msc_meta.plots"): "TrimAndFill.funnel_plot(), as the result classes",
+    ("msc_meta.batch", "msc_meta._batch_dask"): "meta_analysis_many() of a Dask input: Dask "
+    "is imported only then, so import msc_meta never needs it",
 }
 
 
