@@ -14,6 +14,7 @@ memory (rows are fitted one by one by the same code, so exactly).
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 import dask.array as da
@@ -26,6 +27,11 @@ from dask.delayed import Delayed, delayed
 from ._errors import MetaAnalysisError
 from .batch import _INTERVALS, _SCALARS, BatchResult, _long_to_wide, meta_analysis_many
 from .results import MetaAnalysisResult
+
+#: Held while a block is fitted: the engine records the core's warnings per row with
+#: ``warnings.catch_warnings``, which is not thread-safe (Python < 3.14), so blocks in threads of
+#: one process take turns; processes (a distributed cluster's default) run in parallel.
+_WARNINGS_LOCK = threading.Lock()
 
 #: The per-row fields of a result, in :class:`BatchResult` order (inputs last).
 _FIELDS = (*_SCALARS, *_INTERVALS, "effect", "variance")
@@ -242,9 +248,10 @@ def _fit(Y: Any, V: Any, se: Any, like: BatchResult) -> BatchResult:
 
 
 def _fit_wide(Y: Any, S: Any, is_se: bool, options: dict[str, Any]) -> BatchResult:
-    if is_se:
-        return meta_analysis_many(Y, se=S, **options)
-    return meta_analysis_many(Y, S, **options)
+    with _WARNINGS_LOCK:
+        if is_se:
+            return meta_analysis_many(Y, se=S, **options)
+        return meta_analysis_many(Y, S, **options)
 
 
 def _fit_long(
@@ -262,7 +269,9 @@ def _fit_long(
         one = meta_analysis_many(np.zeros((1, 1)), np.ones((1, 1)), **options)
         empty = {name: getattr(one, name)[:0] for name in _FIELDS}
         return dataclasses.replace(one, **empty, groups=groups)
-    return dataclasses.replace(meta_analysis_many(Y, V, **options), groups=groups)
+    with _WARNINGS_LOCK:
+        result = meta_analysis_many(Y, V, **options)
+    return dataclasses.replace(result, groups=groups)
 
 
 def _frame(result: BatchResult, start: int) -> pd.DataFrame:

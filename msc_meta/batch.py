@@ -330,7 +330,9 @@ def meta_analysis_many(
     -------
     BatchResult
         One entry per row, with the field names of :class:`~msc_meta.MetaAnalysisResult`,
-        ``converged`` and ``codes`` (bit flags, see :class:`BatchResult`).
+        ``converged`` and ``codes`` (bit flags, see :class:`BatchResult`). For Dask arrays
+        (chunked along rows) or a long Dask DataFrame, a lazy
+        :class:`~msc_meta._batch_dask.DaskBatchResult` of the same fields as Dask arrays.
 
     Raises
     ------
