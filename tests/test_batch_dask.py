@@ -99,7 +99,7 @@ def test_local_cluster_of_two_workers_gives_the_in_memory_result_exactly() -> No
     Y, V = _rows(4000, 10, 5)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster),
     ):
