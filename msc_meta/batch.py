@@ -330,7 +330,9 @@ def meta_analysis_many(
     -------
     BatchResult
         One entry per row, with the field names of :class:`~msc_meta.MetaAnalysisResult`,
-        ``converged`` and ``codes`` (bit flags, see :class:`BatchResult`).
+        ``converged`` and ``codes`` (bit flags, see :class:`BatchResult`). For Dask arrays
+        (chunked along rows) or a long Dask DataFrame, a lazy
+        :class:`~msc_meta._batch_dask.DaskBatchResult` of the same fields as Dask arrays.
 
     Raises
     ------
@@ -366,6 +368,13 @@ def meta_analysis_many(
     >>> round(res[1].estimate, 4)
     0.1633
     """
+    if any(hasattr(x, "__dask_graph__") for x in (effect, variance, se, data)):
+        from ._batch_dask import meta_analysis_many_dask  # Dask only for a Dask input
+
+        return meta_analysis_many_dask(
+            effect, variance, se, data, group, method=method, test=test, level=level, tol=tol,
+            max_iter=max_iter, q_profile=q_profile, chunk_size=chunk_size, progress=progress,
+        )  # fmt: skip
     groups = None
     if data is not None:
         if (

@@ -30,7 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "results _refit",
         "pooling binary",
         "moderators _metareg sensitivity bias heterogeneity_display batch gosh",
-        "records datasets analyses running caveats",
+        "records datasets analyses running caveats _batch_dask",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
         " plots.diagnostics plots.regplot plots.sensitivity plots.gosh",
         "report _report_page _report_tables _manifest cli __main__",
@@ -56,6 +56,8 @@ LAZY: dict[tuple[str, str], str] = {
     "engine (gosh, layer 6), which imports results",
     ("msc_meta.gosh", "msc_meta.plots.gosh"): "GoshResult.plot() draws with plots, which "
     "imports gosh",
+    ("msc_meta.batch", "msc_meta._batch_dask"): "meta_analysis_many() of a Dask input: Dask "
+    "is imported only then, so import msc_meta never needs it",
 }
 
 
