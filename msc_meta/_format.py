@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 MINUS = "\u2212"
@@ -267,6 +268,32 @@ def count(x: Any) -> str:
     if not math.isfinite(v):
         return ""
     return str(round(v)) if v.is_integer() else f"{v:.4g}"
+
+
+def listing(texts: Sequence[str], limit: int = 10, sep: str = ", ") -> str:
+    """The first ``limit`` of ``texts`` joined by ``sep``, and how many more there are.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        Already formatted items (for example ``repr`` of study labels).
+    limit : int, default 10
+        Most items shown.
+    sep : str, default ", "
+        Separator between items.
+
+    Returns
+    -------
+    str
+        ``"'a', 'b' and 3 more"``.
+
+    Examples
+    --------
+    >>> listing(["'a'", "'b'", "'c'"], limit=2)
+    "'a', 'b' and 1 more"
+    """
+    more = f" and {len(texts) - limit} more" if len(texts) > limit else ""
+    return sep.join(texts[:limit]) + more
 
 
 def tick(v: float) -> str:

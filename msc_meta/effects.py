@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from ._errors import MetaAnalysisError, MetaAnalysisWarning, ZeroCellWarning
+from ._format import listing
 from ._validation import (
     as_1d,
     as_labels,
@@ -627,8 +628,7 @@ def _zero_cells(
         out["events"], out["n"] = x2, x2 + m2
 
     def names(idx: NDArray[np.intp]) -> str:
-        shown = [repr(labels[i]) if labels is not None else f"[{i}]" for i in idx[:10]]
-        return ", ".join(shown) + (f" and {idx.size - 10} more" if idx.size > 10 else "")
+        return listing([repr(labels[i]) if labels is not None else f"[{i}]" for i in idx])
 
     msgs = []
     zero_rows = np.flatnonzero(has0)

@@ -990,8 +990,7 @@ def meta_regression(
     if dropped:
         warnings.warn(
             f"dropped {len(dropped)} {'study' if len(dropped) == 1 else 'studies'} with a "
-            f"missing (NaN) effect, variance or moderator: {', '.join(map(repr, dropped[:10]))}"
-            + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""),
+            f"missing (NaN) effect, variance or moderator: {_format.listing([repr(d) for d in dropped])}",
             DroppedStudiesWarning,
             stacklevel=2,
         )

@@ -25,6 +25,7 @@ from ._errors import (
     FewStudiesWarning,
     MetaAnalysisError,
 )
+from ._format import listing
 
 # re-exported: pooling.TESTS, TEST_ALIASES, TestCode and canonical_test stay public names
 from ._inference import TEST_ALIASES as TEST_ALIASES
@@ -118,14 +119,17 @@ def _merge_se(variance: Any, se: Any, labels: Any) -> FloatArray:
     if bad.any():
         lab = as_labels(labels, v.shape[0]) if labels is not None else None
         rows = [int(i) for i in np.flatnonzero(bad)]
-        shown = "; ".join(
-            f"[{i}]{f' ({lab[i]!r})' if lab else ''}: variance {v[i]:.6g}, se {s[i]:.6g}"
-            for i in rows[:5]
+        shown = listing(
+            [
+                f"[{i}]{f' ({lab[i]!r})' if lab else ''}: variance {v[i]:.6g}, se {s[i]:.6g}"
+                for i in rows
+            ],
+            limit=5,
+            sep="; ",
         )
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
         raise MetaAnalysisError(
             f"effect= has both 'variance' and 'se' columns and they disagree in "
-            f"{len(rows)} row(s) (se should be sqrt(variance)): {shown}{more}; drop one column"
+            f"{len(rows)} row(s) (se should be sqrt(variance)): {shown}; drop one column"
         )
     with np.errstate(invalid="ignore"):
         return np.where(np.isnan(v), s * s, v)
@@ -310,8 +314,7 @@ def meta_analysis(
             )
         warnings.warn(
             f"dropped {len(dropped)} {'study' if len(dropped) == 1 else 'studies'} with a "
-            f"missing (NaN) effect or variance: {', '.join(map(repr, dropped[:10]))}"
-            + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""),
+            f"missing (NaN) effect or variance: {listing([repr(d) for d in dropped])}",
             DroppedStudiesWarning,
             stacklevel=2,
         )
