@@ -1,6 +1,6 @@
 """Trial records: the schema of ``data/``, loading, validation and writing.
 
-A set of records is four tidy CSV tables described by a Frictionless
+A set of records is five tidy CSV tables described by a Frictionless
 ``datapackage.json`` (shipped inside the package, so user files are checked
 against the same schema as the bundled MSC-RA evidence):
 
@@ -11,7 +11,11 @@ against the same schema as the bundled MSC-RA evidence):
 ``outcomes``
     one reported (or derived) number per row, with its source and location;
 ``sources``
-    one row per source.
+    one row per source;
+``risk_of_bias``
+    one row per study × risk-of-bias domain, with the tool, the judgement in
+    the tool's own words, its support and source (optional: a folder without
+    ``risk_of_bias.csv`` loads with an empty table).
 
 :func:`load_records` reads a folder of these files, checks every field against
 the schema and the cross-table rules (ids, references, counts within their
@@ -38,9 +42,13 @@ import pandas as pd
 from ._errors import MetaAnalysisError
 from ._validation import is_missing
 from .conversions import counts_from_percent
+from .risk_of_bias import OVERALL, RobError, rob_tool
 
-#: The four tables of a set of records, in the order they are checked.
-TABLES = ("sources", "studies", "arms", "outcomes")
+#: The tables of a set of records, in the order they are checked.
+TABLES = ("sources", "studies", "arms", "outcomes", "risk_of_bias")
+
+#: Tables a folder of records may leave out (they load empty).
+OPTIONAL_TABLES = ("risk_of_bias",)
 
 _TRUE = {"true", "True", "TRUE", "1"}
 _FALSE = {"false", "False", "FALSE", "0"}
@@ -122,6 +130,23 @@ def _fields(descriptor: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {r["name"]: r["schema"]["fields"] for r in descriptor["resources"]}
 
 
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty record table with the columns of the schema (all text).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`TABLES`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        No rows; the schema's columns, in order.
+    """
+    cols = [f["name"] for f in _fields(schema())[name]]
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -145,6 +170,9 @@ class TrialRecords:
         (``outcomes.csv``).
     sources : pandas.DataFrame
         One row per source document (``sources.csv``).
+    risk_of_bias : pandas.DataFrame
+        One row per study × risk-of-bias domain (``risk_of_bias.csv``); empty
+        when the records have no assessments.
     path : pathlib.Path or None
         The folder the records were read from (``None`` when built in memory).
     """
@@ -153,21 +181,23 @@ class TrialRecords:
     arms: pd.DataFrame
     outcomes: pd.DataFrame
     sources: pd.DataFrame
+    risk_of_bias: pd.DataFrame = field(default_factory=lambda: empty_table("risk_of_bias"))
     path: Path | None = field(default=None)
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
         return (
             f"<TrialRecords{where}: {len(self.studies)} studies, {len(self.arms)} arms, "
-            f"{len(self.outcomes)} outcome rows, {len(self.sources)} sources>"
+            f"{len(self.outcomes)} outcome rows, {len(self.sources)} sources, "
+            f"{len(self.risk_of_bias)} risk-of-bias rows>"
         )
 
     def table(self, name: str) -> pd.DataFrame:
-        """One of the four tables by name.
+        """One of the tables by name.
 
         Parameters
         ----------
-        name : {"sources", "studies", "arms", "outcomes"}
+        name : {"sources", "studies", "arms", "outcomes", "risk_of_bias"}
             The table.
 
         Returns
@@ -191,7 +221,7 @@ class TrialRecords:
         )
 
     def write(self, path: str | Path) -> Path:
-        """Write the four CSV files (and the schema) to the folder ``path``.
+        """Write the CSV files (and the schema) to the folder ``path``.
 
         The files are written exactly as :func:`load_records` reads them, so
         loading what was written gives identical frames. Refuses to overwrite
@@ -436,6 +466,67 @@ def _check_references(t: Mapping[str, pd.DataFrame]) -> None:
                     )
 
 
+def _check_risk_of_bias(t: Mapping[str, pd.DataFrame]) -> None:
+    """Studies and sources exist; tool, domain and judgement are the tool's; domains complete."""
+    file = "risk_of_bias.csv"
+    studies = set(t["studies"]["study_id"])
+    sources = set(t["sources"]["source_id"])
+    seen: dict[tuple[str, str, str], set[str]] = {}
+    first_line: dict[tuple[str, str, str], int] = {}
+    for i, row in enumerate(_records_of(t["risk_of_bias"])):
+        line, rid = i + 2, row["rob_id"]
+        if row["study_id"] not in studies:
+            raise RecordError(
+                file,
+                f"study_id {row['study_id']!r} is not in studies.csv",
+                line=line,
+                column="study_id",
+                row_id=rid,
+            )
+        for src in _split(row["source_id"]):
+            if src not in sources:
+                raise RecordError(
+                    file,
+                    f"source_id names {src!r}, which is not in sources.csv",
+                    line=line,
+                    column="source_id",
+                    row_id=rid,
+                )
+        try:
+            tool = rob_tool(row["tool"])
+        except RobError as exc:
+            raise RecordError(file, str(exc), line=line, column="tool", row_id=rid) from None
+        try:
+            tool.level(row["domain"], row["judgement"])
+        except RobError as exc:
+            column = "domain" if row["domain"] not in tool.domains else "judgement"
+            raise RecordError(file, str(exc), line=line, column=column, row_id=rid) from None
+        key = (row["study_id"], row["tool"], row["comparison"])
+        domains = seen.setdefault(key, set())
+        first_line.setdefault(key, line)
+        if row["domain"] in domains:
+            raise RecordError(
+                file,
+                f"domain {row['domain']!r} of {row['tool']} is assessed twice for study "
+                f"{row['study_id']!r}, comparison {row['comparison']!r}; one row per domain",
+                line=line,
+                column="domain",
+                row_id=rid,
+            )
+        domains.add(row["domain"])
+    for key, domains in seen.items():
+        missing = [d for d in rob_tool(key[1]).domains if d not in domains]
+        if missing:
+            raise RecordError(
+                file,
+                f"study {key[0]!r}, {key[1]} ({key[2]}) lacks domain(s) {', '.join(missing)}; "
+                f"every domain and {OVERALL!r} needs a row (use the tool's 'no information' "
+                "word where the sources say nothing)",
+                line=first_line[key],
+                column="domain",
+            )
+
+
 def _records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts (plain Python access, typed loosely)."""
     return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
@@ -650,8 +741,8 @@ def validate_tables(
     Parameters
     ----------
     raw : mapping of str to pandas.DataFrame
-        The four tables by name (``sources``, ``studies``, ``arms``,
-        ``outcomes``), every cell as text.
+        The tables by name (``sources``, ``studies``, ``arms``, ``outcomes``
+        and, optionally, ``risk_of_bias``), every cell as text.
     descriptor : mapping, optional
         A Frictionless data package descriptor; default: :func:`schema`.
 
@@ -669,10 +760,14 @@ def validate_tables(
     typed: dict[str, pd.DataFrame] = {}
     for name in TABLES:
         file = f"{name}.csv"
+        if name not in raw and name in OPTIONAL_TABLES:
+            typed[name] = empty_table(name)
+            continue
         typed[name] = _parse_table(raw[name], fields[name], file)
     typed["outcomes"]["value_text"] = [str(v).strip() for v in raw["outcomes"]["value"]]
     _check_references(typed)
     _check_values(typed)
+    _check_risk_of_bias(typed)
     return typed
 
 
@@ -683,14 +778,14 @@ def load_records(path: str | Path) -> TrialRecords:
     ----------
     path : str or Path
         A folder with ``studies.csv``, ``arms.csv``, ``outcomes.csv`` and
-        ``sources.csv`` (or the path of its ``datapackage.json``), following
-        the schema of :func:`schema`.
+        ``sources.csv`` and optionally ``risk_of_bias.csv`` (or the path of its
+        ``datapackage.json``), following the schema of :func:`schema`.
 
     Returns
     -------
     TrialRecords
-        The four typed tables (``studies``, ``arms``, ``outcomes``, ``sources``)
-        and the folder they were read from.
+        The typed tables (``studies``, ``arms``, ``outcomes``, ``sources``,
+        ``risk_of_bias``) and the folder they were read from.
 
     Raises
     ------
@@ -713,13 +808,18 @@ def load_records(path: str | Path) -> TrialRecords:
     7
     """
     folder = _resolve_dir(path)
-    raw = {name: _read_csv(folder / f"{name}.csv", f"{name}.csv") for name in TABLES}
+    raw = {
+        name: _read_csv(folder / f"{name}.csv", f"{name}.csv")
+        for name in TABLES
+        if name not in OPTIONAL_TABLES or (folder / f"{name}.csv").is_file()
+    }
     typed = validate_tables(raw)
     return TrialRecords(
         studies=typed["studies"],
         arms=typed["arms"],
         outcomes=typed["outcomes"],
         sources=typed["sources"],
+        risk_of_bias=typed["risk_of_bias"],
         path=folder,
     )
 

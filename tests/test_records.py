@@ -47,7 +47,26 @@ t2_das_mean,trial2,t2_msc,DAS28_ESR,4,4 weeks,change_mean,=,-1.2,10,DAS28 points
 t2_das_sd,trial2,t2_msc,DAS28_ESR,4,4 weeks,change_sd,=,0.9,10,DAS28 points,X-S2,Table 2,false,,,,
 t2_das_p,trial2,t2_msc,DAS28_ESR,4,4 weeks,p_value,<,0.05,10,,X-S2,Table 2,false,,,,
 """
-FILES = {"sources": SOURCES, "studies": STUDIES, "arms": ARMS, "outcomes": OUTCOMES}
+_ROB_HEADER = "rob_id,study_id,tool,comparison,domain,judgement,support,source_id,location,notes\n"
+_ROB_T1 = "".join(
+    f't1_{d.lower()},trial1,RoB 2,MSC vs placebo,{d},{j},"{s}",X-S1,abstract,\n'
+    for d, j, s in (
+        ("D1", "Some concerns", "'randomised'; the method of sequence generation is not stated"),
+        ("D2", "Low", "'double-blind, placebo-controlled'"),
+        ("D3", "No information", "the abstract does not give numbers lost to follow-up"),
+        ("D4", "Low", "'double-blind'"),
+        ("D5", "No information", "no protocol or registry record was readable"),
+        ("overall", "Some concerns", "D1 some concerns; D3 and D5 no information"),
+    )
+)
+ROB = _ROB_HEADER + _ROB_T1
+FILES = {
+    "sources": SOURCES,
+    "studies": STUDIES,
+    "arms": ARMS,
+    "outcomes": OUTCOMES,
+    "risk_of_bias": ROB,
+}
 
 
 def _write(folder: Path, **changes: str) -> Path:
@@ -67,6 +86,7 @@ def test_valid_records_load_with_types(tmp_path: Path) -> None:
     rec = load_records(_write(tmp_path / "r"))
     assert isinstance(rec, TrialRecords)
     assert (len(rec.studies), len(rec.arms), len(rec.outcomes), len(rec.sources)) == (2, 3, 10, 2)
+    assert len(rec.risk_of_bias) == 6 and set(rec.risk_of_bias["domain"]) >= {"D1", "overall"}
     assert str(rec.studies["year"].dtype) == "Int64"
     assert rec.outcomes["value"].dtype == "float64"
     assert str(rec.outcomes["derived"].dtype) == "boolean"
@@ -88,11 +108,11 @@ def test_round_trip_load_write_load_is_identical(tmp_path: Path) -> None:
     first = load_records(_write(tmp_path / "a"))
     written = first.write(tmp_path / "b")
     second = load_records(written)
-    for name in ("studies", "arms", "outcomes", "sources"):
+    for name in ("studies", "arms", "outcomes", "sources", "risk_of_bias"):
         pd.testing.assert_frame_equal(first.table(name), second.table(name))
     # and the text itself survives a second round trip unchanged
     second.write(tmp_path / "c")
-    for name in ("studies", "arms", "outcomes", "sources"):
+    for name in ("studies", "arms", "outcomes", "sources", "risk_of_bias"):
         assert (tmp_path / "b" / f"{name}.csv").read_text() == (
             tmp_path / "c" / f"{name}.csv"
         ).read_text()
@@ -203,6 +223,51 @@ BAD: list[tuple[str, Callable[[], dict[str, str]], str]] = [
         r"studies\.csv, line 3 \(trial2\), column 'design_source': names source 'X-S7'",
     ),
     (
+        "risk of bias: unknown tool",
+        lambda: _replace("risk_of_bias", "t1_d2,trial1,RoB 2", "t1_d2,trial1,RoB 3"),
+        r"risk_of_bias\.csv, line 3 \(t1_d2\), column 'tool': tool='RoB 3' is not a registered "
+        r"risk-of-bias tool; allowed: RoB 2, ROBINS-I, NIH case series",
+    ),
+    (
+        "risk of bias: a word of another tool",
+        lambda: _replace("risk_of_bias", "D4,Low", "D4,Serious"),
+        r"line 5 \(t1_d4\), column 'judgement': judgement='Serious' is not a RoB 2 judgement "
+        r"for domain 'D4'; allowed: Low, Some concerns, High, No information",
+    ),
+    (
+        "risk of bias: a domain the tool does not have",
+        lambda: _replace("risk_of_bias", "MSC vs placebo,D5,", "MSC vs placebo,D7,"),
+        r"line 6 \(t1_d5\), column 'domain': domain='D7' is not a domain of RoB 2",
+    ),
+    (
+        "risk of bias: a domain missing",
+        lambda: {"risk_of_bias": "".join(ROB.splitlines(keepends=True)[:-2])},
+        r"risk_of_bias\.csv, line 2, column 'domain': study 'trial1', RoB 2 \(MSC vs placebo\) "
+        r"lacks domain\(s\) D5, overall",
+    ),
+    (
+        "risk of bias: a domain twice",
+        lambda: {
+            "risk_of_bias": ROB + ROB.splitlines(keepends=True)[1].replace("t1_d1", "t1_d1b")
+        },
+        r"line 8 \(t1_d1b\), column 'domain': domain 'D1' of RoB 2 is assessed twice",
+    ),
+    (
+        "risk of bias: unknown study",
+        lambda: _replace("risk_of_bias", "t1_d3,trial1", "t1_d3,trial9"),
+        r"line 4 \(t1_d3\), column 'study_id': study_id 'trial9' is not in studies\.csv",
+    ),
+    (
+        "risk of bias: unknown source",
+        lambda: _replace("risk_of_bias", "X-S1,abstract,\n", "X-S1;X-S9,abstract,\n"),
+        r"line 2 \(t1_d1\), column 'source_id': source_id names 'X-S9'",
+    ),
+    (
+        "risk of bias: support missing",
+        lambda: _replace("risk_of_bias", "\"'double-blind'\"", ""),
+        r"risk_of_bias\.csv, line 5 \(t1_d4\), column 'support'",
+    ),
+    (
         "percent above 100",
         lambda: _replace("outcomes", "percent,=,55.0,20", "percent,=,155.0,20"),
         r"line 2 \(t1_acr20_msc_pct\), column 'value': a percent must lie in \[0, 100\]",
@@ -232,9 +297,32 @@ def test_missing_file_and_not_a_folder(tmp_path: Path) -> None:
         load_records(tmp_path / "nowhere")
 
 
+def test_risk_of_bias_is_optional(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "r")
+    (folder / "risk_of_bias.csv").unlink()
+    rec = load_records(folder)
+    assert rec.risk_of_bias.empty
+    assert list(rec.risk_of_bias.columns) == [
+        f["name"]
+        for r in schema()["resources"]
+        if r["name"] == "risk_of_bias"
+        for f in r["schema"]["fields"]
+    ]
+    built = TrialRecords(
+        studies=rec.studies, arms=rec.arms, outcomes=rec.outcomes, sources=rec.sources
+    )
+    assert built.risk_of_bias.empty and "0 risk-of-bias rows" in repr(built)
+
+
 def test_schema_describes_every_column() -> None:
     desc = schema()
-    assert {r["name"] for r in desc["resources"]} == {"studies", "arms", "outcomes", "sources"}
+    assert {r["name"] for r in desc["resources"]} == {
+        "studies",
+        "arms",
+        "outcomes",
+        "sources",
+        "risk_of_bias",
+    }
     for resource in desc["resources"]:
         for f in resource["schema"]["fields"]:
             assert f.get("description"), (resource["name"], f["name"])
