@@ -487,3 +487,36 @@ def test_baseline_set_is_complete() -> None:
     if UPDATE_BASELINES:
         pytest.skip("baselines are being regenerated")
     assert {p.stem for p in ROB_BASELINES.glob("*.png")} == set(IMAGES)
+
+
+def test_a_table_read_from_csv_with_empty_cells(table: pd.DataFrame, tmp_path: Path) -> None:
+    """Empty comparison cells (NaN or pandas' NA) read as no comparison."""
+    path = tmp_path / "risk_of_bias.csv"
+    table.assign(comparison="").to_csv(path, index=False)
+    for frame in (pd.read_csv(path), pd.read_csv(path, dtype="string")):
+        cells = rob_traffic_light_data(frame)
+        assert set(cells["comparison"]) == {""}
+        assert list(cells["label"].drop_duplicates()) == list(table["study_id"].drop_duplicates())
+    with pytest.raises(RobError, match="table has no rows"):
+        rob_summary_data(mm.datasets.load_msc_ra().risk_of_bias.iloc[:0])
+
+
+def test_forest_rob_columns_on_a_subgroup_analysis(
+    md_res: mm.MetaAnalysisResult, table: pd.DataFrame
+) -> None:
+    sub = mm.subgroup_analysis(
+        md_res.effect, md_res.variance, groups=["x", "y", "x", "y", "x"], labels=md_res.labels
+    )
+    fd = forest_data(sub, rob=table[table["tool"] == "RoB 2"])
+    assert fd.rob is not None
+    study_y = fd.studies.set_index("label")["y"]
+    assert all(fd.rob["y"] == fd.rob["label"].map(study_y))
+    assert sorted(set(fd.rob["label"])) == ["Trial A", "Trial B", "Trial C"]
+    sub.forest_plot(rob=table[table["tool"] == "RoB 2"])
+
+
+def test_traffic_light_draws_on_a_given_figure(table: pd.DataFrame) -> None:
+    fig = plt.figure()
+    out = rob_traffic_light(table[table["tool"] == "RoB 2"], fig=fig)
+    assert out is fig and len(fig.axes) == 1
+    assert fig.get_figheight() > 1.0

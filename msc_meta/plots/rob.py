@@ -169,7 +169,8 @@ def _checked(table: Any, argument: str) -> pd.DataFrame:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, NaN or pandas' NA (an empty CSV cell)."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def _check_labels(labels: Any, argument: str) -> Mapping[str, str]:
