@@ -221,8 +221,8 @@ def rob_traffic_light_data(
     -------
     DataFrame
         One row per assessed cell, ordered by tool (the registry's order),
-        study (first appearance in ``table``) and domain (the tool's order,
-        overall last), with columns ``tool``, ``study_id``, ``comparison``,
+        study (first appearance in ``table``), comparison (alphabetical) and
+        domain (the tool's order, overall last), with columns ``tool``, ``study_id``, ``comparison``,
         ``label`` (with the comparison in brackets when a study has more than
         one under a tool), ``row`` (0 at the top of the tool's panel),
         ``column`` (the domain's position in the tool), ``domain``,
@@ -278,7 +278,7 @@ def rob_traffic_light_data(
         rows += [pos[k] for k in zip(panel["study_id"], panel["comparison"], strict=True)]
     t["row"] = rows
     t["column"] = t["domain_order"]
-    t["header"] = [domain_header(d) for tl, d in zip(t["tool"], t["domain"], strict=True)]
+    t["header"] = [domain_header(d) for d in t["domain"]]
     t["domain_name"] = [
         ROB_TOOLS[tl].domains[d] for tl, d in zip(t["tool"], t["domain"], strict=True)
     ]
