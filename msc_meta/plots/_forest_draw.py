@@ -14,6 +14,7 @@ from .._errors import MetaAnalysisError
 from .._format import tick
 from ._common import text_width_pt
 from ._forest_rows import TEXT_KINDS
+from .rob import LEVEL_STYLES, domain_header, draw_rob_marks, rob_legend_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -79,6 +80,7 @@ def _layout(fd: ForestData, fs: float) -> tuple[list[_Placed], float, float, flo
         placed.append(_Placed(col, _anchor(col, x, w), x, w))
         x += w + (inner_gap if col.key == "estimate_text" else gap)
     right_width = x - gap if any(c.side == "right" for c in fd.columns) else 0.0
+    right_width += sum(_rob_widths(fd, fs)) + (gap if fd.rob_tool is not None else 0.0)
     footer = rows[rows["kind"].isin(TEXT_KINDS)]
     footer_w = max((text_width_pt(str(t), 0.9 * fs) / 72 for t in footer["label"]), default=0.0)
     return placed, left_width, right_width, footer_w
@@ -120,7 +122,7 @@ def draw_forest(
         margin = 0.08
         top = (header_rows + 0.4) * row_h + margin
         lines = 0.0 if not _has_direction(fd) else 2.1 if _stacked(fd, fs, pw) else 1.0
-        bottom = (3.6 + lines) * fs / 72 + margin
+        bottom = (3.6 + lines) * fs / 72 + margin + _rob_legend_height(fd, fs)
         width = left_w + pw + right_w + 2 * margin
         height = span * row_h + top + bottom
         fig: Figure = plt.figure(figsize=(width, height))
@@ -179,7 +181,102 @@ def draw_forest(
 
     _draw_graph(ax, fd, fs, row_h * 72)
     _draw_texts(ax, fd, fs, placed, x_transform, has_groups, fig.get_facecolor())
+    if fd.rob_tool is not None:
+        _draw_rob(ax, fd, fs, placed, right_w, x_transform, row_h * 72)
     return ax
+
+
+# --------------------------------------------------------------------------- risk of bias
+
+#: Line height of the risk-of-bias key under the plot (points per point of font size).
+_ROB_LINE = 1.2 * 0.9
+
+
+def _rob_widths(fd: ForestData, fs: float) -> list[float]:
+    """Widths (inches) of the risk-of-bias columns; none without ``rob``."""
+    if fd.rob_tool is None:
+        return []
+    headers = [domain_header(d) for d in fd.rob_tool.domains]
+    return [max(text_width_pt(h, fs, bold=True), 1.5 * fs) / 72 + 0.25 * fs / 72 for h in headers]
+
+
+def _rob_legend_height(fd: ForestData, fs: float) -> float:
+    """Height (inches) of the risk-of-bias key under the plot; 0 without ``rob``."""
+    if fd.rob_tool is None:
+        return 0.0
+    n = len(rob_legend_lines(fd.rob_tool, list(LEVEL_STYLES)))
+    return (n + 0.6) * _ROB_LINE * fs / 72
+
+
+def _draw_rob(
+    ax: Axes,
+    fd: ForestData,
+    fs: float,
+    placed: list[_Placed],
+    right_w: float,
+    x_transform: Any,
+    row_pt: float,
+) -> None:
+    """The risk-of-bias columns right of the texts, and their key under the plot."""
+    assert fd.rob_tool is not None and fd.rob is not None
+    widths = _rob_widths(fd, fs)
+    x = right_w - sum(widths)
+    centres = []
+    for w in widths:
+        centres.append(x + w / 2)
+        x += w
+    diameter = min(0.8 * row_pt, 1.25 * fs)
+    for domain, centre in zip(fd.rob_tool.domains, centres, strict=True):
+        h = ax.text(
+            0,
+            1.0,
+            domain_header(domain),
+            transform=x_transform(centre, True, 0.55 * 1.55 * fs),
+            ha="center",
+            va="center_baseline",
+            fontsize=fs,
+            fontweight="bold",
+            clip_on=False,
+            parse_math=False,
+        )
+        h.set_gid("forest-rob-header")
+        cells = fd.rob[fd.rob["domain"] == domain]
+        if len(cells):
+            draw_rob_marks(
+                ax,
+                [0.0] * len(cells),
+                cells["y"].astype(float).tolist(),
+                cells["level"].tolist(),
+                diameter,
+                transform=x_transform(centre, True),
+                gid="forest-rob",
+            )
+    # the key starts under the axis texts, at the left edge of the label column
+    label_col = next(p for p in placed if p.column.key == "label")
+    lines = 0.0 if not _has_direction(fd) else 2.1 if _stacked(fd, fs, _graph_in(ax)) else 1.0
+    top = -(3.4 + lines) * fs
+    levels = fd.rob["level"].tolist() or ["no_information"]
+    for i, text in enumerate(rob_legend_lines(fd.rob_tool, levels)):
+        t = ax.text(
+            0,
+            0.0,
+            text,
+            transform=x_transform(label_col.left_in, False, top - i * _ROB_LINE * fs),
+            ha="left",
+            va="top",
+            fontsize=0.9 * fs,
+            fontweight="bold" if i == 0 else "normal",
+            color=FOOTER_COLOR,
+            clip_on=False,
+            parse_math=False,
+        )
+        t.set_gid("forest-rob-key")
+
+
+def _graph_in(ax: Axes) -> float:
+    fig = ax.get_figure(root=True)
+    assert fig is not None
+    return float(ax.get_position().width * fig.get_figwidth())
 
 
 def _thin_ticks(fd: ForestData, width_pt: float, fs: float) -> tuple[float, ...]:

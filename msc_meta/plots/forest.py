@@ -11,6 +11,7 @@ by the overall estimate and the test for subgroup differences.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pandas as pd
 from .._errors import LargePlotWarning, MetaAnalysisError
 from .._format import number, p_equals
 from ..moderators import SubgroupResult
+from ..risk_of_bias import RobTool
 from ._common import (
     TYPESET,
     AnyResult,
@@ -52,6 +54,7 @@ from ._forest_rows import (
     sorted_studies,
     text_row,
 )
+from .rob import rob_forest_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -108,6 +111,12 @@ class ForestData:
         Labels under the axis, left and right of the null line (at the ends
         of the axis when there is none), drawn with an arrow pointing away
         from the centre.
+    rob : DataFrame or None
+        Risk-of-bias cells beside the study rows (from
+        :func:`~msc_meta.plots.rob.rob_forest_data`: ``y``, ``column``,
+        ``header``, ``judgement``, ``level`` ...), None without ``rob=``.
+    rob_tool : RobTool or None
+        The tool whose domains are the risk-of-bias columns.
     """
 
     rows: pd.DataFrame
@@ -121,6 +130,8 @@ class ForestData:
     level: float
     label_left: str | None = None
     label_right: str | None = None
+    rob: pd.DataFrame | None = None
+    rob_tool: RobTool | None = None
 
     @property
     def studies(self) -> pd.DataFrame:
@@ -150,6 +161,8 @@ def forest_data(
     arm_digits: int | None = None,
     label_header: str = "Study",
     max_rows: int | None = None,
+    rob: pd.DataFrame | None = None,
+    rob_labels: Mapping[str, str] | None = None,
 ) -> ForestData:
     """Prepare the rows, texts and axis of a forest plot, without drawing.
 
@@ -222,6 +235,19 @@ def forest_data(
         pooled whatever is shown. Default: all; above
         :data:`LARGE_FOREST_ROWS` study rows a :class:`~msc_meta.LargePlotWarning`
         says how to proceed.
+    rob : DataFrame, optional
+        A risk-of-bias table (one row per study × domain, as
+        ``records.risk_of_bias``; see :mod:`msc_meta.plots.rob`): one narrow
+        column per domain of its tool, the overall judgement last, right of
+        the plot, as R meta's ``forest(..., rob=)`` and RevMan draw them. A
+        study row matches the assessment of the study whose id, or whose
+        label in ``rob_labels``, is the row's label; a row without one gets
+        empty cells, and studies not in the plot are ignored. The studies of
+        the plot must be assessed with one tool (else a
+        :class:`~msc_meta.risk_of_bias.RobError`: filter the table to one tool).
+    rob_labels : mapping of str to str, optional
+        Study id → the study's label in the plot (e.g.
+        ``dict(zip(records.studies.study_id, records.studies.label))``).
 
     Returns
     -------
@@ -288,7 +314,19 @@ def forest_data(
         max_rows=max_rows,
     )
     _warn_if_large(fd)
-    return fd
+    return _with_rob(fd, rob, rob_labels)
+
+
+def _with_rob(
+    fd: ForestData, rob: pd.DataFrame | None, rob_labels: Mapping[str, str] | None
+) -> ForestData:
+    """``fd`` with the risk-of-bias cells of ``rob`` (``fd`` itself without one)."""
+    if rob is None:
+        if rob_labels is not None:
+            raise MetaAnalysisError("rob_labels is given without rob=; pass the table too")
+        return fd
+    cells, tool = rob_forest_data(rob, fd.rows, labels=rob_labels)
+    return dataclasses.replace(fd, rob=cells, rob_tool=tool)
 
 
 def _warn_if_large(fd: ForestData) -> None:
@@ -520,6 +558,8 @@ def forest_plot(
     max_rows: int | None = None,
     fontsize: float | None = None,
     plot_width: float | None = None,
+    rob: pd.DataFrame | None = None,
+    rob_labels: Mapping[str, str] | None = None,
 ) -> Axes:
     """Forest plot of a meta-analysis or a subgroup analysis, as RevMan and R's ``meta`` draw it.
 
@@ -543,7 +583,8 @@ def forest_plot(
     ----------
     result : MetaAnalysisResult, BinaryPooledResult, SubgroupResult or ForestData
         What to draw; a :class:`ForestData` (from :func:`forest_data`, maybe
-        edited) is drawn as it is, and the data options below are then ignored.
+        edited) is drawn as it is, and the data options below (all but ``rob``) are
+        then ignored.
     ax : matplotlib Axes, optional
         Where to draw. The whole forest (text columns, graph and headers) is
         fitted into the Axes' place: the Axes is shrunk to the graph and the
@@ -597,6 +638,13 @@ def forest_plot(
         Width of the graph in inches (default: 3 when ``ax`` is None, wider
         when the heterogeneity line needs it; with ``ax``, what the columns
         leave of its width).
+    rob : DataFrame, optional
+        A risk-of-bias table: a column per domain right of the plot with a
+        coloured circle and symbol per study (+ low, − some concerns, × high,
+        ! critical, ? no information), and a key of the domains and
+        judgements under the plot; as for :func:`forest_data`.
+    rob_labels : mapping of str to str, optional
+        Study id → the study's label in the plot, as for :func:`forest_data`.
 
     Returns
     -------
@@ -647,7 +695,7 @@ def forest_plot(
     >>> plt.close(ax.figure)
     """
     if isinstance(result, ForestData):
-        fd = result
+        fd = result if rob is None else _with_rob(result, rob, rob_labels)
     else:
         fd = _forest_data(
             result,
@@ -671,6 +719,7 @@ def forest_plot(
             label_header=label_header,
             max_rows=max_rows,
         )
+        fd = _with_rob(fd, rob, rob_labels)
     _warn_if_large(fd)
     return draw_forest(fd, ax=ax, fontsize=fontsize, plot_width=plot_width)
 
