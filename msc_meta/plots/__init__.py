@@ -5,7 +5,8 @@ Every plotting function takes a result and an optional matplotlib ``Axes``
 global settings. The data behind each plot come from a separate function
 (:func:`forest_data`, :func:`funnel_data`, :func:`galbraith_data`,
 :func:`labbe_data`, :func:`baujat_data`, :func:`regplot_data`,
-:func:`refit_forest_data`, :func:`influence_data`, :func:`gosh_data`), so they can be checked, or drawn
+:func:`refit_forest_data`, :func:`influence_data`, :func:`gosh_data`,
+:func:`evidence_map_data`), so they can be checked, or drawn
 with another library, without drawing.
 """
 
@@ -19,6 +20,7 @@ from .diagnostics import (
     labbe_data,
     labbe_plot,
 )
+from .evidence_map import STATE_STYLES, StateStyle, evidence_map, evidence_map_data
 from .forest import ForestColumn, ForestData, forest_data, forest_plot
 from .funnel import funnel_data, funnel_plot
 from .gosh import gosh_data, gosh_plot
@@ -32,12 +34,16 @@ from .sensitivity import (
 )
 
 __all__ = [
+    "STATE_STYLES",
     "ForestColumn",
     "ForestData",
     "RegplotData",
+    "StateStyle",
     "baujat_data",
     "baujat_plot",
     "cumulative_forest_plot",
+    "evidence_map",
+    "evidence_map_data",
     "forest_data",
     "forest_plot",
     "funnel_data",
