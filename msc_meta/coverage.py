@@ -181,7 +181,7 @@ def outcome_coverage(
         (``studies.design``), ``design_group``, ``n_patients`` (``n_enrolled``,
         or the sum of the arms' ``n_randomised`` when it is missing; NA when
         neither is known), ``n_patients_from`` (``"n_enrolled"``, ``"sum of
-        arms"`` or None), ``n_arms`` (arms of the study in ``arms``),
+        arms"``, missing when neither), ``n_arms`` (arms of the study in ``arms``),
         ``outcome``, ``outcome_label``, ``timepoint_weeks`` (NaN when not
         stated, or for ``by_timepoint=False``), ``timepoint`` (``"week 12"``,
         ``"time not stated"``, ``"any time"``), ``state``, ``n_rows``,

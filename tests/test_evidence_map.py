@@ -131,7 +131,7 @@ def test_each_state_on_constructed_records(small: TrialRecords) -> None:
     assert set(cov["state"]) <= set(COVERAGE_STATES)
 
 
-def test_derived_only_cell(small: TrialRecords, tmp_path: Path) -> None:
+def test_derived_only_cell_and_unknown_size(tmp_path: Path) -> None:
     text = OUTCOMES.replace(
         "t3_acr20_pct,trial3,t3_msc,ACR20,12,month 3,percent,=,50.0,12,%,X-S2,Table 2,false,,,,\n",
         "",
@@ -144,13 +144,16 @@ def test_derived_only_cell(small: TrialRecords, tmp_path: Path) -> None:
     for name, body in {
         "sources": SOURCES,
         "studies": STUDIES,
-        "arms": ARMS + EXTRA_ARMS,
+        # and one arm of trial3 without its size: the study's N is unknown
+        "arms": ARMS + EXTRA_ARMS.replace("DMARDs,,,,,13,", "DMARDs,,,,,,"),
         "outcomes": text,
     }.items():
         (folder / f"{name}.csv").write_text(body, encoding="utf-8")
-    cov = outcome_coverage(load_records(folder))
-    cell = _cell(cov, "trial3", "ACR20", "week 12")
+    cells = evidence_map_data(load_records(folder))
+    cell = _cell(cells, "trial3", "ACR20", "week 12")
     assert (cell["state"], cell["n_read"], cell["n_derived"]) == ("derived", 0, 1)
+    assert pd.isna(cell["n_patients"]) and pd.isna(cell["n_patients_from"])
+    assert cell["n_label"] == "?"
 
 
 def test_studies_grouped_by_design_with_their_size(small: TrialRecords) -> None:
