@@ -195,6 +195,20 @@ def test_default_order_puts_outcomes_of_more_studies_first(small: TrialRecords) 
     assert order == ["ACR20", "any_AE", "Treg", "DAS28_ESR"]  # 2 studies, then 1 each
 
 
+def test_row_order_of_the_records_does_not_matter(msc_ra: TrialRecords) -> None:
+    names = list(dict.fromkeys(msc_ra.outcomes["outcome"]))
+    shuffled = TrialRecords(
+        msc_ra.studies.sample(frac=1.0, random_state=1),
+        msc_ra.arms,
+        msc_ra.outcomes.sample(frac=1.0, random_state=2),
+        msc_ra.sources,
+        path=None,
+    )
+    pd.testing.assert_frame_equal(
+        outcome_coverage(shuffled, outcomes=names), outcome_coverage(msc_ra, outcomes=names)
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
