@@ -66,6 +66,7 @@ _LAZY: dict[str, str] = {
     "datasets": "",
     "records": "",
     "analyses": "",
+    "coverage": "",
     "moderators": "",
     "sensitivity": "",
     "plots": "",

@@ -66,6 +66,7 @@ PUBLIC_MODULES = (
     "analyses",
     "running",
     "caveats",
+    "coverage",
     "report",
     "plots",
     "cli",

@@ -9,7 +9,10 @@ from what they describe:
 * ``<!-- analyses -->``: the pre-specified analyses of ``msc_meta.analyses.ANALYSES``,
   with the studies that contribute to each and why the others do not;
 * ``<!-- measures -->``: the effect-size registry ``msc_meta.effects.MEASURES``;
-* ``<!-- reference-counts -->``: versions and case counts of the metafor reference file.
+* ``<!-- reference-counts -->``: versions and case counts of the metafor reference file;
+* ``img/evidence_map.png``: the evidence map of the bundled records
+  (``msc_meta.plots.evidence_map``), drawn when the site is built, so it shows the records
+  as they are.
 
 The site needs no network to be read: MathJax comes from the ``django-static-mathjax``
 package of the dev extras (no Django needed; its ``mathjax/static/mathjax/es5`` folder is
@@ -23,6 +26,7 @@ Loaded by ``mkdocs.yml`` (``hooks: - docs/_ext/hooks.py``).
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import re
 from pathlib import Path
@@ -208,6 +212,28 @@ def _reference_counts(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Where the evidence map of the bundled records goes in the site (docs/data.md shows it).
+EVIDENCE_MAP = "img/evidence_map.png"
+
+
+def _evidence_map_png() -> bytes:
+    """The evidence map of the bundled records as PNG bytes (100 dpi, DejaVu Sans)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from msc_meta.datasets import load_msc_ra
+    from msc_meta.plots import evidence_map
+
+    with plt.rc_context({"font.family": "DejaVu Sans", "font.size": 10.0}):
+        fig = evidence_map(load_msc_ra()).figure
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    return out.getvalue()
+
+
 def mathjax_dir() -> Path:
     """The ``es5`` folder of MathJax 3 shipped by the ``django-static-mathjax`` package."""
     spec = importlib.util.find_spec("mathjax")
@@ -233,6 +259,7 @@ def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
             files.append(File.generated(config, f"{MATHJAX_DEST}/{rel}", abs_src_path=str(path)))
     css = HtmlFormatter(style="default").get_style_defs(".highlight")
     files.append(File.generated(config, "css/pygments.css", content=css))
+    files.append(File.generated(config, EVIDENCE_MAP, content=_evidence_map_png()))
     return files
 
 
