@@ -37,6 +37,7 @@ from .effects import MEASURES, measure_of
 from .heterogeneity_display import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
 from .results import NOT_APPLICABLE_K1, NOT_ESTIMABLE, SINGLE_STUDY, MetaAnalysisResult
+from .risk_of_bias import ROB_TOOLS
 from .running import MIN_K_FUNNEL, FurtherAnalysis, ReportEntry
 from .sensitivity import LOO_MIN_K
 
@@ -176,14 +177,16 @@ class Figure:
     Attributes
     ----------
     kind : str
-        ``"forest"``, ``"leave_one_out"`` or ``"funnel"``.
+        ``"forest"``, ``"leave_one_out"`` or ``"funnel"`` for an analysis;
+        ``"evidence_map"``, ``"rob_traffic_light"`` or ``"rob_summary"`` for the
+        records as a whole.
     png : bytes
         The PNG image, embedded in the page.
     files : dict of str to str
         Format to the file written, relative to the page.
     """
 
-    kind: str  # "forest", "leave_one_out" or "funnel"
+    kind: str
     png: bytes
     files: dict[str, str]  # format -> relative path
 
@@ -335,6 +338,43 @@ _FIGURE_NAMES = {
     "leave_one_out": "Leave-one-out forest plot",
     "funnel": "Funnel plot",
 }
+
+
+#: The figures of the records as a whole: name on the page and caption.
+_RECORD_FIGURES = {
+    "evidence_map": (
+        "Evidence map",
+        "What the records hold for each trial (rows, with design and N) and each outcome and "
+        "time point (columns): numbers read in a source, only numbers derived from them, only "
+        "a p-value, or nothing.",
+    ),
+    "rob_traffic_light": (
+        "Risk of bias: traffic-light plot",
+        "The judgement of each study in each domain of its tool, in the tool's own words; "
+        "the overall judgement last. '?' marks a domain on which the readable sources give "
+        "no information.",
+    ),
+    "rob_summary": (
+        "Risk of bias: summary plot",
+        "The share of studies at each level, per domain of each tool (unweighted).",
+    ),
+}
+
+
+def _record_figure_view(fig: Figure) -> _FigureView:
+    """A figure of the records, embedded as PNG at its own size (the page scales it down)."""
+    kind, caption = _RECORD_FIGURES[fig.kind]
+    data = base64.b64encode(fig.png).decode("ascii")
+    return _FigureView(
+        kind=kind,
+        forest=False,
+        src=Markup(f"data:image/png;base64,{data}"),  # base64 characters only
+        alt=kind,
+        full=None,
+        width=round(_png_size(fig.png)[0] * _CSS_DPI / PNG_DPI),
+        caption=f"{kind}: {caption}",
+        links=[(fmt.upper(), rel) for fmt, rel in sorted(fig.files.items())],
+    )
 
 
 def _figure_view(
@@ -674,6 +714,12 @@ def _where(records: TrialRecords) -> str:
     return "records given in memory"
 
 
+def _rob_tools(records: TrialRecords) -> list[tuple[str, str, str]]:
+    """(tool, what it is for, its reference) for each tool the records' assessments use."""
+    used = set(records.risk_of_bias["tool"])
+    return [(t.name, t.applies_to, t.reference) for t in ROB_TOOLS.values() if t.name in used]
+
+
 def render_page(
     built: Sequence[Built],
     records: TrialRecords,
@@ -686,6 +732,9 @@ def render_page(
     method: str | None,
     test: str | None,
     level: float,
+    record_figures: Sequence[Figure] = (),
+    record_problems: Sequence[str] = (),
+    rob_csv: str | None = None,
 ) -> str:
     """The whole page, rendered from ``report.html.j2``.
 
@@ -711,6 +760,13 @@ def render_page(
         Test override of this run.
     level : float
         Confidence level.
+    record_figures : sequence of Figure, optional
+        The figures of the records as a whole (evidence map, risk of bias).
+    record_problems : sequence of str, optional
+        Figures of the records that could not be drawn, and why.
+    rob_csv : str or None, optional
+        The risk-of-bias table's CSV file, relative to the page (``None``
+        when the records hold no assessments).
 
     Returns
     -------
@@ -746,6 +802,10 @@ def render_page(
         "heterogeneity": None if het is None else _heterogeneity_table(built, het),
         "heterogeneity_csv": het_rel,
         "caveats": list(caveat_items),
+        "record_figures": {f.kind: _record_figure_view(f) for f in record_figures},
+        "record_problems": list(record_problems),
+        "rob_csv": rob_csv,
+        "rob_tools": _rob_tools(records),
         "overrides": " and ".join(overrides),
         "min_k_funnel": MIN_K_FUNNEL,
         "loo_min_k": LOO_MIN_K,

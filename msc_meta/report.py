@@ -5,7 +5,10 @@ machinery, re-exported here with :class:`ReportEntry`) and writes, inside one ou
 folder only,
 
 ``figures/``
-    a forest plot per analysis (a leave-one-out forest plot from
+    the evidence map of the records (:func:`~msc_meta.plots.evidence_map`) and,
+    when the records hold risk-of-bias assessments, their traffic-light and
+    summary plots (:func:`~msc_meta.plots.rob_traffic_light`,
+    :func:`~msc_meta.plots.rob_summary`); a forest plot per analysis (a leave-one-out forest plot from
     :data:`~msc_meta.sensitivity.LOO_MIN_K` studies, a funnel plot with the
     studies trim-and-fill adds only from :data:`MIN_K_FUNNEL`), each as PNG
     (:data:`PNG_DPI` dpi), PDF and SVG;
@@ -14,7 +17,8 @@ folder only,
     conversions, source rows) and the studies that could not contribute, and
     the further analyses that ran (:func:`msc_meta.running.further_analyses`:
     leave-one-out, influence, small-study tests, trim-and-fill); the
-    heterogeneity table of all analyses; the study table; the warnings;
+    heterogeneity table of all analyses; the study table; the risk-of-bias
+    table; the warnings;
 ``report.html``
     one self-contained page (figures embedded, inline CSS, no external
     resources) with the studies, each analysis and the caveats
@@ -58,7 +62,14 @@ from ._report_tables import effect_size_table, further_tables, not_contributing,
 from .analyses import AnalysisSpec
 from .caveats import caveats
 from .heterogeneity_display import heterogeneity_table
-from .plots import forest_plot, funnel_plot, leave_one_out_plot
+from .plots import (
+    evidence_map,
+    forest_plot,
+    funnel_plot,
+    leave_one_out_plot,
+    rob_summary,
+    rob_traffic_light,
+)
 from .records import TrialRecords, bundled_data_dir
 from .running import (
     MIN_K_FUNNEL,
@@ -109,6 +120,10 @@ FOREST_PLOT_WIDTH = 2.5
 REPORT_FILE = "report.html"
 
 Progress = Callable[[str], None]
+
+#: The figures of the records as a whole, in the page's order (file stem of each); the
+#: risk-of-bias figures only when the records hold assessments.
+RECORD_FIGURES: tuple[str, ...] = ("evidence_map", "rob_traffic_light", "rob_summary")
 
 #: The further analyses' tables (file stem, label on the page), in the page's order.
 FURTHER_TABLES: tuple[tuple[str, str], ...] = (
@@ -331,6 +346,20 @@ def _draw(entry: ReportEntry, kind: str) -> Any:
     return ax.figure
 
 
+def _write_figure(fig: Any, stem: str, writer: _Writer, formats: tuple[str, ...]) -> Figure:
+    """Write ``fig`` as ``figures/{stem}.{fmt}`` for each format, close it, return it."""
+    try:
+        png = _render(fig, "png")
+        files: dict[str, str] = {}
+        for fmt in formats:
+            rel = f"figures/{stem}.{fmt}"
+            writer.bytes(rel, png if fmt == "png" else _render(fig, fmt))
+            files[fmt] = rel
+    finally:
+        _close(fig)
+    return Figure(stem, png, files)
+
+
 def _figures(
     entry: ReportEntry, writer: _Writer, formats: tuple[str, ...]
 ) -> tuple[list[Figure], tuple[RecordedWarning, ...], list[str]]:
@@ -350,17 +379,36 @@ def _figures(
             except MetaAnalysisError as exc:
                 problems.append(f"the {kind.replace('_', '-')} plot could not be drawn: {exc}")
                 continue
-            try:
-                png = _render(fig, "png")
-                files: dict[str, str] = {}
-                for fmt in formats:
-                    rel = f"figures/{entry.name}_{kind}.{fmt}"
-                    writer.bytes(rel, png if fmt == "png" else _render(fig, fmt))
-                    files[fmt] = rel
-            finally:
-                _close(fig)
-            figs.append(Figure(kind, png, files))
+            written = _write_figure(fig, f"{entry.name}_{kind}", writer, formats)
+            figs.append(dataclasses.replace(written, kind=kind))
     return figs, record_warnings(caught), problems
+
+
+def _draw_records(records: TrialRecords, kind: str) -> Any:
+    """A figure of the records as a whole (see :data:`RECORD_FIGURES`)."""
+    if kind == "evidence_map":
+        return evidence_map(records).figure
+    labels = dict(zip(records.studies["study_id"], records.studies["label"], strict=True))
+    if kind == "rob_traffic_light":
+        return rob_traffic_light(records.risk_of_bias, labels=labels)
+    return rob_summary(records.risk_of_bias).figure
+
+
+def _record_figures(
+    records: TrialRecords, writer: _Writer, formats: tuple[str, ...]
+) -> tuple[list[Figure], list[str]]:
+    """Draw and write the figures of the records (evidence map, risk of bias)."""
+    kinds = [k for k in RECORD_FIGURES if k == "evidence_map" or not records.risk_of_bias.empty]
+    figs: list[Figure] = []
+    problems: list[str] = []
+    for kind in kinds:
+        try:
+            fig = _draw_records(records, kind)
+        except MetaAnalysisError as exc:
+            problems.append(f"the {kind.replace('_', ' ')} figure could not be drawn: {exc}")
+            continue
+        figs.append(_write_figure(fig, kind, writer, formats))
+    return figs, problems
 
 
 # --------------------------------------------------------------------------- build
@@ -493,6 +541,11 @@ def build_report(
         writer.csv(het_rel, het.frame)
     studies = study_table(recs)
     writer.csv("tables/studies.csv", studies)
+    record_figs, record_problems = _record_figures(recs, writer, fmts)
+    rob_rel = None
+    if not recs.risk_of_bias.empty:
+        rob_rel = "tables/risk_of_bias.csv"
+        writer.csv(rob_rel, recs.risk_of_bias)
     writer.csv(
         "tables/warnings.csv",
         pd.DataFrame(
@@ -506,7 +559,19 @@ def build_report(
     )
     cav = caveats(recs, [b.entry for b in built])
     page = render_page(
-        built, recs, fmts, studies, het, het_rel, cav, method=method, test=test, level=level
+        built,
+        recs,
+        fmts,
+        studies,
+        het,
+        het_rel,
+        cav,
+        method=method,
+        test=test,
+        level=level,
+        record_figures=record_figs,
+        record_problems=record_problems,
+        rob_csv=rob_rel,
     )
     path = writer.text(REPORT_FILE, page)
     for line in writer.finish():

@@ -33,6 +33,7 @@ from msc_meta.report import (
     FIGURE_FORMATS,
     MIN_K_FUNNEL,
     PNG_DPI,
+    RECORD_FIGURES,
     REPORT_TITLE,
     ReportEntry,
     build_report,
@@ -191,7 +192,15 @@ def test_shared_tables_and_nothing_else(full: FullRun) -> None:
     top = sorted(p.name for p in full.out.iterdir())
     assert top == ["figures", "msc-meta-manifest.json", "report.html", "tables"]
     expected = {f"{n}_forest.{f}" for n in ANALYSES for f in FIGURE_FORMATS}
+    has_rob = not mm.datasets.load_msc_ra().risk_of_bias.empty
+    expected |= {
+        f"{stem}.{f}"
+        for stem in RECORD_FIGURES
+        if stem == "evidence_map" or has_rob
+        for f in FIGURE_FORMATS
+    }
     assert {p.name for p in (full.out / "figures").iterdir()} == expected
+    assert (full.out / "tables" / "risk_of_bias.csv").is_file() == has_rob
     assert not list(full.out.rglob("*.part"))  # no half-written file left behind
 
 

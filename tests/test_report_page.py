@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from msc_meta import _report_page, report
 from msc_meta._errors import MetaAnalysisError
 from msc_meta.analyses import ANALYSES
 from msc_meta.datasets import load_msc_ra
-from msc_meta.records import TrialRecords
+from msc_meta.records import TrialRecords, load_records
 from msc_meta.running import ReportEntry, run_all
 
 
@@ -58,3 +59,41 @@ def test_page_constants_stay_importable_from_report() -> None:
     assert report.PNG_DPI == _report_page.PNG_DPI == 300
     assert report.DIGITS == 2 and report.REPORT_TITLE == _report_page.REPORT_TITLE
     assert report.run_all is run_all and report.ReportEntry is ReportEntry
+
+
+def _page(tmp_path: Path, records: TrialRecords) -> str:
+    out = tmp_path / "out"
+    page = report.build_report(
+        out, records=records, analyses=["acr20_ifng_addon_w12"], formats="png"
+    )
+    return page.read_text(encoding="utf-8")
+
+
+def test_evidence_map_and_risk_of_bias_sections(tmp_path: Path, records: TrialRecords) -> None:
+    html = _page(tmp_path, records)
+    out = tmp_path / "out"
+    assert (out / "figures" / "evidence_map.png").is_file()
+    assert "<section id='evidence-map'><h2>What the records hold</h2>" in html
+    assert "alt='Evidence map'" in html
+    if records.risk_of_bias.empty:
+        assert "The records hold no risk-of-bias assessments." in html
+    else:
+        assert (out / "figures" / "rob_traffic_light.png").is_file()
+        assert (out / "figures" / "rob_summary.png").is_file()
+        assert (out / "tables" / "risk_of_bias.csv").is_file()
+        for tool in set(records.risk_of_bias["tool"]):
+            assert f"<strong>{tool}</strong>" in html
+        assert "alt='Risk of bias: traffic-light plot'" in html
+
+
+def test_records_without_risk_of_bias_say_so(tmp_path: Path, records: TrialRecords) -> None:
+    bare = TrialRecords(
+        studies=records.studies,
+        arms=records.arms,
+        outcomes=records.outcomes,
+        sources=records.sources,
+    )
+    folder = bare.write(tmp_path / "records")
+    html = _page(tmp_path, load_records(folder))
+    assert "The records hold no risk-of-bias assessments." in html
+    assert not (tmp_path / "out" / "figures" / "rob_summary.png").exists()
