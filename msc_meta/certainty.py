@@ -1128,7 +1128,10 @@ def absolute_effects(
     Notes
     -----
     RR: ``ACR = AR × RR``; OR: ``ACR = OR × AR / (1 − AR + OR × AR)``; RD:
-    ``ACR = AR + RD`` (GRADE 12, Guyatt et al. 2013), times 1000.
+    ``ACR = AR + RD`` (GRADE 12, Guyatt et al. 2013), times 1000. A risk
+    cannot exceed 1000 per 1000 (nor, for RD, fall below 0): a ratio or
+    difference that would carry the assumed risk beyond is capped there, as
+    happens with a high control risk and a wide interval.
 
     References
     ----------
@@ -1146,11 +1149,11 @@ def absolute_effects(
 
     def one(x: float) -> float:
         if measure == "RR":
-            return assumed_risk * x
+            return min(assumed_risk * x, 1.0)
         if measure == "OR":
             return x * assumed_risk / (1 - assumed_risk + x * assumed_risk)
         if measure == "RD":
-            return assumed_risk + x
+            return min(max(assumed_risk + x, 0.0), 1.0)
         raise MetaAnalysisError(f"measure={measure!r} has no absolute effect; use RR, OR or RD")
 
     est, lo, hi = (1000 * one(x) for x in (estimate, ci_low, ci_high))

@@ -596,6 +596,19 @@ def test_summary_of_findings_of_the_bundled_analyses(
     assert "very low" in str(sof) or "low" in str(sof)
 
 
+def test_absolute_effects_formulas_and_cap_at_1000() -> None:
+    est, lo, hi = absolute_effects("RR", 4 / 7, 1.4456521739, 0.75, 2.78)
+    assert est == pytest.approx(1000 * 4 / 7 * 1.4456521739) and hi == 1000.0
+    assert lo == pytest.approx(1000 * 4 / 7 * 0.75)
+    # OR: ACR = OR AR / (1 - AR + OR AR)
+    assert absolute_effects("OR", 0.2, 2.0, 1.0, 4.0)[0] == pytest.approx(1000 * 0.4 / 1.2)
+    assert absolute_effects("RD", 0.1, -0.05, -0.2, 0.95) == pytest.approx((50.0, 0.0, 1000.0))
+    with pytest.raises(mm.MetaAnalysisError, match="no absolute effect"):
+        absolute_effects("MD", 0.1, 1.0, 0.5, 1.5)
+    with pytest.raises(mm.MetaAnalysisError, match="assumed_risk"):
+        absolute_effects("RR", 1.5, 1.0, 0.5, 1.5)
+
+
 # --------------------------------------------------------------------------- a published table
 
 
