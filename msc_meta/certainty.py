@@ -202,6 +202,11 @@ class GradeStep:
         The rule's reason.
     source : str
         Who made the override and on what basis (empty when not overridden).
+    assessed : bool
+        False when the rule could not judge the domain (k = 1 for inconsistency,
+        fewer than 10 studies for publication bias, studies without a
+        risk-of-bias assessment): the step did not downgrade, and the reason
+        says why. Such steps are footnoted in the summary of findings.
     """
 
     domain: str
@@ -211,6 +216,7 @@ class GradeStep:
     rule_downgrade: int = 0
     rule_reason: str = ""
     source: str = ""
+    assessed: bool = True
 
     @property
     def label(self) -> str:
@@ -222,6 +228,8 @@ class GradeStep:
         """The step in words: the starting level, or "not serious", "serious", "very serious"."""
         if self.domain == "design":
             return f"starts {CERTAINTY_LEVELS[self.downgrade - 1]}"
+        if not self.assessed and self.downgrade == 0:
+            return "not assessable"
         return {0: "not serious", -1: "serious (-1)", -2: "very serious (-2)"}[self.downgrade]
 
 
@@ -268,6 +276,11 @@ class _Context:
         return str(hit.iloc[0]) if len(hit) else study_id
 
 
+#: What a rule returns: the downgrade (or starting points), the reason, and whether the
+#: domain could be judged at all.
+_Outcome = tuple[int, str, bool]
+
+
 @dataclass(frozen=True)
 class GradeRule:
     """One GRADE domain: its rule, its name and where GRADE defines it.
@@ -277,20 +290,21 @@ class GradeRule:
     name : str
         The domain in words.
     function : callable
-        ``(context) -> (downgrade, reason)``.
+        ``(context) -> (downgrade, reason, assessed)``; ``assessed`` is false when
+        the domain could not be judged (e.g. k = 1, or no risk-of-bias assessment).
     reference : str
         The GRADE guideline the rule follows.
     """
 
     name: str
-    function: Callable[[_Context], tuple[int, str]]
+    function: Callable[[_Context], _Outcome]
     reference: str
 
 
 # --------------------------------------------------------------------------- the rules
 
 
-def _design(ctx: _Context) -> tuple[int, str]:
+def _design(ctx: _Context) -> _Outcome:
     """Starting level: randomised comparisons start high; the rest start low (GRADE 3).
 
     A single-group analysis (arms used as one group, even arms of randomised
@@ -300,19 +314,31 @@ def _design(ctx: _Context) -> tuple[int, str]:
     """
     designs = ", ".join(sorted(set(map(str, ctx.frame["design"]))))
     if ctx.single_group:
-        return 2, (
-            f"Starts low: a single-group estimate (designs: {designs}) without a comparison "
-            "with a control group; non-comparative evidence starts low in GRADE."
+        return (
+            2,
+            (
+                f"Starts low: a single-group estimate (designs: {designs}) without a comparison "
+                "with a control group; non-comparative evidence starts low in GRADE."
+            ),
+            True,
         )
     st = ctx.records.studies.set_index("study_id")
     not_rand = [
         ctx.label(s) for s in ctx.frame["study_id"] if str(st.loc[s, "randomised"]) != "yes"
     ]
     if not not_rand:
-        return 4, f"Starts high: every study is a randomised comparison (designs: {designs})."
-    return 2, (
-        f"Starts low: {', '.join(not_rand)} not randomised (or allocation unclear); "
-        f"non-randomised comparisons start low (designs: {designs})."
+        return (
+            4,
+            f"Starts high: every study is a randomised comparison (designs: {designs}).",
+            True,
+        )
+    return (
+        2,
+        (
+            f"Starts low: {', '.join(not_rand)} not randomised (or allocation unclear); "
+            f"non-randomised comparisons start low (designs: {designs})."
+        ),
+        True,
     )
 
 
@@ -351,7 +377,7 @@ def _study_rob(ctx: _Context, study_id: str) -> tuple[str, str]:
     return worst[1], worst[2] + more + note
 
 
-def _risk_of_bias(ctx: _Context) -> tuple[int, str]:
+def _risk_of_bias(ctx: _Context) -> _Outcome:
     """Risk of bias by the weight of the studies at each overall level (GRADE 4).
 
     Each study's overall judgement is read from the risk-of-bias table (for a
@@ -375,11 +401,19 @@ def _risk_of_bias(ctx: _Context) -> tuple[int, str]:
     missing = shares.get("not assessed", 0.0)
     listing = "; ".join(parts) + "."
     if critical > MAJORITY:
-        return -2, f"Studies at critical risk carry {percent(critical)} of the weight. {listing}"
+        return (
+            -2,
+            f"Studies at critical risk carry {percent(critical)} of the weight. {listing}",
+            True,
+        )
     if serious > MAJORITY:
-        return -1, (
-            f"Studies at high (serious) risk or with no information carry {percent(serious)} "
-            f"of the weight. {listing}"
+        return (
+            -1,
+            (
+                f"Studies at high (serious) risk or with no information carry {percent(serious)} "
+                f"of the weight. {listing}"
+            ),
+            True,
         )
     text = (
         f"Studies at high risk or with no information carry {percent(serious)} of the weight "
@@ -390,10 +424,10 @@ def _risk_of_bias(ctx: _Context) -> tuple[int, str]:
             f" Risk of bias was not assessed for {percent(missing)} of the weight: this step "
             "did not downgrade for it, so the rating is an upper bound for this domain."
         )
-    return 0, text
+    return 0, text, missing == 0
 
 
-def _inconsistency(ctx: _Context) -> tuple[int, str]:
+def _inconsistency(ctx: _Context) -> _Outcome:
     """Inconsistency from I² and its Q-profile interval (GRADE 7).
 
     Not assessable with one study. Otherwise downgrade 2 when I² ≥
@@ -405,7 +439,7 @@ def _inconsistency(ctx: _Context) -> tuple[int, str]:
     """
     res = ctx.result
     if res.k == 1:
-        return 0, "Not assessable: a single study (k = 1); inconsistency cannot be judged."
+        return 0, "Not assessable: a single study (k = 1); inconsistency cannot be judged.", False
     lo, hi = res.i2_ci
     shown = f"I² = {percent(res.i2)} [{percent(lo)}, {percent(hi)}] with k = {res.k}"
     if res.k == 2:
@@ -414,10 +448,10 @@ def _inconsistency(ctx: _Context) -> tuple[int, str]:
             "uninformative; the point estimate decides)"
         )
     if res.i2 >= I2_VERY_SERIOUS and lo >= I2_SERIOUS:
-        return -2, f"Very serious: {shown}; large and its interval excludes modest values."
+        return -2, f"Very serious: {shown}; large and its interval excludes modest values.", True
     if res.i2 >= I2_SERIOUS:
-        return -1, f"Serious: {shown}, at least {percent(I2_SERIOUS)}."
-    return 0, f"Not serious: {shown}, below {percent(I2_SERIOUS)}."
+        return -1, f"Serious: {shown}, at least {percent(I2_SERIOUS)}.", True
+    return 0, f"Not serious: {shown}, below {percent(I2_SERIOUS)}.", True
 
 
 @dataclass(frozen=True)
@@ -505,7 +539,7 @@ def _addon(ctx: _Context) -> list[str]:
     return out
 
 
-def _indirectness(ctx: _Context) -> tuple[int, str]:
+def _indirectness(ctx: _Context) -> _Outcome:
     """Indirectness: add-on comparisons, single-group designs, surrogate outcomes (GRADE 8).
 
     Three sources, each serious: (1) an add-on comparison, in which both sides
@@ -536,10 +570,10 @@ def _indirectness(ctx: _Context) -> tuple[int, str]:
     else:
         about = f"Outcome {spec.outcome}: {outcome.note}."
     if not found:
-        return 0, f"Not serious: a direct comparison of the intervention. {about}"
+        return 0, f"Not serious: a direct comparison of the intervention. {about}", True
     level = -1 if len(found) == 1 else -2
     word = "Serious" if level == -1 else "Very serious"
-    return level, f"{word}: {'; '.join(found)}. {about}"
+    return level, f"{word}: {'; '.join(found)}. {about}", True
 
 
 def _ois(ctx: _Context) -> tuple[float, str]:
@@ -577,7 +611,7 @@ def _ois(ctx: _Context) -> tuple[float, str]:
     return float(2 * math.ceil(n1)), text
 
 
-def _imprecision(ctx: _Context) -> tuple[int, str]:
+def _imprecision(ctx: _Context) -> _Outcome:
     """Imprecision: the interval against no effect and the patients against the OIS (GRADE 6).
 
     Two checks: (a) the confidence interval includes the null (no difference;
@@ -615,13 +649,13 @@ def _imprecision(ctx: _Context) -> tuple[int, str]:
     head = f"{ci_text}; k = {res.k}, {total} patients"
     tail = f" ({ois_part})" if ois_part else ""
     if not problems:
-        return 0, f"Not serious: {head}{tail}."
+        return 0, f"Not serious: {head}{tail}.", True
     level = -1 if len(problems) == 1 else -2
     word = "Serious" if level == -1 else "Very serious"
-    return level, f"{word}: {'; '.join(problems)}. {head}{tail}."
+    return level, f"{word}: {'; '.join(problems)}. {head}{tail}.", True
 
 
-def _publication_bias(ctx: _Context) -> tuple[int, str]:
+def _publication_bias(ctx: _Context) -> _Outcome:
     """Publication bias: Egger's test from :data:`~msc_meta.bias.MIN_STUDIES` studies (GRADE 5).
 
     With fewer studies, not assessable (the test has too little power), stated,
@@ -630,16 +664,24 @@ def _publication_bias(ctx: _Context) -> tuple[int, str]:
     """
     res = ctx.result
     if res.k < MIN_STUDIES:
-        return 0, (
-            f"Not assessable: k = {res.k}, fewer than {MIN_STUDIES} studies; tests of "
-            "small-study effects have too little power, so publication bias could not be "
-            "judged (not rated down)."
+        return (
+            0,
+            (
+                f"Not assessable: k = {res.k}, fewer than {MIN_STUDIES} studies; tests of "
+                "small-study effects have too little power, so publication bias could not be "
+                "judged (not rated down)."
+            ),
+            False,
         )
     test = res.egger_test()
     p = f"p = {number(test.pvalue, 3)}"
     if test.pvalue < EGGER_ALPHA:
-        return -1, f"Suspected: Egger's test for funnel-plot asymmetry gives {p} (k = {res.k})."
-    return 0, f"Not detected: Egger's test gives {p} (k = {res.k})."
+        return (
+            -1,
+            f"Suspected: Egger's test for funnel-plot asymmetry gives {p} (k = {res.k}).",
+            True,
+        )
+    return 0, f"Not detected: Egger's test gives {p} (k = {res.k}).", True
 
 
 #: The GRADE domains, in the order of a rating, each with its rule (see each function's
@@ -914,10 +956,10 @@ class CertaintyRating:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """The footnotes: the start, then every domain that downgraded or was overridden."""
+        """The footnotes: the start and every step that downgraded, was overridden or not assessed."""
         out = []
         for s in self.steps:
-            if s.domain == "design" or s.downgrade != 0 or s.overridden:
+            if s.domain == "design" or s.downgrade != 0 or s.overridden or not s.assessed:
                 note = f"{s.label}: {s.reason}"
                 if s.overridden:
                     rule = (
@@ -1076,12 +1118,13 @@ def rate_certainty(
     overrides = {j.domain: j for j in _judgements(judgements, [name]) if j.analysis == name}
     steps = []
     for domain, rule in GRADE_RULES.items():
-        down, reason = rule.function(ctx)
+        down, reason, assessed = rule.function(ctx)
         j = overrides.get(domain)
         if j is None:
-            steps.append(GradeStep(domain, down, reason, rule_downgrade=down, rule_reason=reason))
+            step = GradeStep(domain, down, reason, False, down, reason, "", assessed)
         else:
-            steps.append(GradeStep(domain, j.downgrade, j.reason, True, down, reason, j.source))
+            step = GradeStep(domain, j.downgrade, j.reason, True, down, reason, j.source)
+        steps.append(step)
     level = certainty_level(steps[0].downgrade, [s.downgrade for s in steps[1:]])
     spec = res.spec
     when = (
@@ -1262,12 +1305,11 @@ class SummaryOfFindings:
         frame = self.to_frame()
         rows = []
         footnotes: list[str] = []
-        for r in frame.to_dict("records"):
+        for rating, r in zip(self.ratings, frame.to_dict("records"), strict=True):
             marks = []
-            for reason in str(r["reasons"]).split(" | "):
-                if reason:
-                    footnotes.append(reason)
-                    marks.append(str(len(footnotes)))
+            for reason in rating.reasons:
+                footnotes.append(f"{rating.analysis}: {reason}")
+                marks.append(str(len(footnotes)))
             shown = {k: _cell(v) for k, v in r.items()}
             has_risk = not math.isnan(float(r["assumed_risk_per_1000"]))
             shown["assumed_risk_text"] = (

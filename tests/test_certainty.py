@@ -232,9 +232,11 @@ def test_design_single_group_starts_low_even_from_randomised_arms() -> None:
 
 def test_risk_of_bias_not_assessed_does_not_downgrade_and_says_so() -> None:
     res, rec = _case(TWO_LARGE)
-    step = rate_certainty(res, rec).step("risk_of_bias")
-    assert step.downgrade == 0
+    rating = rate_certainty(res, rec)
+    step = rating.step("risk_of_bias")
+    assert step.downgrade == 0 and not step.assessed and step.judgement == "not assessable"
     assert "not assessed" in step.reason and "upper bound" in step.reason
+    assert any(r.startswith("Risk of bias: ") for r in rating.reasons)
 
 
 def _weights(res: AnalysisResult) -> dict[str, float]:
@@ -261,7 +263,7 @@ def test_risk_of_bias_by_the_level_of_the_study_carrying_most_weight(
     assert _weights(res)[heavy.title()] > 50
     res, rec = _case(TWO_LARGE, rob=[_rob(heavy, tool, word), _rob(light, "RoB 2", "Low")])
     step = rate_certainty(res, rec).step("risk_of_bias")
-    assert step.downgrade == expected
+    assert step.downgrade == expected and step.assessed
     assert f"'{word}'" in step.reason
 
 
@@ -289,6 +291,7 @@ def test_inconsistency_not_assessable_with_one_study() -> None:
     res, rec = _case(TWO_LARGE[:1])
     step = rate_certainty(res, rec).step("inconsistency")
     assert step.downgrade == 0 and "k = 1" in step.reason and "Not assessable" in step.reason
+    assert not step.assessed
 
 
 @pytest.mark.parametrize(
@@ -418,8 +421,13 @@ def test_settings_are_checked() -> None:
 
 def test_publication_bias_not_assessable_below_ten_studies() -> None:
     res, rec = _case(TWO_LARGE)
-    step = rate_certainty(res, rec).step("publication_bias")
+    rating = rate_certainty(res, rec)
+    step = rating.step("publication_bias")
     assert step.downgrade == 0 and "Not assessable" in step.reason and "k = 2" in step.reason
+    assert not step.assessed and any(r.startswith("Publication bias: ") for r in rating.reasons)
+    # a step that was judged and did not downgrade is not footnoted
+    assert rating.step("indirectness").assessed
+    assert not any(r.startswith("Indirectness: ") for r in rating.reasons)
 
 
 def _ten_studies(asymmetric: bool) -> list[dict[str, Any]]:
