@@ -362,7 +362,10 @@ def _study_rob(ctx: _Context, study_id: str) -> tuple[str, str]:
     note = ""
     if fitting.empty:
         fitting = rows
-        note = " (no assessment with a tool for this kind of analysis; the study's other used)"
+        note = (
+            f" (no {scope.replace('_', '-')} assessment; the study's assessment with another "
+            "tool is used as the closest)"
+        )
     found: list[tuple[float, str, str]] = []
     for r in fitting.itertuples():
         level = rob_tool(str(r.tool)).level(OVERALL, str(r.judgement))

@@ -284,6 +284,14 @@ def test_risk_of_bias_prefers_the_tool_for_the_kind_of_analysis() -> None:
     assert step.downgrade == -1 and "NIH case series overall 'Poor'" in step.reason
 
 
+def test_risk_of_bias_falls_back_to_another_tool_and_says_so() -> None:
+    spec = _spec("single_group_proportion")
+    rows = [_rob("a", "RoB 2", "High")]
+    res, rec = _case([{"study_id": "a", "events": 10, "n": 30}], spec=spec, rob=rows)
+    step = rate_certainty(res, rec).step("risk_of_bias")
+    assert step.downgrade == -1 and "no single-group assessment" in step.reason
+
+
 # --------------------------------------------------------------------------- inconsistency
 
 
