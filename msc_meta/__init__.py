@@ -77,6 +77,11 @@ _LAZY: dict[str, str] = {
     "pooling": "",
     "binary": "",
     "results": "",
+    "certainty": "",
+    "rate_certainty": "certainty",
+    "summary_of_findings": "certainty",
+    "CertaintyRating": "certainty",
+    "SummaryOfFindings": "certainty",
 }
 
 __all__ = [
@@ -85,6 +90,7 @@ __all__ = [
     "BatchResult",
     "BinaryPooledResult",
     "BoundaryWarning",
+    "CertaintyRating",
     "ConvergenceWarning",
     "DroppedStudiesWarning",
     "EffectSizes",
@@ -101,6 +107,7 @@ __all__ = [
     "RegressionTest",
     "SelectionModel",
     "SubgroupResult",
+    "SummaryOfFindings",
     "TrimAndFill",
     "ZeroCellWarning",
     "__version__",
@@ -115,8 +122,10 @@ __all__ = [
     "meta_analysis_many",
     "meta_regression",
     "peto",
+    "rate_certainty",
     "selection_model",
     "subgroup_analysis",
+    "summary_of_findings",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -132,6 +141,7 @@ if TYPE_CHECKING:  # pragma: no cover
         selection_model,
     )
     from .binary import mantel_haenszel, peto
+    from .certainty import CertaintyRating, SummaryOfFindings, rate_certainty, summary_of_findings
     from .effects import MEASURES, EffectSizes, effect_sizes
     from .heterogeneity_display import (
         HeterogeneityTable,

@@ -30,7 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "results _refit",
         "pooling binary",
         "moderators _metareg sensitivity bias heterogeneity_display batch gosh",
-        "records datasets analyses running caveats coverage _batch_dask",
+        "records datasets analyses running certainty caveats coverage _batch_dask",
         "plots plots._common plots._forest_rows plots._forest_draw plots.forest plots.funnel"
         " plots.diagnostics plots.regplot plots.sensitivity plots.gosh plots.rob"
         " plots.evidence_map",

@@ -65,6 +65,7 @@ PUBLIC_MODULES = (
     "datasets",
     "analyses",
     "running",
+    "certainty",
     "caveats",
     "coverage",
     "report",
