@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 import scipy
@@ -30,9 +29,11 @@ from . import __version__
 from ._format import interval, number, p_equals
 from ._inference import TESTS
 from ._report_tables import effect_size_table
+from ._templates import TEMPLATES
 from ._validation import is_missing
 from .analyses import AnalysisSpec
 from .caveats import records_of, study_labels, words
+from .certainty import CERTAINTY_LEVELS, LEVEL_MEANING, SummaryOfFindings
 from .effects import MEASURES, measure_of
 from .heterogeneity_display import HeterogeneityTable, describe_heterogeneity, display_scale
 from .records import TrialRecords, bundled_data_dir, schema
@@ -217,16 +218,11 @@ def _today() -> str:
 
 # --------------------------------------------------------------------------- the page
 
-#: The page's templates (package data), rendered with autoescaping: every value is text
-#: unless marked safe with :class:`markupsafe.Markup`, which only the embedded images are.
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("msc_meta", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+#: The page's templates (package data, :data:`msc_meta._templates.TEMPLATES`), rendered with
+#: autoescaping: every value is text unless marked safe with :class:`markupsafe.Markup`, which
+#: only the embedded images and the summary-of-findings fragment (itself rendered with
+#: autoescaping) are.
+_TEMPLATES = TEMPLATES
 
 
 @dataclass(frozen=True)
@@ -732,6 +728,9 @@ def render_page(
     method: str | None,
     test: str | None,
     level: float,
+    sof: SummaryOfFindings | None = None,
+    sof_csv: str | None = None,
+    judgements: str | None = None,
     record_figures: Sequence[Figure] = (),
     record_problems: Sequence[str] = (),
     rob_csv: str | None = None,
@@ -760,6 +759,12 @@ def render_page(
         Test override of this run.
     level : float
         Confidence level.
+    sof : SummaryOfFindings or None, optional
+        The GRADE summary of findings of the analyses.
+    sof_csv : str or None, optional
+        Its CSV file, relative to the page.
+    judgements : str or None, optional
+        The name of the curator's judgements file the ratings used, if any.
     record_figures : sequence of Figure, optional
         The figures of the records as a whole (evidence map, risk of bias).
     record_problems : sequence of str, optional
@@ -802,6 +807,11 @@ def render_page(
         "heterogeneity": None if het is None else _heterogeneity_table(built, het),
         "heterogeneity_csv": het_rel,
         "caveats": list(caveat_items),
+        # rendered from its own template with autoescaping, so safe to embed as it is
+        "sof": None if sof is None else Markup(sof.to_html()),
+        "sof_csv": sof_csv,
+        "sof_levels": [(lvl, LEVEL_MEANING[lvl]) for lvl in reversed(CERTAINTY_LEVELS)],
+        "judgements": judgements,
         "record_figures": {f.kind: _record_figure_view(f) for f in record_figures},
         "record_problems": list(record_problems),
         "rob_csv": rob_csv,

@@ -51,7 +51,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import jinja2
 import numpy as np
 import pandas as pd
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
@@ -59,6 +58,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from ._errors import MetaAnalysisError
 from ._format import interval, number, percent
+from ._templates import TEMPLATES
 from ._validation import is_missing
 from .analyses import ANALYSES, AnalysisResult
 from .bias import MIN_STUDIES
@@ -896,16 +896,6 @@ def certainty_level(start: int, downgrades: Sequence[int]) -> CertaintyLevel:
     return CERTAINTY_LEVELS[max(1, start + sum(downgrades)) - 1]
 
 
-#: The page templates of the certainty tables (package data, autoescaped).
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("msc_meta", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 @dataclass(frozen=True)
 class CertaintyRating:
     """A GRADE rating of one analysis, with the reason for each step.
@@ -1030,7 +1020,7 @@ class CertaintyRating:
         return f"<CertaintyRating {self.analysis}: {self.level}, k={self.k}>"
 
     def _repr_html_(self) -> str:
-        return _TEMPLATES.get_template("certainty_rating.html.j2").render(
+        return TEMPLATES.get_template("certainty_rating.html.j2").render(
             rating=self, meaning=LEVEL_MEANING[self.level]
         )
 
@@ -1328,7 +1318,7 @@ class SummaryOfFindings:
                 else ""
             )
             rows.append({**shown, "marks": ",".join(marks)})
-        return _TEMPLATES.get_template("summary_of_findings.html.j2").render(
+        return TEMPLATES.get_template("summary_of_findings.html.j2").render(
             rows=rows, footnotes=footnotes, skipped=self.skipped
         )
 

@@ -46,7 +46,7 @@ from ._errors import MetaAnalysisError
 from .datasets import load_bcg
 from .effects import effect_sizes
 from .pooling import SE_VARIANCE_RTOL, meta_analysis  # one tolerance for the CLI and the API
-from .report import build_report
+from .report import JUDGEMENTS_FILE, build_report
 
 #: Exit statuses.
 OK, INTERNAL_ERROR, MISTAKE, INTERRUPTED = 0, 1, 2, 130
@@ -168,6 +168,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help="folder of trial-record files (default: the bundled MSC-RA records)",
+    )
+    report.add_argument(
+        "--judgements",
+        default=None,
+        metavar="CSV",
+        help="a curator's GRADE judgements (overrides) for the summary of findings "
+        f"(default: {JUDGEMENTS_FILE} beside the records, if there is one)",
     )
     return p
 
@@ -317,6 +324,7 @@ def _report(args: argparse.Namespace) -> int:
         page = build_report(
             args.out,
             records=args.records,
+            judgements=args.judgements,
             analyses=names,
             method=args.method,
             test=args.test,

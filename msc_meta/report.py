@@ -13,7 +13,9 @@ folder only,
     studies trim-and-fill adds only from :data:`MIN_K_FUNNEL`), each as PNG
     (:data:`PNG_DPI` dpi), PDF and SVG;
 ``tables/``
-    per analysis the effect sizes (study, arm data, effect, interval, weight,
+    the GRADE summary of findings of the analyses
+    (:func:`msc_meta.certainty.summary_of_findings`: ``summary_of_findings.csv``,
+    with a ``certainty`` and a ``reasons`` column); per analysis the effect sizes (study, arm data, effect, interval, weight,
     conversions, source rows) and the studies that could not contribute, and
     the further analyses that ran (:func:`msc_meta.running.further_analyses`:
     leave-one-out, influence, small-study tests, trim-and-fill); the
@@ -61,6 +63,7 @@ from ._report_page import (
 from ._report_tables import effect_size_table, further_tables, not_contributing, study_table
 from .analyses import AnalysisSpec
 from .caveats import caveats
+from .certainty import summary_of_findings
 from .heterogeneity_display import heterogeneity_table
 from .plots import (
     evidence_map,
@@ -91,6 +94,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "FOREST_FONTSIZE",
     "FOREST_PLOT_WIDTH",
+    "JUDGEMENTS_FILE",
     "MIN_K_FUNNEL",
     "PNG_DPI",
     "REPORT_FILE",
@@ -115,6 +119,9 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 #: their smallest text, the heterogeneity and test lines, is shown at 12 pixels or more.
 FOREST_FONTSIZE = 11.0
 FOREST_PLOT_WIDTH = 2.5
+
+#: The curator's GRADE judgements (overrides) read from beside the records, if present.
+JUDGEMENTS_FILE = "grade_judgements.csv"
 
 #: Name of the HTML page inside the output folder.
 REPORT_FILE = "report.html"
@@ -449,6 +456,7 @@ def build_report(
     out_dir: str | os.PathLike[str],
     *,
     records: TrialRecords | str | os.PathLike[str] | None = None,
+    judgements: str | os.PathLike[str] | None = None,
     analyses: Sequence[str | AnalysisSpec] | None = None,
     method: str | None = None,
     test: str | None = None,
@@ -469,6 +477,10 @@ def build_report(
         changed since, is left alone.
     records : TrialRecords, str or path, optional
         Records or a folder of record files; the bundled MSC-RA records by default.
+    judgements : str or path, optional
+        A curator's GRADE judgements (:func:`msc_meta.certainty.read_judgements`)
+        for the summary of findings; by default :data:`JUDGEMENTS_FILE` in the
+        records' folder, if there is one.
     analyses : sequence of str, optional
         Names of :data:`~msc_meta.analyses.ANALYSES` (all by default).
     method : str, optional
@@ -533,6 +545,11 @@ def build_report(
         built.append(b)
         say(_progress_line(i, len(specs), b.entry, b.figures, time.perf_counter() - t1))
 
+    judged = _judgements_file(judgements, recs)
+    sof = summary_of_findings([b.entry for b in built], recs, judgements=judged)
+    sof_rel = "tables/summary_of_findings.csv"
+    writer.csv(sof_rel, sof.to_frame())
+
     ran = {b.entry.name: b.entry.analysis for b in built if b.entry.analysis is not None}
     het = heterogeneity_table(ran) if ran else None
     het_rel = None
@@ -569,6 +586,9 @@ def build_report(
         method=method,
         test=test,
         level=level,
+        sof=sof,
+        sof_csv=sof_rel,
+        judgements=None if judged is None else Path(judged).name,
         record_figures=record_figs,
         record_problems=record_problems,
         rob_csv=rob_rel,
@@ -580,6 +600,20 @@ def build_report(
         f"wrote {path} and {len(writer.written) - 1} more files in {time.perf_counter() - t0:.1f} s"
     )
     return path
+
+
+def _judgements_file(
+    judgements: str | os.PathLike[str] | None, records: TrialRecords
+) -> Path | None:
+    """The judgements file asked for, else the one beside the records, else ``None``."""
+    if judgements is not None:
+        path = Path(judgements)
+        if not path.is_file():
+            raise MetaAnalysisError(f"judgements={str(judgements)!r}: no such file")
+        return path
+    if records.path is not None and (Path(records.path) / JUDGEMENTS_FILE).is_file():
+        return Path(records.path) / JUDGEMENTS_FILE
+    return None
 
 
 def _progress_line(

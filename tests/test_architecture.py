@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(m if m == "msc_meta" else f"msc_meta.{m}" for m in layer.split())
     for layer in (
         # the package itself loads its submodules lazily (PEP 562): it imports only _errors
-        "msc_meta _data _errors _format _inference _validation risk_of_bias",
+        "msc_meta _data _errors _format _inference _templates _validation risk_of_bias",
         "tau2 effects conversions conversions._common conversions.change_scores"
         " conversions.groups conversions.medians conversions.percentages"
         " conversions.standard_errors",

@@ -24,7 +24,7 @@ import pytest
 
 import msc_meta as mm
 from msc_meta import cli
-from tests.test_report import Run, _main
+from tests.test_report import Run, _main, record_figures, record_tables
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -438,8 +438,8 @@ def test_report_rerun_removes_its_own_stale_files_only(tmp_path: Path) -> None:
         f"tables/{a}_effect_sizes.csv",
         f"tables/{a}_not_contributing.csv",
         "tables/heterogeneity.csv",
-        "tables/studies.csv",
-        "tables/warnings.csv",
+        *(f"figures/{f}" for f in record_figures(["png"])),
+        *(f"tables/{t}" for t in record_tables()),
     }
     # the first run's files that this run did not write are gone, except the changed one
     removed = {
@@ -448,12 +448,13 @@ def test_report_rerun_removes_its_own_stale_files_only(tmp_path: Path) -> None:
         f"tables/{b}_effect_sizes.csv",
         f"tables/{b}_not_contributing.csv",
     }
+    removed |= {f"figures/{f}" for f in record_figures(["svg"])}  # the first run wrote SVG too
     assert first - second - {_manifest.MANIFEST_FILE} == removed | {changed_rel}
     # the user's files and the file the user changed are kept
     user = {"notes.txt", "figures/mine.svg", changed_rel}
     assert now == second | user | {_manifest.MANIFEST_FILE}
     assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes"
-    assert "removed 4 files of an earlier run that this run did not write" in run.stderr
+    assert f"removed {len(removed)} files of an earlier run that this run did not write" in run.stderr
     assert f"kept 1 file of an earlier run that was changed since: {changed_rel}" in run.stderr, (
         run.stderr
     )

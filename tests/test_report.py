@@ -58,6 +58,28 @@ SKIP_DIRS = {".git", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".h
 # --------------------------------------------------------------------------- helpers
 
 
+def record_figures(formats: tuple[str, ...] | list[str]) -> list[str]:
+    """The figures of the bundled records the report writes (evidence map, risk of bias)."""
+    has_rob = not mm.datasets.load_msc_ra().risk_of_bias.empty
+    return [
+        f"{stem}.{f}"
+        for stem in RECORD_FIGURES
+        if stem == "evidence_map" or has_rob
+        for f in formats
+    ]
+
+
+def record_tables() -> list[str]:
+    """The shared tables of the report: summary of findings, studies, risk of bias, warnings."""
+    has_rob = not mm.datasets.load_msc_ra().risk_of_bias.empty
+    return [
+        "summary_of_findings.csv",
+        "studies.csv",
+        "warnings.csv",
+        *(["risk_of_bias.csv"] if has_rob else []),
+    ]
+
+
 def _tree_hash(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -192,15 +214,10 @@ def test_shared_tables_and_nothing_else(full: FullRun) -> None:
     top = sorted(p.name for p in full.out.iterdir())
     assert top == ["figures", "msc-meta-manifest.json", "report.html", "tables"]
     expected = {f"{n}_forest.{f}" for n in ANALYSES for f in FIGURE_FORMATS}
-    has_rob = not mm.datasets.load_msc_ra().risk_of_bias.empty
-    expected |= {
-        f"{stem}.{f}"
-        for stem in RECORD_FIGURES
-        if stem == "evidence_map" or has_rob
-        for f in FIGURE_FORMATS
-    }
+    expected |= set(record_figures(FIGURE_FORMATS))
     assert {p.name for p in (full.out / "figures").iterdir()} == expected
-    assert (full.out / "tables" / "risk_of_bias.csv").is_file() == has_rob
+    for name in record_tables():
+        assert (full.out / "tables" / name).is_file(), name
     assert not list(full.out.rglob("*.part"))  # no half-written file left behind
 
 
@@ -268,7 +285,7 @@ def test_study_table_lists_every_study_with_what_is_missing(page: str) -> None:
 @pytest.mark.slow
 def test_page_is_self_contained(full: FullRun, page: str) -> None:
     srcs = re.findall(r"""\bsrc=['"]([^'"]*)['"]""", page)
-    assert len(srcs) == len(ANALYSES)
+    assert len(srcs) == len(ANALYSES) + len(record_figures(["png"]))
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
     hrefs = re.findall(r"""\bhref=['"]([^'"]*)['"]""", page)
     assert hrefs
@@ -397,9 +414,9 @@ def test_python_dash_m_subset_png_only(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"report: {(out / 'report.html').resolve()}")
     assert "[1/1] acr20_ifng_addon_w12: k = 1, risk ratio 1.75 [1.24, 2.48]" in proc.stderr
-    assert sorted(p.name for p in (out / "figures").iterdir()) == [
-        "acr20_ifng_addon_w12_forest.png"
-    ]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
+        ["acr20_ifng_addon_w12_forest.png", *record_figures(["png"])]
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert html.escape(ANALYSES["acr20_ifng_addon_w12"].title) in page
@@ -426,7 +443,9 @@ def test_method_and_test_override(tmp_path: Path) -> None:
     )
     assert run.rc == 0, run.stderr
     figs = sorted(p.name for p in (tmp_path / "dl" / "figures").iterdir())
-    assert figs == sorted(f"{n}_forest.{f}" for n in names for f in ("svg", "pdf"))
+    assert figs == sorted(
+        [f"{n}_forest.{f}" for n in names for f in ("svg", "pdf")] + record_figures(["svg", "pdf"])
+    )
     het = pd.read_csv(tmp_path / "dl" / "tables" / "heterogeneity.csv").set_index("analysis")
     assert list(het.index) == names
     for name in names:
