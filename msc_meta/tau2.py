@@ -642,9 +642,9 @@ def _score_slope(
 def _score_grid(
     ts: FloatArray, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool
 ) -> FloatArray:
-    """The score at every τ² of ``ts`` (vectorised for the intercept-only model, in blocks)."""
+    """The score at every τ² of ``ts`` (vectorised over ``ts``, in blocks)."""
     if X is not None:
-        return np.array([_score_slope(float(t), y, v, X, reml)[0] for t in ts])
+        return _score_grid_mods(ts, y, v, X, reml)
     k = int(y.shape[0])
     block = max(1, _SCAN_BLOCK // k)
     out = np.empty(ts.shape[0])
@@ -657,6 +657,34 @@ def _score_grid(
         yppy = (PY * PY).sum(axis=1)
         # tr P = sum_i w_i S_(-i) / S (REML) or sum_i w_i (ML)
         info = (W * _others(W)).sum(axis=1) / S if reml else S
+        out[start : start + block] = yppy - info
+    return out
+
+
+def _score_grid_mods(
+    ts: FloatArray, y: FloatArray, v: FloatArray, X: FloatArray, reml: bool
+) -> FloatArray:
+    """:func:`_score_grid` with a design matrix: :func:`_score_slope`'s score at every τ².
+
+    Per τ², the weighted least-squares fit :math:`\\hat\\beta = (X'WX)^{-1}X'Wy` gives
+    :math:`PY = W(y - X\\hat\\beta)`, and :math:`\\operatorname{tr}P = \\sum_i w_i - \\sum_i
+    (WX)_i (X'WX)^{-1} (WX)_i'` (the trace of :func:`_p_matrix`); all τ² of a block at once.
+    """
+    k, p = X.shape
+    block = max(1, _SCAN_BLOCK // (k * p))
+    out = np.empty(ts.shape[0])
+    for start in range(0, ts.shape[0], block):
+        W = 1.0 / (v[None, :] + ts[start : start + block, None])
+        WX = W[:, :, None] * X[None, :, :]
+        XtWX = np.einsum("gki,kj->gij", WX, X)
+        beta = np.linalg.solve(XtWX, np.einsum("gki,k->gi", WX, y)[:, :, None])[:, :, 0]
+        PY = W * (y[None, :] - beta @ X.T)
+        yppy = (PY * PY).sum(axis=1)
+        if reml:
+            hat = np.einsum("gki,gik->gk", WX, np.linalg.solve(XtWX, WX.transpose(0, 2, 1)))
+            info = (W - hat).sum(axis=1)
+        else:
+            info = W.sum(axis=1)
         out[start : start + block] = yppy - info
     return out
 
