@@ -33,7 +33,14 @@ from .heterogeneity import (
     i2_from_tau2,
     typical_variance,
 )
-from .tau2 import Tau2Control, fit_messages, fit_working, to_data_units, working_units
+from .tau2 import (
+    Tau2Control,
+    fit_messages,
+    fit_working,
+    likelihood_designs,
+    to_data_units,
+    working_units,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -335,6 +342,65 @@ def estimate(
     fit = to_data_units(fit_working(y_w, v_w, method, X, control), units, method, k, p)
     se = math.nan if fit.se is None else float(fit.se)
     return fit.tau2, se, fit.iterations, fit.converged, fit_messages(fit, method, control)
+
+
+def estimate_designs(
+    y: FloatArray, v: FloatArray, method: str, Xs: FloatArray, control: Tau2Control
+) -> FloatArray:
+    """τ² (data units) of each of n designs, as :func:`estimate` gives it; NaN where that raises.
+
+    ML and REML are fitted for every design at once (:func:`msc_meta.tau2.likelihood_designs`:
+    the same grid, brackets, Newton steps and choice of maximum, stacked); the other methods,
+    and ML/REML when the effects' weighted sum of squares is not finite (a design might then
+    be refused) or a stacked solve fails, one design at a time by :func:`estimate`.
+
+    Parameters
+    ----------
+    y, v : ndarray
+        Effects and sampling variances (k).
+    method : str
+        Canonical τ² method code.
+    Xs : ndarray
+        ``n x k x p`` design matrices (rearrangements of one design).
+    control : Tau2Control
+        Convergence options.
+
+    Returns
+    -------
+    ndarray
+        τ² of each design, NaN where the fit is not possible.
+    """
+    n = int(Xs.shape[0])
+    if method in ("ML", "REML") and n:
+        try:
+            y_w, v_w, units = working_units(y, v, Xs[0])  # the same for every design
+        except MetaAnalysisError:
+            return np.full(n, np.nan)
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = 1.0 / v_w
+            # each design's Q is at most sum w y² (its fit at beta = 0): all are finite
+            finite = math.isfinite(float(w @ (y_w * y_w))) and math.isfinite(float(w @ w))
+        try:
+            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+                t_w = likelihood_designs(y_w, v_w, Xs, control, method == "REML")
+        except np.linalg.LinAlgError:  # a singular X'WX somewhere: one design at a time
+            finite = False
+        if finite:
+            return np.array([_variance_or_nan(units.variance, float(t)) for t in t_w])
+    out = np.full(n, np.nan)
+    for i in range(n):
+        try:
+            out[i] = estimate(y, v, method, Xs[i], control)[0]
+        except (MetaAnalysisError, np.linalg.LinAlgError):
+            continue
+    return out
+
+
+def _variance_or_nan(convert: Any, t: float) -> float:
+    try:
+        return float(convert(t))
+    except OverflowError:  # to_data_units refuses it
+        return math.nan
 
 
 def fit_design(

@@ -768,9 +768,10 @@ class MetaRegressionResult:
         :math:`\\sqrt{\\epsilon}`). A random test counts the observed
         arrangement as its first (Good 2000). Arrangements whose fit fails
         are left out. A progress bar appears when it takes more than 2 s.
-        τ² of each arrangement is estimated as :func:`meta_regression` does; the
-        coefficients and tests of a block of arrangements come from one stacked
-        weighted least-squares fit (:data:`PERMUTATION_BLOCK_CELLS` cells at a time).
+        τ² of each arrangement is estimated as :func:`meta_regression` does (ML and
+        REML stacked across the arrangements of a block); the coefficients and tests
+        of a block come from one stacked weighted least-squares fit
+        (:data:`PERMUTATION_BLOCK_CELLS` cells at a time).
 
         References
         ----------
@@ -806,19 +807,17 @@ class MetaRegressionResult:
         qms = np.full(count, np.nan)
         block = max(1, PERMUTATION_BLOCK_CELLS // design.size)
         designs = np.empty((min(block, count), *design.shape))
-        taus = np.empty(min(block, count))
         done = 0  # arrangements whose statistics are in stats and qms
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for i, rows in enumerate(tqdm(arrangements, total=count, delay=2.0, leave=False)):
                 j = i - done
                 designs[j] = design[rows]
-                try:
-                    taus[j] = _metareg.estimate(y, v, self.method, designs[j], self.control)[0]
-                except (MetaAnalysisError, np.linalg.LinAlgError):
-                    taus[j] = np.nan
                 if j + 1 == designs.shape[0] or i + 1 == count:
-                    self._permutation_block(designs[: j + 1], taus[: j + 1], stats, qms, done)
+                    taus = _metareg.estimate_designs(
+                        y, v, self.method, designs[: j + 1], self.control
+                    )
+                    self._permutation_block(designs[: j + 1], taus, stats, qms, done)
                     done = i + 1
         tol = math.sqrt(np.finfo(float).eps)
         obs = np.abs(self.statistic.to_numpy())

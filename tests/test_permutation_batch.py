@@ -141,3 +141,36 @@ def test_wls_tests_of_one_design_is_fit_design() -> None:
         one = _metareg.wls_tests(y, v, design[None], np.array([fit.tau2]), True, test)
         assert np.array_equal(one.coef[0], fit.coef) and one.qm[0] == fit.qm
         assert one.df_resid == fit.df_resid and one.qm_df == fit.qm_df == 3
+
+
+#: τ² of the stacked ML/REML against the one-design fit: the same steps, so the same
+#: iterates up to the rounding of stacked sums (seen: below 1e-15).
+TAU2_RTOL = 1e-10
+
+
+@pytest.mark.parametrize("method", ["ML", "REML"])
+def test_stacked_likelihood_fits_are_those_of_each_design(method: str) -> None:
+    rng = np.random.default_rng(3)
+    at_zero = 0
+    for k, p, spread in ((6, 1, 0.0), (12, 2, 0.1), (30, 3, 0.4), (9, 1, 0.02)):
+        y, v, X = _case(k, p, int(rng.integers(1000)))
+        y = y + rng.normal(0.0, spread, k)
+        design = np.column_stack([np.ones(k), X])
+        Xs = np.stack([design[rng.permutation(k)] for _ in range(60)])
+        got = _metareg.estimate_designs(y, v, method, Xs, Tau2Control())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mm.MetaAnalysisWarning)
+            want = np.array([_metareg.estimate(y, v, method, X_, Tau2Control())[0] for X_ in Xs])
+        np.testing.assert_allclose(got, want, rtol=TAU2_RTOL, atol=1e-300)
+        at_zero += int((want == 0.0).sum())
+    assert at_zero > 0  # the boundary is among the cases
+
+
+def test_other_methods_estimate_one_design_at_a_time() -> None:
+    y, v, X = _case(10, 1, 8)
+    design = np.column_stack([np.ones(10), X])
+    Xs = np.stack([design, design[::-1]])
+    for method in ("DL", "PM", "EB", "SJ"):
+        got = _metareg.estimate_designs(y, v, method, Xs, Tau2Control())
+        want = [_metareg.estimate(y, v, method, X_, Tau2Control())[0] for X_ in Xs]
+        assert got.tolist() == want
