@@ -11,7 +11,7 @@ against the code it replaced, rebuilt here: ``_metareg.fit_design`` on each arra
 the likelihood scan evaluating one grid point at a time. It checks that both give the same
 p-values.
 
-Usage: ``python benchmarks/bench_refits.py [--repeats 3] [--n 1000]``.
+Usage: ``python benchmarks/bench_refits.py [--repeats 3] [--n 1000] [--only refits|permutations]``.
 """
 
 from __future__ import annotations
@@ -142,9 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n", type=int, default=1000, help="arrangements of the permutation test")
+    parser.add_argument("--only", choices=("refits", "permutations"), help="run one part")
     args = parser.parse_args()
-    _refits(args.repeats)
-    _permutations(args.n, args.repeats)
+    if args.only != "permutations":
+        _refits(args.repeats)
+    if args.only != "refits":
+        _permutations(args.n, args.repeats)
 
 
 if __name__ == "__main__":
