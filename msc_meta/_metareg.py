@@ -33,7 +33,14 @@ from .heterogeneity import (
     i2_from_tau2,
     typical_variance,
 )
-from .tau2 import Tau2Control, fit_messages, fit_working, to_data_units, working_units
+from .tau2 import (
+    Tau2Control,
+    fit_messages,
+    fit_working,
+    likelihood_designs,
+    to_data_units,
+    working_units,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -337,6 +344,65 @@ def estimate(
     return fit.tau2, se, fit.iterations, fit.converged, fit_messages(fit, method, control)
 
 
+def estimate_designs(
+    y: FloatArray, v: FloatArray, method: str, Xs: FloatArray, control: Tau2Control
+) -> FloatArray:
+    """τ² (data units) of each of n designs, as :func:`estimate` gives it; NaN where that raises.
+
+    ML and REML are fitted for every design at once (:func:`msc_meta.tau2.likelihood_designs`:
+    the same grid, brackets, Newton steps and choice of maximum, stacked); the other methods,
+    and ML/REML when the effects' weighted sum of squares is not finite (a design might then
+    be refused) or a stacked solve fails, one design at a time by :func:`estimate`.
+
+    Parameters
+    ----------
+    y, v : ndarray
+        Effects and sampling variances (k).
+    method : str
+        Canonical τ² method code.
+    Xs : ndarray
+        ``n x k x p`` design matrices (rearrangements of one design).
+    control : Tau2Control
+        Convergence options.
+
+    Returns
+    -------
+    ndarray
+        τ² of each design, NaN where the fit is not possible.
+    """
+    n = int(Xs.shape[0])
+    if method in ("ML", "REML") and n:
+        try:
+            y_w, v_w, units = working_units(y, v, Xs[0])  # the same for every design
+        except MetaAnalysisError:
+            return np.full(n, np.nan)
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = 1.0 / v_w
+            # each design's Q is at most sum w y² (its fit at beta = 0): all are finite
+            finite = math.isfinite(float(w @ (y_w * y_w))) and math.isfinite(float(w @ w))
+        try:
+            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+                t_w = likelihood_designs(y_w, v_w, Xs, control, method == "REML")
+        except np.linalg.LinAlgError:  # a singular X'WX somewhere: one design at a time
+            finite = False
+        if finite:
+            return np.array([_variance_or_nan(units.variance, float(t)) for t in t_w])
+    out = np.full(n, np.nan)
+    for i in range(n):
+        try:
+            out[i] = estimate(y, v, method, Xs[i], control)[0]
+        except (MetaAnalysisError, np.linalg.LinAlgError):
+            continue
+    return out
+
+
+def _variance_or_nan(convert: Any, t: float) -> float:
+    try:
+        return float(convert(t))
+    except OverflowError:  # to_data_units refuses it
+        return math.nan
+
+
 def fit_design(
     y: FloatArray,
     v: FloatArray,
@@ -379,33 +445,14 @@ def fit_design(
     k, p = X.shape
     tau2, tau2_se, iterations, converged, messages = estimate(y, v, method, X, control)
     w = 1.0 / (v + tau2)
-    sw = np.sqrt(w)
-    q_mat, r_mat = np.linalg.qr(X * sw[:, None])
-    coef = np.linalg.solve(r_mat, q_mat.T @ (sw * y))
-    r_inv = np.linalg.inv(r_mat)
-    vcov = r_inv @ r_inv.T
-    spec = TESTS[test]
-    df: int | None = k - p if spec.uses_t else None
-    if test in ("knha", "adhoc"):
-        resid = y - X @ coef
-        vcov = vcov * spec.variance_factor(float(w @ (resid * resid)), k - p)
-    se = np.sqrt(np.diag(vcov))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = coef / se
+    tests = wls_tests(y, v, X[None], np.array([tau2]), intercept, test)
+    coef, vcov, se, stat = tests.coef[0], tests.vcov[0], tests.se[0], tests.statistic[0]
+    df = tests.df_resid
     pval = np.array([two_sided_p(float(s), df) if not math.isnan(s) else math.nan for s in stat])
     half = critical_value(level, df) * se
-    btt = np.arange(1 if intercept else 0, p)
-    m = int(btt.size)
-    b = coef[btt]
-    try:
-        qm = float(b @ np.linalg.solve(vcov[np.ix_(btt, btt)], b))
-    except np.linalg.LinAlgError:  # knha factor 0: the covariance matrix is 0
-        qm = math.inf
-    if df is None:
-        qm_p = chi2_sf(qm, m)
-    else:
-        qm = qm / m
-        qm_p = float(special.fdtrc(m, df, qm))
+    m = tests.qm_df
+    qm = float(tests.qm[0])
+    qm_p = chi2_sf(qm, m) if df is None else float(special.fdtrc(m, df, qm))
     qe = cochran_q(y, v, X)
     if method == "EE":
         i2, h2 = i2_from_q(qe.q, qe.df), h2_from_q(qe.q, qe.df)
@@ -437,6 +484,100 @@ def fit_design(
         converged=converged,
         messages=tuple(messages),
     )
+
+
+@dataclass(frozen=True)
+class WlsTests:
+    """Coefficients and their tests for n designs at once (see :func:`wls_tests`)."""
+
+    coef: FloatArray
+    vcov: FloatArray
+    se: FloatArray
+    statistic: FloatArray
+    qm: FloatArray
+    qm_df: int
+    df_resid: int | None
+
+
+def wls_tests(
+    y: FloatArray,
+    v: FloatArray,
+    Xs: FloatArray,
+    tau2: FloatArray,
+    intercept: bool,
+    test: str,
+) -> WlsTests:
+    """The weighted least-squares fits of ``y`` on n designs, each with its τ², and their tests.
+
+    Parameters
+    ----------
+    y, v : ndarray
+        Effects and sampling variances (k).
+    Xs : ndarray
+        ``n x k x p`` design matrices of full column rank (n = 1 for one fit; n
+        rearrangements of one design for a permutation test).
+    tau2 : ndarray
+        τ² of each design (n).
+    intercept : bool
+        Whether the first column is the intercept (the omnibus test leaves it out).
+    test : str
+        Canonical test code.
+
+    Returns
+    -------
+    WlsTests
+        ``coef``, ``se`` and ``statistic`` (n x p), ``vcov`` (n x p x p), and the omnibus
+        statistic ``qm`` (n; divided by ``qm_df`` under the t-based tests, an F statistic on
+        ``qm_df`` and ``df_resid`` df), ``inf`` where the covariance matrix is singular
+        (Hartung-Knapp factor 0).
+
+    Notes
+    -----
+    With :math:`W = \\operatorname{diag}(1/(v_i + \\hat\\tau^2))` and the QR decomposition
+    :math:`W^{1/2}X = QR`: :math:`\\hat\\beta = R^{-1}Q'W^{1/2}y`,
+    :math:`\\operatorname{Var}(\\hat\\beta) = R^{-1}R^{-T}`, times the test's variance
+    factor of :math:`\\sum_i w_i (y_i - x_i'\\hat\\beta)^2` on k - p df under
+    ``knha``/``adhoc``; :math:`Q_M = \\hat\\beta_m'\\operatorname{Var}(\\hat\\beta_m)^{-1}
+    \\hat\\beta_m` over the moderators m. Stacked LAPACK calls, one per design.
+    """
+    n, k, p = Xs.shape
+    w = 1.0 / (v[None, :] + tau2[:, None])
+    sw = np.sqrt(w)
+    q_mat, r_mat = np.linalg.qr(Xs * sw[:, :, None])
+    qty = np.einsum("nki,nk->ni", q_mat, sw * y[None, :])
+    coef = np.linalg.solve(r_mat, qty[:, :, None])[:, :, 0]
+    r_inv = np.linalg.inv(r_mat)
+    vcov = r_inv @ r_inv.transpose(0, 2, 1)
+    spec = TESTS[test]
+    df: int | None = k - p if spec.uses_t else None
+    if test in ("knha", "adhoc"):
+        resid = y[None, :] - np.einsum("nki,ni->nk", Xs, coef)
+        rss = np.einsum("nk,nk->n", w, resid * resid)
+        factor = np.array([spec.variance_factor(float(r), k - p) for r in rss])
+        vcov = vcov * factor[:, None, None]
+    se = np.sqrt(np.diagonal(vcov, axis1=1, axis2=2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = coef / se
+    btt = np.arange(1 if intercept else 0, p)
+    m = int(btt.size)
+    b = coef[:, btt]
+    v_b = vcov[:, btt[:, None], btt[None, :]]
+    try:
+        qm = np.einsum("ni,ni->n", b, np.linalg.solve(v_b, b[:, :, None])[:, :, 0])
+    except np.linalg.LinAlgError:  # a singular covariance matrix (knha factor 0): row by row
+        qm = np.array([_qm_one(b[i], v_b[i]) for i in range(n)])
+    if df is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qm = qm / m
+    return WlsTests(coef, vcov, se, stat, qm, m, df)
+
+
+def _qm_one(b: FloatArray, v_b: FloatArray) -> float:
+    """:math:`b'V^{-1}b`, ``inf`` where V is singular (the Hartung-Knapp factor is 0)."""
+    try:
+        return float(b @ np.linalg.solve(v_b, b))
+    except np.linalg.LinAlgError:
+        return math.inf
 
 
 def _pseudo_r2(

@@ -37,6 +37,10 @@ from .tau2 import Tau2Control, canonical_method
 
 FloatArray = NDArray[np.float64]
 
+#: Most design cells (arrangements x studies x terms) of the permutation test fitted in one
+#: stacked call (:func:`msc_meta._metareg.wls_tests`): 2**18 doubles, 2 MiB per array.
+PERMUTATION_BLOCK_CELLS = 1 << 18
+
 
 @dataclass(frozen=True, eq=False)
 class SubgroupResult:
@@ -764,6 +768,10 @@ class MetaRegressionResult:
         :math:`\\sqrt{\\epsilon}`). A random test counts the observed
         arrangement as its first (Good 2000). Arrangements whose fit fails
         are left out. A progress bar appears when it takes more than 2 s.
+        τ² of each arrangement is estimated as :func:`meta_regression` does (ML and
+        REML stacked across the arrangements of a block); the coefficients and tests
+        of a block come from one stacked weighted least-squares fit
+        (:data:`PERMUTATION_BLOCK_CELLS` cells at a time).
 
         References
         ----------
@@ -785,7 +793,6 @@ class MetaRegressionResult:
         n = int(check_number(n, "n", integer=True, low=2, strict=False))
         design = self.design.to_numpy(dtype=float)
         y, v = self.effect, self.variance
-        intercept = self.intercept
         total = _metareg.n_distinct_permutations(design)
         exact = total <= n
         if exact:
@@ -798,25 +805,20 @@ class MetaRegressionResult:
             count = n
         stats = np.full((count, len(self.coef)), np.nan)
         qms = np.full(count, np.nan)
+        block = max(1, PERMUTATION_BLOCK_CELLS // design.size)
+        designs = np.empty((min(block, count), *design.shape))
+        done = 0  # arrangements whose statistics are in stats and qms
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for i, rows in enumerate(tqdm(arrangements, total=count, delay=2.0, leave=False)):
-                try:
-                    fit = _metareg.fit_design(
-                        y,
-                        v,
-                        design[rows],
-                        intercept,
-                        self.method,
-                        self.test,
-                        self.level,
-                        self.control,
-                        with_r2=False,
+                j = i - done
+                designs[j] = design[rows]
+                if j + 1 == designs.shape[0] or i + 1 == count:
+                    taus = _metareg.estimate_designs(
+                        y, v, self.method, designs[: j + 1], self.control
                     )
-                except (MetaAnalysisError, np.linalg.LinAlgError):
-                    continue
-                stats[i] = fit.statistic
-                qms[i] = fit.qm
+                    self._permutation_block(designs[: j + 1], taus, stats, qms, done)
+                    done = i + 1
         tol = math.sqrt(np.finfo(float).eps)
         obs = np.abs(self.statistic.to_numpy())
         with np.errstate(invalid="ignore"):
@@ -830,6 +832,40 @@ class MetaRegressionResult:
             qm_pvalue=qm_p,
             n=count,
             exact=exact,
+        )
+
+    def _permutation_block(
+        self,
+        designs: FloatArray,
+        taus: FloatArray,
+        stats: FloatArray,
+        qms: FloatArray,
+        start: int,
+    ) -> None:
+        """The statistics of arrangements ``start...`` (designs and their τ²) into ``stats``, ``qms``.
+
+        One stacked fit of the block; an arrangement whose τ² or fit failed stays NaN (left
+        out of the p-values, as a fit that raises).
+        """
+        ok = np.flatnonzero(~np.isnan(taus))
+        fits: list[tuple[NDArray[np.intp], _metareg.WlsTests]] = []
+        try:
+            fits.append((ok, self._wls_tests(designs[ok], taus[ok])))
+        except np.linalg.LinAlgError:  # one design did not fit: one by one, as the core
+            for i in ok:
+                try:
+                    fits.append(
+                        (np.array([i]), self._wls_tests(designs[i : i + 1], taus[i : i + 1]))
+                    )
+                except np.linalg.LinAlgError:
+                    continue
+        for rows, fit in fits:
+            stats[start + rows] = fit.statistic
+            qms[start + rows] = fit.qm
+
+    def _wls_tests(self, designs: FloatArray, taus: FloatArray) -> _metareg.WlsTests:
+        return _metareg.wls_tests(
+            self.effect, self.variance, designs, taus, self.intercept, self.test
         )
 
     def regplot(self, mod: str | int | None = None, ax: Any = None, **kwargs: Any) -> Any:

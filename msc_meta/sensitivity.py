@@ -9,13 +9,21 @@ sizes). Leave-one-out refits feed the leave-one-out table
 (:func:`influence`, ``influence.rma.uni``) and the Baujat coordinates
 (:func:`baujat`); cumulative meta-analysis (:func:`cumulative`, ``cumul``)
 refits growing prefixes of the studies.
+
+The refits of an inverse-variance result (:class:`MetaAnalysisResult`) are
+fitted all at once by the batch engine (:func:`~msc_meta.meta_analysis_many`,
+one row per subset, NaN for the studies left out), which gives what
+``result.subset`` gives (to rounding) many times faster; rows it flags as not
+converged, multimodal or not representable are refitted by ``result.subset``,
+so every number is the core's. Mantel-Haenszel and Peto results, and results
+without a fit specification, are refitted one subset at a time.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +31,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
+from tqdm import tqdm
 
 from . import _format
 from ._errors import BoundaryWarning, FewStudiesWarning, MetaAnalysisError, MetaAnalysisWarning
+from .batch import FEW_STUDIES, ZERO_HK_FACTOR, meta_analysis_many
 from .results import BinaryPooledResult, MetaAnalysisResult, Summary
 
 __all__ = ["InfluenceResult", "baujat", "cumulative", "influence", "leave_one_out"]
@@ -34,17 +44,124 @@ PooledResult = MetaAnalysisResult | BinaryPooledResult
 FloatArray = NDArray[np.float64]
 
 
-def _leave_one_out(result: PooledResult) -> list[PooledResult | None]:
-    """The result refitted without each study in turn (``None`` where the refit fails).
+BoolArray = NDArray[np.bool_]
+
+#: Which studies each refit keeps: ``rows(start, stop)`` gives the masks of refits
+#: ``start..stop-1`` (one row per refit, one column per study), built block by block.
+SubsetRows = Callable[[int, int], BoolArray]
+
+#: Bits of :attr:`BatchResult.codes <msc_meta.BatchResult>` on rows that the batch engine
+#: fits exactly as :func:`~msc_meta.meta_analysis` does (k = 1: τ² = 0 and the z test;
+#: Hartung-Knapp factor 0: a zero standard error). A row with any other bit (τ² not
+#: converged, a multimodal likelihood, not representable) is refitted by ``result.subset``,
+#: so that its numbers, or its failure, are the core's.
+_BATCH_AS_CORE = FEW_STUDIES | ZERO_HK_FACTOR
+
+#: Most cells (refits x studies) given to one :func:`~msc_meta.meta_analysis_many` call: the
+#: k x k masks of leave-one-out at k in the thousands are built and fitted in blocks of rows,
+#: so memory stays at a few arrays of this size (32 MiB each) whatever k.
+REFIT_BLOCK_CELLS = 1 << 22
+
+
+@dataclass(frozen=True, eq=False)
+class _Refits:
+    """Refits of a result on subsets of its studies, one entry per refit.
+
+    ``columns`` holds :data:`REFIT_COLUMNS` as arrays (``tau2`` is 0 for common-effect
+    refits, as :func:`_tau2`); ``failed`` marks the refits that were not possible (a
+    ``result.subset`` that raised), whose entries are NaN.
+    """
+
+    columns: dict[str, FloatArray]
+    failed: BoolArray
+
+
+def _without_each(k: int) -> SubsetRows:
+    """Refit i keeps every study but study i (leave-one-out)."""
+    return lambda start, stop: np.arange(k)[None, :] != np.arange(start, stop)[:, None]
+
+
+def _prefixes(k: int) -> SubsetRows:
+    """Refit j keeps the first j + 1 studies (cumulative)."""
+    return lambda start, stop: np.arange(k)[None, :] <= np.arange(start, stop)[:, None]
+
+
+def _leave_one_out(result: PooledResult) -> _Refits:
+    """The result refitted without each study in turn (NaN where the refit fails).
 
     The refits' own warnings (k = 1, zero cells) are not shown, and a refit
-    that raises (nothing left to pool, an undefined MH estimate) gives
-    ``None``, as metafor's ``try()`` in ``leave1out`` and ``baujat``.
+    that raises (nothing left to pool, an undefined MH estimate) is marked
+    ``failed``, as metafor's ``try()`` in ``leave1out`` and ``baujat``.
     """
     k = result.k
     if k < 2:
-        return [None] * k
-    return [_quiet_subset(result, np.flatnonzero(np.arange(k) != i)) for i in range(k)]
+        return _Refits(_nan_columns(k), np.ones(k, dtype=bool))
+    return _refits(result, k, _without_each(k), np.arange(k, dtype=np.intp))
+
+
+def _nan_columns(n: int) -> dict[str, FloatArray]:
+    return {c: np.full(n, np.nan) for c in REFIT_COLUMNS}
+
+
+def _refits(result: PooledResult, n: int, rows: SubsetRows, pos: NDArray[np.intp]) -> _Refits:
+    """``n`` refits of ``result`` on the studies ``pos[rows(i, i + 1)[0]]`` (see :class:`_Refits`).
+
+    An inverse-variance result with a fit specification goes through the batch engine in
+    blocks of :data:`REFIT_BLOCK_CELLS`; rows it does not fit as the core does, and every
+    other result, go through ``result.subset`` one refit at a time.
+    """
+    spec = result.spec
+    if isinstance(result, MetaAnalysisResult) and spec is not None:
+        y = np.asarray(result.effect, dtype=np.float64)[pos]
+        v = np.asarray(result.variance, dtype=np.float64)[pos]
+        step = max(1, REFIT_BLOCK_CELLS // max(1, result.k))
+        starts = range(0, n, step)
+        columns = _nan_columns(n)
+        redo: list[NDArray[np.intp]] = []
+        try:
+            for start in tqdm(starts, disable=len(starts) < 2, delay=2.0, leave=False):
+                stop = min(n, start + step)
+                keep = rows(start, stop)
+                fits = meta_analysis_many(
+                    np.where(keep, y, np.nan),
+                    np.where(keep, v, np.nan),
+                    method=spec.method,
+                    test=spec.test,
+                    level=spec.level,
+                    tol=spec.tol if spec.tol is not None else 1e-10,
+                    max_iter=spec.max_iter if spec.max_iter is not None else 1000,
+                    progress=False,
+                )
+                for c in REFIT_COLUMNS:
+                    columns[c][start:stop] = getattr(fits, c)
+                core = ~fits.converged | ((fits.codes & ~_BATCH_AS_CORE) != 0)
+                redo.append(start + np.flatnonzero(core))
+        except MetaAnalysisError:  # options the batch engine does not take: the core's path
+            return _core_refits(result, range(n), rows, pos, _nan_columns(n), np.zeros(n, bool))
+        failed = np.zeros(n, dtype=bool)
+        return _core_refits(result, np.concatenate(redo), rows, pos, columns, failed)
+    return _core_refits(result, range(n), rows, pos, _nan_columns(n), np.zeros(n, dtype=bool))
+
+
+def _core_refits(
+    result: PooledResult,
+    which: Sequence[int] | NDArray[np.intp],
+    rows: SubsetRows,
+    pos: NDArray[np.intp],
+    columns: dict[str, FloatArray],
+    failed: BoolArray,
+) -> _Refits:
+    """Refits ``which`` through ``result.subset``, written into ``columns`` and ``failed``."""
+    for row in which:
+        i = int(row)
+        fit = _quiet_subset(result, pos[rows(i, i + 1)[0]])
+        failed[i] = fit is None
+        for c in REFIT_COLUMNS:
+            if fit is None:
+                columns[c][i] = np.nan
+            else:
+                columns[c][i] = _tau2(fit) if c == "tau2" else float(getattr(fit, c))
+    return _Refits(columns, failed)
 
 
 def _quiet_subset(result: PooledResult, rows: NDArray[np.intp]) -> PooledResult | None:
@@ -114,8 +231,8 @@ def baujat(result: PooledResult) -> pd.DataFrame:
     mu = float(result.estimate)
     x = (y - mu) ** 2 / (v + _tau2(result))
     fits = _leave_one_out(result)
-    est = np.array([np.nan if f is None else f.estimate for f in fits], dtype=float)
-    var = np.array([np.nan if f is None else f.se**2 for f in fits], dtype=float)
+    est = fits.columns["estimate"]
+    var = fits.columns["se"] ** 2
     zero = var == 0.0
     if zero.any():
         names = ", ".join(repr(str(s)) for s, z in zip(result.labels, zero, strict=True) if z)
@@ -165,21 +282,16 @@ def _tau2_shown(result: PooledResult) -> bool:
     return isinstance(result, MetaAnalysisResult) and result.is_random
 
 
-def _refit_table(
-    result: PooledResult, fits: Sequence[PooledResult | None], labels: Sequence[str]
-) -> pd.DataFrame:
-    """One row per refit (NaN where it is ``None``), indexed by ``labels``."""
+def _refit_table(result: PooledResult, fits: _Refits, labels: Sequence[str]) -> pd.DataFrame:
+    """One row per refit (NaN where it failed), indexed by ``labels``."""
     columns = _columns(result)
-    rows = [
-        [np.nan] * len(columns) if f is None else [float(getattr(f, c)) for c in columns]
-        for f in fits
-    ]
     index = pd.Index([str(s) for s in labels], name="study")
-    return pd.DataFrame(rows, index=index, columns=list(columns), dtype=np.float64)
+    data = {c: np.asarray(fits.columns[c], dtype=np.float64) for c in columns}
+    return pd.DataFrame(data, index=index, columns=list(columns), dtype=np.float64)
 
 
-def _failed_note(labels: Sequence[str], fits: Sequence[PooledResult | None], what: str) -> str:
-    names = ", ".join(repr(str(s)) for s, f in zip(labels, fits, strict=True) if f is None)
+def _failed_note(labels: Sequence[str], fits: _Refits, what: str) -> str:
+    names = ", ".join(repr(str(s)) for s, f in zip(labels, fits.failed, strict=True) if f)
     return f"{what} {names}: the refit is not possible (nothing or no estimate left); NaN row"
 
 
@@ -239,7 +351,7 @@ def _leave_one_out_frame(result: PooledResult, *, stacklevel: int) -> pd.DataFra
         )
         warnings.warn(f"leave_one_out: {notes[-1]}", FewStudiesWarning, stacklevel=stacklevel)
     fits = _leave_one_out(result)
-    if any(f is None for f in fits):
+    if fits.failed.any():
         notes.append(_failed_note(result.labels, fits, "without"))
     frame = _refit_table(result, fits, result.labels)
     frame.attrs["notes"] = tuple(notes)
@@ -381,12 +493,10 @@ def cumulative(result: PooledResult, order: ArrayLike | str | None = None) -> pd
     True
     """
     pos = _cumulative_order(result, order)
-    fits = [_quiet_subset(result, pos[: j + 1]) for j in range(result.k)]
+    fits = _refits(result, result.k, _prefixes(result.k), pos)
     labels = [result.labels[i] for i in pos]
     frame = _refit_table(result, fits, labels)
-    frame.attrs["notes"] = (
-        (_failed_note(labels, fits, "up to"),) if any(f is None for f in fits) else ()
-    )
+    frame.attrs["notes"] = (_failed_note(labels, fits, "up to"),) if fits.failed.any() else ()
     return frame
 
 
@@ -591,12 +701,12 @@ def _influence(result: MetaAnalysisResult, *, stacklevel: int) -> InfluenceResul
     hat = w / w.sum()
     vb = result.se**2
     fits = _leave_one_out(result)
-    if any(f is None for f in fits):
+    if fits.failed.any():
         notes.append(_failed_note(result.labels, fits, "without"))
-    mu_del = np.array([np.nan if f is None else f.estimate for f in fits])
-    vb_del = np.array([np.nan if f is None else f.se**2 for f in fits])
-    tau2_del = np.array([np.nan if f is None else _tau2(f) for f in fits])
-    q_del = np.array([np.nan if f is None else f.q for f in fits])
+    mu_del = fits.columns["estimate"]
+    vb_del = fits.columns["se"] ** 2
+    tau2_del = fits.columns["tau2"]
+    q_del = fits.columns["q"]
     keep = [np.arange(k) != i for i in range(k)]
     with np.errstate(divide="ignore", invalid="ignore"):
         # the test's variance factor of each refit, from its variance of the estimate

@@ -642,9 +642,9 @@ def _score_slope(
 def _score_grid(
     ts: FloatArray, y: FloatArray, v: FloatArray, X: FloatArray | None, reml: bool
 ) -> FloatArray:
-    """The score at every τ² of ``ts`` (vectorised for the intercept-only model, in blocks)."""
+    """The score at every τ² of ``ts`` (vectorised over ``ts``, in blocks)."""
     if X is not None:
-        return np.array([_score_slope(float(t), y, v, X, reml)[0] for t in ts])
+        return _score_grid_mods(ts, y, v, X, reml)
     k = int(y.shape[0])
     block = max(1, _SCAN_BLOCK // k)
     out = np.empty(ts.shape[0])
@@ -658,6 +658,166 @@ def _score_grid(
         # tr P = sum_i w_i S_(-i) / S (REML) or sum_i w_i (ML)
         info = (W * _others(W)).sum(axis=1) / S if reml else S
         out[start : start + block] = yppy - info
+    return out
+
+
+def _score_slope_designs(
+    t: FloatArray, y: FloatArray, v: FloatArray, Xs: FloatArray, reml: bool, slope: bool
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`_score_slope` for m pairs (τ²ᵢ, Xᵢ) at once (``Xs`` is m x k x p; stacked solves).
+
+    Per pair, the weighted least-squares fit :math:`\\hat\\beta = (X'WX)^{-1}X'Wy` gives
+    :math:`PY = W(y - X\\hat\\beta)`; :math:`\\operatorname{tr}P = \\sum_i w_i - \\sum_i
+    (WX)_i (X'WX)^{-1} (WX)_i'`, and tr(PP) is the sum of the squared elements of
+    :math:`P = W - WX(X'WX)^{-1}X'W`. Without ``slope`` the second array is empty.
+    """
+    W = 1.0 / (v[None, :] + t[:, None])
+    WX = W[:, :, None] * Xs
+    WXt = WX.transpose(0, 2, 1)
+    B = WX @ np.linalg.inv(WXt @ Xs)  # W X (X'WX)^-1, m x k x p
+
+    def residuals(z: FloatArray) -> FloatArray:
+        out: FloatArray = z - (Xs @ (B.transpose(0, 2, 1) @ z[:, :, None]))[:, :, 0]
+        return out
+
+    PY = W * residuals(np.broadcast_to(y, W.shape))
+    if reml:
+        score = (PY * PY).sum(axis=1) - (W - (B * WX).sum(axis=2)).sum(axis=1)
+    else:
+        score = (PY * PY).sum(axis=1) - W.sum(axis=1)
+    if not slope:
+        return score, np.empty(0)
+    ypppy = (PY * (W * residuals(PY))).sum(axis=1)
+    if reml:
+        P = -(B @ WXt)
+        diag = np.arange(W.shape[1])
+        P[:, diag, diag] += W
+        info = (P * P).sum(axis=(1, 2))
+    else:
+        info = (W * W).sum(axis=1)
+    return score, -2.0 * ypppy + info
+
+
+def _score_grid_mods(
+    ts: FloatArray, y: FloatArray, v: FloatArray, X: FloatArray, reml: bool
+) -> FloatArray:
+    """:func:`_score_grid` with a design matrix: all τ² of a block at once."""
+    k, p = X.shape
+    block = max(1, _SCAN_BLOCK // (k * p))
+    out = np.empty(ts.shape[0])
+    for start in range(0, ts.shape[0], block):
+        tb = ts[start : start + block]
+        Xs = np.broadcast_to(X, (tb.shape[0], k, p))
+        out[start : start + block] = _score_slope_designs(tb, y, v, Xs, reml, slope=False)[0]
+    return out
+
+
+def _loglik_designs(
+    t: FloatArray, y: FloatArray, v: FloatArray, Xs: FloatArray, reml: bool
+) -> FloatArray:
+    """:func:`loglik` for m pairs (τ²ᵢ, Xᵢ) at once."""
+    _, k, p = Xs.shape
+    vt = v[None, :] + t[:, None]
+    W = 1.0 / vt
+    WXt = (W[:, :, None] * Xs).transpose(0, 2, 1)
+    XtWX = WXt @ Xs
+    beta = np.linalg.solve(XtWX, WXt @ np.broadcast_to(y, W.shape)[:, :, None])
+    r = y[None, :] - (Xs @ beta)[:, :, 0]
+    ll = -0.5 * np.log(vt).sum(axis=1) - 0.5 * (W * r * r).sum(axis=1)
+    if not reml:
+        out: FloatArray = ll - 0.5 * k * math.log(2 * math.pi)
+        return out
+    logdet_w = np.linalg.slogdet(XtWX)[1]
+    logdet_x = np.linalg.slogdet(Xs.transpose(0, 2, 1) @ Xs)[1]
+    out = ll - 0.5 * (k - p) * math.log(2 * math.pi) + 0.5 * logdet_x - 0.5 * logdet_w
+    return out
+
+
+def likelihood_designs(
+    y: FloatArray, v: FloatArray, Xs: FloatArray, control: Tau2Control, reml: bool
+) -> FloatArray:
+    """τ² of :func:`_likelihood` (ML or REML) for n design matrices at once, in working units.
+
+    The same steps, stacked across the designs (a permutation test's arrangements): the
+    score on the grid of :func:`_scan_grid` (which depends on y and v only), every bracket
+    of a sign change refined by the safeguarded Newton steps of :func:`_refine`, and the
+    candidate with the largest log-likelihood.
+
+    Parameters
+    ----------
+    y : ndarray
+        Effects in working units (k).
+    v : ndarray
+        Sampling variances in working units (k).
+    Xs : ndarray
+        ``n x k x p`` design matrices.
+    control : Tau2Control
+        Convergence options.
+    reml : bool
+        REML (True) or ML.
+
+    Returns
+    -------
+    ndarray
+        τ² of each design (working units).
+    """
+    n, k, p = Xs.shape
+    ts = _scan_grid(y, v)
+    g = ts.shape[0]
+    scores = np.empty((n, g))
+    rows = max(1, _SCAN_BLOCK // (g * k * p))
+    for a in range(0, n, rows):
+        Xb = Xs[a : a + rows]
+        reps = np.repeat(Xb, g, axis=0)
+        tb = np.tile(ts, Xb.shape[0])
+        scores[a : a + rows] = _score_slope_designs(tb, y, v, reps, reml, False)[0].reshape(
+            Xb.shape[0], g
+        )
+    # candidates, per design in the order of _likelihood: 0, then each bracket
+    which, grid = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
+    exact = scores[which, grid + 1] == 0.0
+    lo, hi = ts[grid].copy(), ts[grid + 1].copy()
+    u_lo, u_hi = scores[which, grid], scores[which, grid + 1]
+    t = np.where(exact, hi, lo + (hi - lo) * u_lo / np.where(exact, -1.0, u_lo - u_hi))
+    t = np.where(~exact & ~((lo < t) & (t < hi)), 0.5 * (lo + hi), t)
+    active = ~exact
+    cells = max(1, _SCAN_BLOCK // (k * k))
+    for _ in range(control.max_iter):
+        idx = np.flatnonzero(active)
+        if not idx.size:
+            break
+        for c in range(0, idx.size, cells):
+            part = idx[c : c + cells]
+            score, slope = _score_slope_designs(t[part], y, v, Xs[which[part]], reml, True)
+            zero = score == 0.0
+            active[part[zero]] = False
+            rest, score, slope = part[~zero], score[~zero], slope[~zero]
+            up = score > 0.0
+            lo[rest[up]] = t[rest[up]]
+            hi[rest[~up]] = t[rest[~up]]
+            cand = np.where(
+                slope < 0.0, t[rest] - score / np.where(slope < 0.0, slope, 1.0), np.nan
+            )
+            inside = (lo[rest] < cand) & (cand < hi[rest])
+            cand = np.where(inside, cand, 0.5 * (lo[rest] + hi[rest]))
+            step = cand - t[rest]
+            t[rest] = cand
+            active[rest[np.abs(step) <= control.tol * np.maximum(1.0, cand)]] = False
+    owner = np.concatenate([np.flatnonzero(scores[:, 0] <= 0.0), which])
+    cand_t = np.concatenate([np.zeros(int((scores[:, 0] <= 0.0).sum())), t])
+    none = np.setdiff1d(np.arange(n), owner)  # the score is positive at the bound (rounding)
+    owner = np.concatenate([owner, none])
+    cand_t = np.concatenate([cand_t, np.full(none.size, ts[-1])])
+    lls = np.empty(owner.size)
+    for c in range(0, owner.size, cells):
+        sl = slice(c, c + cells)
+        lls[sl] = _loglik_designs(cand_t[sl], y, v, Xs[owner[sl]], reml)
+    # the first candidate of the largest log-likelihood, per design (np.argmax's choice)
+    order = np.lexsort((np.arange(owner.size), -lls, owner))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    out = np.empty(n)
+    out[owner[order][first]] = cand_t[order][first]
     return out
 
 
