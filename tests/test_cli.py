@@ -454,7 +454,9 @@ def test_report_rerun_removes_its_own_stale_files_only(tmp_path: Path) -> None:
     user = {"notes.txt", "figures/mine.svg", changed_rel}
     assert now == second | user | {_manifest.MANIFEST_FILE}
     assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes"
-    assert f"removed {len(removed)} files of an earlier run that this run did not write" in run.stderr
+    assert (
+        f"removed {len(removed)} files of an earlier run that this run did not write" in run.stderr
+    )
     assert f"kept 1 file of an earlier run that was changed since: {changed_rel}" in run.stderr, (
         run.stderr
     )
