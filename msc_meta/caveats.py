@@ -538,8 +538,10 @@ def identical_rows(records: TrialRecords, entries: Sequence[ReportEntry]) -> lis
         (
             "Identical rows",
             f"In {label.get(sid, sid)}, the {words(a)} and {words(b)} percentages are "
-            f"identical in all {n} cells (arms × time points), possibly a copy error in the "
-            "published table; they are not used as independent evidence.",
+            f"identical in all {n} cells (arms × time points). The records copy what the source "
+            "prints: if the source is the published table, the rows are identical there, not "
+            "through a transcription error; whether the table itself repeats a row by mistake "
+            "cannot be told from it. They are not used as independent evidence.",
         )
         for sid, a, b, n in identical_outcomes(records)
     ]

@@ -165,7 +165,7 @@ def test_derived_numbers(records: TrialRecords) -> None:
     assert "Analyses using derived numbers: acr20_msc_vs_control_w4;" in used[1]
     (unused,) = cv.derived_numbers(records, [_entry(source_rows=(read,))])
     assert unused[1].endswith("No analysis here uses them.")
-    assert unused[1].startswith(f"48 of {len(out)} numbers in the records are derived")
+    assert unused[1].startswith(f"51 of {len(out)} numbers in the records are derived")
     none = _with(records, outcomes=out.assign(derived=False))
     assert cv.derived_numbers(none, [_entry(source_rows=(derived,))]) == []
 
@@ -199,6 +199,8 @@ def test_completers_only(records: TrialRecords) -> None:
 def test_identical_rows(records: TrialRecords) -> None:
     (item,) = cv.identical_rows(records, [])
     assert "the EULAR good moderate and ACR20 percentages are identical in all 6 cells" in item[1]
+    assert "not through a transcription error" in item[1]
+    assert "possibly a copy error" not in item[1]
     out = records.outcomes.copy()
     first = out.index[(out["statistic"] == "percent") & (out["qualifier"] == "=")][0]
     out.loc[first, "value_text"] = "99.9"
