@@ -365,6 +365,10 @@ def _parse_field(
 def _parse_table(raw: pd.DataFrame, fields: list[dict[str, Any]], file: str) -> pd.DataFrame:
 
     names = [f["name"] for f in fields]
+    # a column marked "optional" in the schema may be left out of the file: it reads as empty
+    absent = [f["name"] for f in fields if f.get("optional") and f["name"] not in raw.columns]
+    if absent:
+        raw = raw.assign(**{n: "" for n in absent})
     missing = [n for n in names if n not in raw.columns]
     if missing:
         raise RecordError(
@@ -434,6 +438,17 @@ def _check_references(t: Mapping[str, pd.DataFrame]) -> None:
                 column="source_id",
                 row_id=rid,
             )
+        for part in _split(row.get("conflicts")):
+            src, sep, quote = part.partition(":")
+            if src.strip() not in sources or not sep or not quote.strip():
+                raise RecordError(
+                    "outcomes.csv",
+                    f"conflicts entry {part!r} must read 'source_id: what that source says', "
+                    "with a source_id of sources.csv",
+                    line=i + 2,
+                    column="conflicts",
+                    row_id=rid,
+                )
     for i, row in enumerate(_records_of(t["sources"])):
         for sid in _split(row["study_ids"]):
             if sid not in studies:

@@ -82,6 +82,7 @@ def test_bundled_records_give_the_report_caveats(records: TrialRecords) -> None:
         "Overlapping reports",
         "Completers only",
         "Identical rows",
+        "Conflicting sources",
     ]
     assert cv.caveats(records, []) == [i for r in cv.RULES for i in r(records, [])]
 
@@ -217,3 +218,23 @@ def test_words_and_records_of() -> None:
     assert cv.words("single_arm") == "single arm"
     assert cv.words(None) == "not recorded" and cv.words(float("nan")) == "not recorded"
     assert cv.records_of(pd.DataFrame({"a": [1, 2]})) == [{"a": 1}, {"a": 2}]
+
+
+def test_conflicting_sources(records: TrialRecords) -> None:
+    row = "shadmanfar2018_any_ae_msc_count"
+    # bundled: the 0/15 of Shadmanfar 2018 is contested and no analysis uses it
+    (unused,) = cv.conflicting_sources(records, [_entry("any_ae_msc_vs_control")])
+    assert unused[0] == "Conflicting sources"
+    assert f"Shadmanfar 2018: any AE = 0/15 (row {row})" in unused[1]
+    assert "EC-R1 reports 'pain /articular swelling and other minor adverse events'" in unused[1]
+    assert (
+        "No analysis here uses it (any_ae_msc_vs_control leaves Shadmanfar 2018 out)" in unused[1]
+    )
+    # fires with the analysis's name when an analysis uses the row
+    entry = _entry("any_ae_msc_vs_control", study_ids=("shadmanfar2018",), source_rows=(row,))
+    (used,) = cv.conflicting_sources(records, [entry])
+    assert "Used in any_ae_msc_vs_control" in used[1]
+    assert "ConflictingSourcesWarning" in used[1]
+    # does not fire without a recorded conflict
+    out = records.outcomes.assign(conflicts=None)
+    assert cv.conflicting_sources(_with(records, outcomes=out), [entry]) == []
