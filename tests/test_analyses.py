@@ -173,7 +173,7 @@ def test_analysis_input_of_a_custom_spec(records: mm.records.TrialRecords) -> No
     row = inp.frame.iloc[0]
     # 33.3% and 6.7% of 30
     assert (row["events_t"], row["n_t"], row["events_c"], row["n_c"]) == (10, 30, 2, 30)
-    assert inp.k == 1 and len(inp.excluded) == 6
+    assert inp.k == 1 and len(inp.excluded) == 7
 
 
 def test_unknown_analysis_and_empty_analysis_are_errors(records: mm.records.TrialRecords) -> None:

@@ -80,6 +80,7 @@ def test_bundled_records_give_the_report_caveats(records: TrialRecords) -> None:
         "Overlapping reports",
         "Overlapping reports",
         "Overlapping reports",
+        "Overlapping reports",
         "Completers only",
         "Identical rows",
         "Conflicting sources",
@@ -129,7 +130,7 @@ def test_further_analyses_not_run(records: TrialRecords) -> None:
 
 def test_uncontrolled_designs(records: TrialRecords) -> None:
     (item,) = cv.uncontrolled_designs(records, [])
-    assert item[1].startswith("3 of 7 reports have no concurrent control group: Wang 2019")
+    assert item[1].startswith("3 of 8 reports have no concurrent control group: Wang 2019")
     st = records.studies.assign(controlled="yes")
     assert cv.uncontrolled_designs(_with(records, studies=st), []) == []
 
@@ -166,19 +167,19 @@ def test_derived_numbers(records: TrialRecords) -> None:
     assert "Analyses using derived numbers: acr20_msc_vs_control_w4;" in used[1]
     (unused,) = cv.derived_numbers(records, [_entry(source_rows=(read,))])
     assert unused[1].endswith("No analysis here uses them.")
-    assert unused[1].startswith(f"51 of {len(out)} numbers in the records are derived")
+    assert unused[1].startswith(f"52 of {len(out)} numbers in the records are derived")
     none = _with(records, outcomes=out.assign(derived=False))
     assert cv.derived_numbers(none, [_entry(source_rows=(derived,))]) == []
 
 
 def test_what_was_read_always_fires(records: TrialRecords) -> None:
     (item,) = cv.what_was_read(records, [])
-    assert item[1].startswith(f"{len(records.sources)} sources by kind: abstract 11, registry 9")
+    assert item[1].startswith(f"{len(records.sources)} sources by kind: abstract 12, registry 9")
 
 
 def test_overlapping_reports(records: TrialRecords) -> None:
     items = cv.overlapping_reports(records, [])
-    assert len(items) == 3  # Wang 2013/2019 once, and two reports outside the records
+    assert len(items) == 4  # Wang 2013/2019 and He 2020/Yang 2018 once, two outside the records
     assert items[0][1].startswith("Wang 2013 and Wang 2019 may report overlapping patients.")
     assert items[0][1].endswith("no analysis here pools them together.")
     both = _entry(study_ids=("wang2013", "wang2019"))
