@@ -835,7 +835,7 @@ def load_records(path: str | Path) -> TrialRecords:
     >>> from msc_meta.records import bundled_data_dir, load_records
     >>> rec = load_records(bundled_data_dir())
     >>> len(rec.studies)
-    7
+    8
     """
     folder = _resolve_dir(path)
     raw = {
