@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,6 +61,10 @@ SUBGROUP_KEYS = ("msc_source", "route", "design")
 
 class OverlapWarning(MetaAnalysisWarning):
     """Two studies in one analysis may report the same patients."""
+
+
+class ConflictingSourcesWarning(MetaAnalysisWarning):
+    """An analysis uses a number that another source contradicts (``outcomes.conflicts``)."""
 
 
 @dataclass(frozen=True)
@@ -660,6 +665,39 @@ def _overlaps(records: TrialRecords, ids: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def recorded_conflicts(records: TrialRecords, row_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The outcome rows among ``row_ids`` that another source contradicts.
+
+    Parameters
+    ----------
+    records : TrialRecords
+        The records.
+    row_ids : iterable of str
+        ``outcomes.row_id`` values (e.g. an analysis's ``source_rows``).
+
+    Returns
+    -------
+    list of dict
+        One dict per row with a non-empty ``conflicts`` cell, in the order of
+        the records: its ``row_id``, ``study_id``, ``outcome``, ``arm_id``,
+        ``value_text``, ``denominator`` and ``conflicts`` (``source_id: quote``
+        entries separated by ``;``).
+
+    Examples
+    --------
+    >>> from msc_meta.datasets import load_msc_ra
+    >>> [c["study_id"] for c in recorded_conflicts(load_msc_ra(), ["shadmanfar2018_any_ae_msc_count"])]
+    ['shadmanfar2018']
+    """
+    wanted = set(row_ids)
+    out = records.outcomes
+    if "conflicts" not in out:
+        return []
+    hit = out[out["row_id"].isin(wanted) & out["conflicts"].notna()]
+    cols = ["row_id", "study_id", "outcome", "arm_id", "value_text", "denominator", "conflicts"]
+    return [{c: row[c] for c in cols} for _, row in hit.iterrows()]
+
+
 def run_analysis(
     spec: AnalysisSpec | str,
     records: TrialRecords | None = None,
@@ -701,6 +739,10 @@ def run_analysis(
         k below :data:`SMALL_K` (and, from :func:`~msc_meta.meta_analysis`, k = 1).
     OverlapWarning
         Two contributing studies may report the same patients.
+    ConflictingSourcesWarning
+        A number the analysis uses is contradicted by another source
+        (``outcomes.conflicts``); the analysis runs, and the note and the
+        report's caveat name the row and the source.
 
     Examples
     --------
@@ -757,6 +799,14 @@ def run_analysis(
     for a, b in _overlaps(records, list(inp.frame["study_id"])):
         msg = f"{spec.name}: {a} and {b} may report overlapping patients; they are pooled as independent"
         warnings.warn(msg, OverlapWarning, stacklevel=2)
+        notes.append(msg)
+    used = ";".join(inp.frame["source_rows"]).split(";")
+    for c in recorded_conflicts(records, used):
+        msg = (
+            f"{spec.name}: row {c['row_id']} of {c['study_id']} ({c['outcome']} = "
+            f"{c['value_text']}) is contradicted by another source: {c['conflicts']}"
+        )
+        warnings.warn(msg, ConflictingSourcesWarning, stacklevel=2)
         notes.append(msg)
     es = _effect_sizes(inp)
     res = meta_analysis(es, method=method or spec.method, test=test or spec.test, level=level)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ._validation import is_missing
-from .analyses import SMALL_K
+from .analyses import SMALL_K, recorded_conflicts
 from .records import TrialRecords
 from .running import MIN_K_FUNNEL, ReportEntry
 
@@ -538,11 +538,77 @@ def identical_rows(records: TrialRecords, entries: Sequence[ReportEntry]) -> lis
         (
             "Identical rows",
             f"In {label.get(sid, sid)}, the {words(a)} and {words(b)} percentages are "
-            f"identical in all {n} cells (arms × time points), possibly a copy error in the "
-            "published table; they are not used as independent evidence.",
+            f"identical in all {n} cells (arms × time points). The records copy what the source "
+            "prints: if the source is the published table, the rows are identical there, not "
+            "through a transcription error; whether the table itself repeats a row by mistake "
+            "cannot be told from it. They are not used as independent evidence.",
         )
         for sid, a, b, n in identical_outcomes(records)
     ]
+
+
+def conflicting_sources(records: TrialRecords, entries: Sequence[ReportEntry]) -> list[Caveat]:
+    """Fires per outcome row that another source contradicts (``outcomes.conflicts``).
+
+    Each caveat names the study, the row, its value and the conflicting
+    source with what it says, and either the analyses that use the row or
+    that no analysis here uses it (naming the analyses of the same outcome
+    that leave the study out).
+
+    Parameters
+    ----------
+    records : TrialRecords
+        The records.
+    entries : sequence of ReportEntry
+        The analyses.
+
+    Returns
+    -------
+    list of (str, str)
+        One ``"Conflicting sources"`` per such row, or nothing.
+    """
+    label = study_labels(records)
+    ran = _ran(entries)
+    used_by: dict[str, list[str]] = {}
+    for e in ran:
+        assert e.analysis is not None
+        for rid in ";".join(e.analysis.input.frame["source_rows"]).split(";"):
+            used_by.setdefault(rid, []).append(e.name)
+    items: list[Caveat] = []
+    for c in recorded_conflicts(records, records.outcomes["row_id"]):
+        sid = str(c["study_id"])
+        study = label.get(sid, sid)
+        value = str(c["value_text"])
+        if not is_missing(c["denominator"]):
+            value += f"/{int(c['denominator'])}"
+        says = "; ".join(
+            f"{src.strip()} reports {quote.strip()}"
+            for src, _, quote in (p.partition(":") for p in str(c["conflicts"]).split(";"))
+        )
+        head = (
+            f"{study}: {words(c['outcome'])} = {value} (row {c['row_id']}) is contradicted by "
+            f"another source: {says}."
+        )
+        users = used_by.get(str(c["row_id"]), [])
+        if users:
+            tail = (
+                f" Used in {', '.join(dict.fromkeys(users))}: its estimate rests on a number "
+                "the sources disagree about (see its ConflictingSourcesWarning)."
+            )
+        else:
+            same = [
+                e.name
+                for e in ran
+                if e.spec.outcome == c["outcome"]
+                and e.analysis is not None
+                and sid not in set(e.analysis.input.frame["study_id"])
+            ]
+            tail = " No analysis here uses it" + (
+                f" ({', '.join(same)} leaves {study} out)" if same else ""
+            )
+            tail += "; it should not enter a comparison without this conflict."
+        items.append(("Conflicting sources", head + tail))
+    return items
 
 
 def analyses_not_run(records: TrialRecords, entries: Sequence[ReportEntry]) -> list[Caveat]:
@@ -580,6 +646,7 @@ RULES: tuple[Rule, ...] = (
     overlapping_reports,
     completers_only,
     identical_rows,
+    conflicting_sources,
     analyses_not_run,
 )
 
@@ -602,6 +669,6 @@ def caveats(records: TrialRecords, entries: Sequence[ReportEntry]) -> list[tuple
         comparisons; derived counts; what kinds of source were read;
         overlapping reports (``studies.overlaps_with``); completers-only
         arms (``n_analysed`` < ``n_randomised``); identical outcome rows;
-        analyses that could not run. One rule of :data:`RULES` each, in order.
+        numbers another source contradicts; analyses that could not run. One rule of :data:`RULES` each, in order.
     """
     return [item for rule in RULES for item in rule(records, entries)]

@@ -2,7 +2,7 @@
 
 ``load_bcg()`` returns the BCG vaccine trials of Colditz et al. (1994), the
 standard worked example of metafor, Stata's ``metan`` and many textbooks.
-``load_msc_ra()`` returns the curated, source-traced records of the seven
+``load_msc_ra()`` returns the curated, source-traced records of the eight
 MSC-RA trial reports (see ``data/README.md``).
 """
 
@@ -44,7 +44,7 @@ def load_bcg() -> pd.DataFrame:
 
 
 def load_msc_ra() -> TrialRecords:
-    """The curated MSC-RA evidence base: seven trial reports, validated.
+    """The curated MSC-RA evidence base: eight trial reports, validated.
 
     Returns
     -------

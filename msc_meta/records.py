@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -42,7 +43,7 @@ import pandas as pd
 from ._errors import MetaAnalysisError
 from ._validation import is_missing
 from .conversions import counts_from_percent
-from .risk_of_bias import OVERALL, RobError, rob_tool
+from .risk_of_bias import OVERALL, RobError, RobOverallWarning, overall_from_domains, rob_tool
 
 #: The tables of a set of records, in the order they are checked.
 TABLES = ("sources", "studies", "arms", "outcomes", "risk_of_bias")
@@ -364,6 +365,10 @@ def _parse_field(
 def _parse_table(raw: pd.DataFrame, fields: list[dict[str, Any]], file: str) -> pd.DataFrame:
 
     names = [f["name"] for f in fields]
+    # a column marked "optional" in the schema may be left out of the file: it reads as empty
+    absent = [f["name"] for f in fields if f.get("optional") and f["name"] not in raw.columns]
+    if absent:
+        raw = raw.assign(**{n: "" for n in absent})
     missing = [n for n in names if n not in raw.columns]
     if missing:
         raise RecordError(
@@ -433,6 +438,17 @@ def _check_references(t: Mapping[str, pd.DataFrame]) -> None:
                 column="source_id",
                 row_id=rid,
             )
+        for part in _split(row.get("conflicts")):
+            src, sep, quote = part.partition(":")
+            if src.strip() not in sources or not sep or not quote.strip():
+                raise RecordError(
+                    "outcomes.csv",
+                    f"conflicts entry {part!r} must read 'source_id: what that source says', "
+                    "with a source_id of sources.csv",
+                    line=i + 2,
+                    column="conflicts",
+                    row_id=rid,
+                )
     for i, row in enumerate(_records_of(t["sources"])):
         for sid in _split(row["study_ids"]):
             if sid not in studies:
@@ -473,6 +489,7 @@ def _check_risk_of_bias(t: Mapping[str, pd.DataFrame]) -> None:
     sources = set(t["sources"]["source_id"])
     seen: dict[tuple[str, str, str], set[str]] = {}
     first_line: dict[tuple[str, str, str], int] = {}
+    words_of: dict[tuple[str, str, str], dict[str, tuple[str, int, str]]] = {}
     for i, row in enumerate(_records_of(t["risk_of_bias"])):
         line, rid = i + 2, row["rob_id"]
         if row["study_id"] not in studies:
@@ -514,6 +531,7 @@ def _check_risk_of_bias(t: Mapping[str, pd.DataFrame]) -> None:
                 row_id=rid,
             )
         domains.add(row["domain"])
+        words_of.setdefault(key, {})[row["domain"]] = (row["judgement"], line, rid)
     for key, domains in seen.items():
         missing = [d for d in rob_tool(key[1]).domains if d not in domains]
         if missing:
@@ -524,6 +542,18 @@ def _check_risk_of_bias(t: Mapping[str, pd.DataFrame]) -> None:
                 "word where the sources say nothing)",
                 line=first_line[key],
                 column="domain",
+            )
+        got = words_of[key]
+        allowed = overall_from_domains(key[1], {d: w[0] for d, w in got.items() if d != OVERALL})
+        word, line, rid = got[OVERALL]
+        if word not in allowed:
+            warnings.warn(
+                f"{file}, line {line} ({rid}): the overall judgement {word!r} of study "
+                f"{key[0]!r}, {key[1]} ({key[2]}) differs from the tool's rule for its domains, "
+                f"which gives {' or '.join(map(repr, allowed))} (risk_of_bias.overall_from_domains); "
+                "kept as the curator's override; say why in notes",
+                RobOverallWarning,
+                stacklevel=4,
             )
 
 
@@ -805,7 +835,7 @@ def load_records(path: str | Path) -> TrialRecords:
     >>> from msc_meta.records import bundled_data_dir, load_records
     >>> rec = load_records(bundled_data_dir())
     >>> len(rec.studies)
-    7
+    8
     """
     folder = _resolve_dir(path)
     raw = {

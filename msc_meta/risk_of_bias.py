@@ -24,16 +24,19 @@ References
 .. [4] McGuinness LA, Higgins JPT (2021). Risk-of-bias VISualization (robvis):
    an R package and Shiny web app for visualizing risk-of-bias assessments.
    Res Synth Methods 12(1):55-61.
+.. [5] Higgins JPT, Savović J, Page MJ, Elbers RG, Sterne JAC (2022). Chapter 8:
+   Assessing risk of bias in a randomized trial. In: Cochrane Handbook for
+   Systematic Reviews of Interventions, version 6.3, Table 8.2.b.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from ._errors import MetaAnalysisError
+from ._errors import MetaAnalysisError, MetaAnalysisWarning
 
 #: The common scale every tool's words are placed on (for colours and GRADE).
 #: ``"low"`` < ``"some_concerns"`` < ``"high"`` < ``"critical"``; the other
@@ -113,6 +116,14 @@ class RobTool:
 
 class RobError(MetaAnalysisError):
     """A risk-of-bias table names an unknown tool, domain or judgement."""
+
+
+class RobOverallWarning(MetaAnalysisWarning):
+    """A curator's overall judgement differs from what the tool's rule gives for the domains.
+
+    The curator may override the rule (say why in ``notes``); the warning makes
+    the override visible.
+    """
 
 
 _ROB2_WORDS: Mapping[str, RobLevel] = MappingProxyType(
@@ -235,3 +246,123 @@ def rob_tool(name: str) -> RobTool:
         raise RobError(
             f"tool={name!r} is not a registered risk-of-bias tool; allowed: {', '.join(ROB_TOOLS)}"
         ) from None
+
+
+#: NIH case-series rating from the share of applicable items answered "Yes":
+#: at least this share for "Good", at least the second for "Fair", else "Poor".
+#: The NHLBI tool gives no cut-offs; these (7 and 4 of 9 items) are this
+#: library's stated convention.
+NIH_RATING_CUTOFFS: tuple[float, float] = (7 / 9, 4 / 9)
+
+
+def overall_from_domains(tool: str | RobTool, judgements: Mapping[str, str]) -> tuple[str, ...]:
+    """The overall judgements a tool's rule allows for the given domain judgements.
+
+    Parameters
+    ----------
+    tool : str or RobTool
+        A tool of :data:`ROB_TOOLS` or its name.
+    judgements : mapping of str to str
+        Domain code → judgement in the tool's words, for every domain except
+        ``"overall"`` (an ``"overall"`` key is ignored).
+
+    Returns
+    -------
+    tuple of str
+        The tool's overall words that agree with the domains, most favourable
+        first. Most rules allow one word; RoB 2 allows "Some concerns" or
+        "High" when several domains raise concerns, and ROBINS-I allows
+        "No information" beside the worst domain level when information is
+        lacking and no domain is serious or critical.
+
+    Raises
+    ------
+    RobError
+        Unknown tool, domain or judgement, or a domain without a judgement.
+
+    Notes
+    -----
+    *RoB 2* [1]_ [5]_: "Low" if every domain is low; "High" if any domain is
+    high; otherwise "Some concerns", or "High" when some concerns are raised
+    in several domains "in a way that substantially lowers confidence in the
+    result" (a reviewer's call, so both are allowed when two or more domains
+    are not low). A domain with "No information" cannot be low and counts as
+    raising concerns.
+
+    *ROBINS-I* [2]_: the overall risk is that of the most serious domain
+    (low < moderate < serious < critical). "No information" is allowed when
+    one or more domains lack information and none is serious or critical;
+    with no domain judged, it is the only word allowed.
+
+    *NIH case series* [3]_: the tool rates quality as good, fair or poor
+    without a rule; this library uses a stated convention on the share of
+    applicable items (those not "Not applicable") answered "Yes":
+    :data:`NIH_RATING_CUTOFFS` (7 and 4 of 9). "Cannot determine" and
+    "Not reported" count as not "Yes".
+
+    Examples
+    --------
+    >>> d = {"D1": "Low", "D2": "Low", "D3": "Some concerns", "D4": "Low", "D5": "Low"}
+    >>> overall_from_domains("RoB 2", d)
+    ('Some concerns',)
+    >>> overall_from_domains("RoB 2", {**d, "D5": "No information"})
+    ('Some concerns', 'High')
+    """
+    spec = rob_tool(tool) if isinstance(tool, str) else tool
+    extra = [d for d in judgements if d not in spec.domains]
+    if extra:
+        raise RobError(
+            f"judgements names {extra[0]!r}, not a domain of {spec.name}; "
+            f"allowed: {', '.join(spec.domains)}"
+        )
+    levels: list[RobLevel] = []
+    for d in spec.domains:
+        if d == OVERALL:
+            continue
+        if d not in judgements:
+            raise RobError(f"judgements lacks domain {d!r} of {spec.name}; every domain needs one")
+        levels.append(spec.level(d, judgements[d]))
+    if spec.name not in _OVERALL_RULES:
+        raise RobError(
+            f"tool={spec.name!r} has no overall rule; rules exist for: {', '.join(_OVERALL_RULES)}"
+        )
+    by_level = {lvl: w for w, lvl in spec.overall_judgements.items()}
+    return tuple(
+        by_level.get(lvl, spec.no_information) for lvl in _OVERALL_RULES[spec.name](levels)
+    )
+
+
+def _rob2_rule(levels: list[RobLevel]) -> tuple[RobLevel, ...]:
+    if any(lvl in ("high", "critical") for lvl in levels):
+        return ("high",)
+    concerns = sum(lvl != "low" for lvl in levels)
+    if concerns == 0:
+        return ("low",)
+    return ("some_concerns",) if concerns == 1 else ("some_concerns", "high")
+
+
+def _worst_rule(levels: list[RobLevel]) -> tuple[RobLevel, ...]:
+    known = [r for r in (LEVEL_RANK[lvl] for lvl in levels) if r is not None]
+    if not known:
+        return ("no_information",)
+    worst = max(known)
+    if "no_information" in levels and worst < 2:
+        return (_LEVEL_OF_RANK[worst], "no_information")
+    return (_LEVEL_OF_RANK[worst],)
+
+
+def _share_yes_rule(levels: list[RobLevel]) -> tuple[RobLevel, ...]:
+    applicable = [lvl for lvl in levels if lvl != "not_applicable"]
+    share = sum(lvl == "low" for lvl in applicable) / len(applicable) if applicable else 0.0
+    good, fair = NIH_RATING_CUTOFFS
+    return ("low",) if share >= good else ("some_concerns",) if share >= fair else ("high",)
+
+
+_LEVEL_OF_RANK: Mapping[int, RobLevel] = MappingProxyType(
+    {0: "low", 1: "some_concerns", 2: "high", 3: "critical"}
+)
+
+#: The overall rule of each tool of :data:`ROB_TOOLS` (see :func:`overall_from_domains`).
+_OVERALL_RULES: Mapping[str, Callable[[list[RobLevel]], tuple[RobLevel, ...]]] = MappingProxyType(
+    {"RoB 2": _rob2_rule, "ROBINS-I": _worst_rule, "NIH case series": _share_yes_rule}
+)

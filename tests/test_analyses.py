@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import msc_meta as mm
-from msc_meta.analyses import ANALYSES, AnalysisSpec, analysis_input, run_analysis
+from msc_meta.analyses import (
+    ANALYSES,
+    AnalysisSpec,
+    ConflictingSourcesWarning,
+    analysis_input,
+    run_analysis,
+)
 
 EXACT = 1e-12
 
@@ -114,6 +122,40 @@ def test_adverse_events_msc_vs_placebo_excludes_one_armed_reports() -> None:
     assert "control" in excluded["shadmanfar2018"]
 
 
+def test_a_number_another_source_contradicts_warns_when_an_analysis_uses_it(
+    records: mm.records.TrialRecords,
+) -> None:
+    # bundled: Shadmanfar 2018's contested 0/15 does not enter the comparison (no placebo count)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.FewStudiesWarning)
+        warnings.simplefilter("error", ConflictingSourcesWarning)
+        res = run_analysis("any_ae_msc_vs_control", records)
+    assert not any("contradicted" in n for n in res.notes)
+    # a constructed placebo count lets it in: the analysis runs, warns and notes the conflict
+    out = records.outcomes
+    msc = out[out["row_id"] == "shadmanfar2018_any_ae_msc_count"]
+    pbo = msc.assign(
+        row_id="test_shadmanfar_pbo",
+        arm_id="shadmanfar2018_placebo",
+        value=1.0,
+        value_text="1",
+        conflicts=None,
+    )
+    recs = dataclasses.replace(records, outcomes=pd.concat([out, pbo], ignore_index=True))
+    with (
+        pytest.warns(mm.FewStudiesWarning),
+        pytest.warns(mm.ZeroCellWarning),  # 0/15 against 1/15
+        pytest.warns(
+            ConflictingSourcesWarning,
+            match=r"row shadmanfar2018_any_ae_msc_count of shadmanfar2018 \(any_AE = 0\) is "
+            r"contradicted by another source: EC-R1: 'pain /articular swelling",
+        ),
+    ):
+        res = run_analysis("any_ae_msc_vs_control", recs)
+    assert "shadmanfar2018" in set(res.input.frame["study_id"])
+    assert any("EC-R1" in n for n in res.notes)
+
+
 def test_analysis_input_of_a_custom_spec(records: mm.records.TrialRecords) -> None:
     spec = AnalysisSpec(
         name="acr50_ifng_w4",
@@ -131,7 +173,7 @@ def test_analysis_input_of_a_custom_spec(records: mm.records.TrialRecords) -> No
     row = inp.frame.iloc[0]
     # 33.3% and 6.7% of 30
     assert (row["events_t"], row["n_t"], row["events_c"], row["n_c"]) == (10, 30, 2, 30)
-    assert inp.k == 1 and len(inp.excluded) == 6
+    assert inp.k == 1 and len(inp.excluded) == 7
 
 
 def test_unknown_analysis_and_empty_analysis_are_errors(records: mm.records.TrialRecords) -> None:

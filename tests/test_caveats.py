@@ -80,8 +80,10 @@ def test_bundled_records_give_the_report_caveats(records: TrialRecords) -> None:
         "Overlapping reports",
         "Overlapping reports",
         "Overlapping reports",
+        "Overlapping reports",
         "Completers only",
         "Identical rows",
+        "Conflicting sources",
     ]
     assert cv.caveats(records, []) == [i for r in cv.RULES for i in r(records, [])]
 
@@ -128,7 +130,7 @@ def test_further_analyses_not_run(records: TrialRecords) -> None:
 
 def test_uncontrolled_designs(records: TrialRecords) -> None:
     (item,) = cv.uncontrolled_designs(records, [])
-    assert item[1].startswith("3 of 7 reports have no concurrent control group: Wang 2019")
+    assert item[1].startswith("3 of 8 reports have no concurrent control group: Wang 2019")
     st = records.studies.assign(controlled="yes")
     assert cv.uncontrolled_designs(_with(records, studies=st), []) == []
 
@@ -165,19 +167,19 @@ def test_derived_numbers(records: TrialRecords) -> None:
     assert "Analyses using derived numbers: acr20_msc_vs_control_w4;" in used[1]
     (unused,) = cv.derived_numbers(records, [_entry(source_rows=(read,))])
     assert unused[1].endswith("No analysis here uses them.")
-    assert unused[1].startswith(f"48 of {len(out)} numbers in the records are derived")
+    assert unused[1].startswith(f"52 of {len(out)} numbers in the records are derived")
     none = _with(records, outcomes=out.assign(derived=False))
     assert cv.derived_numbers(none, [_entry(source_rows=(derived,))]) == []
 
 
 def test_what_was_read_always_fires(records: TrialRecords) -> None:
     (item,) = cv.what_was_read(records, [])
-    assert item[1].startswith(f"{len(records.sources)} sources by kind: abstract 11, registry 9")
+    assert item[1].startswith(f"{len(records.sources)} sources by kind: abstract 12, registry 9")
 
 
 def test_overlapping_reports(records: TrialRecords) -> None:
     items = cv.overlapping_reports(records, [])
-    assert len(items) == 3  # Wang 2013/2019 once, and two reports outside the records
+    assert len(items) == 4  # Wang 2013/2019 and He 2020/Yang 2018 once, two outside the records
     assert items[0][1].startswith("Wang 2013 and Wang 2019 may report overlapping patients.")
     assert items[0][1].endswith("no analysis here pools them together.")
     both = _entry(study_ids=("wang2013", "wang2019"))
@@ -199,6 +201,8 @@ def test_completers_only(records: TrialRecords) -> None:
 def test_identical_rows(records: TrialRecords) -> None:
     (item,) = cv.identical_rows(records, [])
     assert "the EULAR good moderate and ACR20 percentages are identical in all 6 cells" in item[1]
+    assert "not through a transcription error" in item[1]
+    assert "possibly a copy error" not in item[1]
     out = records.outcomes.copy()
     first = out.index[(out["statistic"] == "percent") & (out["qualifier"] == "=")][0]
     out.loc[first, "value_text"] = "99.9"
@@ -215,3 +219,23 @@ def test_words_and_records_of() -> None:
     assert cv.words("single_arm") == "single arm"
     assert cv.words(None) == "not recorded" and cv.words(float("nan")) == "not recorded"
     assert cv.records_of(pd.DataFrame({"a": [1, 2]})) == [{"a": 1}, {"a": 2}]
+
+
+def test_conflicting_sources(records: TrialRecords) -> None:
+    row = "shadmanfar2018_any_ae_msc_count"
+    # bundled: the 0/15 of Shadmanfar 2018 is contested and no analysis uses it
+    (unused,) = cv.conflicting_sources(records, [_entry("any_ae_msc_vs_control")])
+    assert unused[0] == "Conflicting sources"
+    assert f"Shadmanfar 2018: any AE = 0/15 (row {row})" in unused[1]
+    assert "EC-R1 reports 'pain /articular swelling and other minor adverse events'" in unused[1]
+    assert (
+        "No analysis here uses it (any_ae_msc_vs_control leaves Shadmanfar 2018 out)" in unused[1]
+    )
+    # fires with the analysis's name when an analysis uses the row
+    entry = _entry("any_ae_msc_vs_control", study_ids=("shadmanfar2018",), source_rows=(row,))
+    (used,) = cv.conflicting_sources(records, [entry])
+    assert "Used in any_ae_msc_vs_control" in used[1]
+    assert "ConflictingSourcesWarning" in used[1]
+    # does not fire without a recorded conflict
+    out = records.outcomes.assign(conflicts=None)
+    assert cv.conflicting_sources(_with(records, outcomes=out), [entry]) == []

@@ -24,6 +24,7 @@ TRIALS = {
     "ghoryani2019": "Ghoryani 2019",
     "shadmanfar2018": "Shadmanfar 2018",
     "alvarogracia2017": "Álvaro-Gracia 2017",
+    "yang2018": "Yang 2018",  # added from supplement 2 (issue 11)
 }
 
 
@@ -32,7 +33,7 @@ def rec() -> mm.records.TrialRecords:
     return mm.datasets.load_msc_ra()
 
 
-def test_seven_trials_each_with_arms(rec: mm.records.TrialRecords) -> None:
+def test_eight_trials_each_with_arms(rec: mm.records.TrialRecords) -> None:
     assert dict(zip(rec.studies["study_id"], rec.studies["label"], strict=True)) == TRIALS
     for sid in TRIALS:
         assert (rec.arms["study_id"] == sid).any(), sid
@@ -147,7 +148,7 @@ def test_wheel_ships_the_records_and_loads_them(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     where, counts = run.stdout.splitlines()
     assert where.startswith(str(site))
-    assert counts == f"7 {len(mm.datasets.load_msc_ra().outcomes)}"
+    assert counts == f"8 {len(mm.datasets.load_msc_ra().outcomes)}"
 
 
 def test_bundled_dir_in_checkout_is_data() -> None:

@@ -335,3 +335,27 @@ def test_write_refuses_the_bundled_folder(tmp_path: Path) -> None:
 
     with pytest.raises(mm.MetaAnalysisError, match="bundled records"):
         rec.write(bundled_data_dir())
+
+
+def test_outcome_conflicts_column_is_optional_and_names_known_sources(tmp_path: Path) -> None:
+    rec = load_records(_write(tmp_path / "none"))  # the fixture has no conflicts column
+    assert rec.outcomes["conflicts"].isna().all()
+    header = OUTCOMES.splitlines()[0]
+    with_col = OUTCOMES.replace(header, header.replace(",notes", ",conflicts,notes"), 1)
+    lines = with_col.splitlines(keepends=True)
+    lines = [
+        ln if i == 0 else ln.rstrip("\n")[: ln.rstrip("\n").rfind(",")] + ",," + "\n"
+        for i, ln in enumerate(lines)
+    ]
+    ok = lines[:]
+    ok[5] = ok[5].replace(",,\n", ",X-S2: 'two patients had an AE' (Table 2),\n")
+    rec = load_records(_write(tmp_path / "ok", outcomes="".join(ok)))
+    assert rec.outcomes.loc[4, "conflicts"] == "X-S2: 'two patients had an AE' (Table 2)"
+    bad = lines[:]
+    bad[5] = bad[5].replace(",,\n", ",X-S9: 'two',\n")
+    with pytest.raises(
+        RecordError,
+        match=r"outcomes\.csv, line 6 \(t1_ae_msc\), column 'conflicts': conflicts entry "
+        r"\"X-S9: 'two'\" must read 'source_id: what that source says'",
+    ):
+        load_records(_write(tmp_path / "bad", outcomes="".join(bad)))
