@@ -62,6 +62,7 @@ from ._templates import TEMPLATES
 from ._validation import is_missing
 from .analyses import ANALYSES, AnalysisResult
 from .bias import MIN_STUDIES
+from .caveats import words
 from .effects import measure_info
 from .records import RecordError, TrialRecords
 from .results import MetaAnalysisResult, Summary
@@ -312,7 +313,7 @@ def _design(ctx: _Context) -> _Outcome:
     analysis starts high when every study is randomised (``studies.randomised``
     is ``yes``), otherwise low, naming the studies that are not.
     """
-    designs = ", ".join(sorted(set(map(str, ctx.frame["design"]))))
+    designs = _design_words(ctx)
     if ctx.single_group:
         return (
             2,
@@ -1329,14 +1330,18 @@ def _cell(v: Any) -> str:
     return "" if is_missing(v) else str(v)
 
 
+def _design_words(ctx: _Context) -> str:
+    """The designs of the analysis' studies in words, sorted, each once."""
+    return ", ".join(sorted({words(d) for d in ctx.frame["design"]}))
+
+
 def _designs(ctx: _Context) -> str:
-    designs = sorted(set(map(str, ctx.frame["design"])))
     n_rand = sum(
         str(ctx.records.studies.set_index("study_id").loc[s, "randomised"]) == "yes"
         for s in ctx.frame["study_id"]
     )
     kind = "single group" if ctx.single_group else "two groups"
-    return f"{kind}; {n_rand} of {len(ctx.frame)} randomised ({', '.join(designs)})"
+    return f"{kind}; {n_rand} of {len(ctx.frame)} randomised ({_design_words(ctx)})"
 
 
 def _row(res: AnalysisResult, rating: CertaintyRating, records: TrialRecords) -> dict[str, Any]:
