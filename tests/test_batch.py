@@ -150,6 +150,28 @@ def test_chunks_long_form_and_se_give_the_same_numbers() -> None:
     np.testing.assert_allclose(frame["estimate"], whole["estimate"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("method", sorted(TAU2_METHODS))
+def test_rows_with_every_study_present_equal_meta_analysis(method: str) -> None:
+    """The path without masks (every study present, values in the safe bounds) and the
+    masked path give each row the numbers of the core, and the same numbers as each other
+    whatever the chunk a row lands in."""
+    Y, V = _random_rows(400, 12, seed=40 + sorted(TAU2_METHODS).index(method))
+    Y, V = Y[:, :5], V[:, :5]
+    full = ~np.isnan(Y).any(axis=1) & ~np.isnan(V).any(axis=1)
+    Y, V = Y[full], V[full]
+    assert len(Y) > 30
+    res = meta_analysis_many(Y, V, method=method, test="knha")
+    _compare(res, V, range(len(res)), q_profile=False)
+    # the same rows in chunks that also hold a row with an absent study (the masked path)
+    Yx = np.vstack([Y[:1], Y])
+    Vx = np.vstack([V[:1], V])
+    Yx[0, 1] = np.nan
+    mixed = meta_analysis_many(Yx, Vx, method=method, test="knha", chunk_size=len(Yx))
+    pd.testing.assert_frame_equal(
+        mixed.to_frame().iloc[1:].reset_index(drop=True), res.to_frame(), check_exact=True
+    )
+
+
 def test_result_object() -> None:
     Y, V = _random_rows(50, 6, seed=4)
     res = meta_analysis_many(Y, V, method="SJ", q_profile=True)
