@@ -15,10 +15,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import special
 
 import msc_meta as mm
 from msc_meta import batch
 from msc_meta._batch_tau2 import BATCH_TAU2_METHODS
+from msc_meta._inference import chi2_sf_rows
 from msc_meta.batch import (
     FEW_STUDIES,
     MULTIMODAL,
@@ -170,6 +172,18 @@ def test_rows_with_every_study_present_equal_meta_analysis(method: str) -> None:
     pd.testing.assert_frame_equal(
         mixed.to_frame().iloc[1:].reset_index(drop=True), res.to_frame(), check_exact=True
     )
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 9, 10, 63, 64, 65, 200])
+def test_q_pvalues_by_the_closed_form_equal_chdtrc(df: int) -> None:
+    rng = np.random.default_rng(df)
+    x = np.concatenate(
+        [rng.exponential(df, 5000), [0.0, 1e-300, 1e-12, 1199.0, 1201.0, 1e4, 1e300, np.nan]]
+    )
+    got, want = chi2_sf_rows(x, df), special.chdtrc(df, x)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert np.all(np.abs(got[ok] - want[ok]) <= 1e-12 * want[ok] + 1e-300)
 
 
 def test_result_object() -> None:
