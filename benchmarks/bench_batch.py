@@ -148,6 +148,7 @@ def main() -> None:
         _pymare(warm_y, warm_v, method)
     sizes = [m for m in (1_000, 10_000, 100_000, 1_000_000) if m <= args.max_m]
     timings: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    floors: dict[int, float] = {}  # one numpy pass over effect and variance, per m
     print(f"k = {K}; seconds for m meta-analyses (* extrapolated from a subsample)")
     print(
         "| method | m | msc_meta | PyMARE | ratio | statsmodels loop | ratio "
@@ -158,6 +159,8 @@ def main() -> None:
         ms = sizes + ([10_000_000] if args.big and method == "DL" else [])
         for m in ms:
             y, v = _data(m)
+            if m not in floors:
+                floors[m] = _best(lambda y=y, v=v: (y.sum(), v.sum()), args.repeats)
             ours = _ours(y, v, method, args.repeats if m < 10_000_000 else 1)
             timings.setdefault(("msc_meta", method), []).append((m, ours))
             sub_p = m if method == "DL" else min(m, SUB_PYMARE_REML)
@@ -176,6 +179,19 @@ def main() -> None:
                 f"| {_ratio(mf, ours)} |"
             )
             del y, v
+
+    print("\nThe memory-bandwidth floor: one pass over effect and variance (numpy sums), seconds")
+    print("| m | one pass | msc_meta DL | DL / floor | msc_meta REML | REML / floor |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    by_m = {
+        (meth, m): t for (name, meth), pts in timings.items() if name == "msc_meta" for m, t in pts
+    }
+    for m, floor in floors.items():
+        dl, reml = by_m.get(("DL", m)), by_m.get(("REML", m))
+        cells = [
+            f"{t:.3f} | {t / floor:,.0f}x" if t is not None else "n/a | n/a" for t in (dl, reml)
+        ]
+        print(f"| {m:,} | {floor:.4f} | {cells[0]} | {cells[1]} |")
 
     print("\nGOSH: all 65,535 subsets of k = 16; seconds")
     print("| method | msc_meta result.gosh() | metafor gosh() | ratio |")

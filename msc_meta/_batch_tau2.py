@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others, row_max, row_min
-from ._batch_types import NOT_CONVERGED, BatchTau2, BatchTau2Fit, BoolArray, FloatArray, IntArray
+from ._batch_types import (
+    NOT_CONVERGED,
+    BatchTau2,
+    BatchTau2Fit,
+    BoolArray,
+    FixedEffectRows,
+    FloatArray,
+    IntArray,
+)
 from .tau2 import _TINY, Tau2Control
 
 
@@ -32,15 +40,48 @@ def _zero(a: FloatArray, mask: BoolArray) -> FloatArray:
     return a if mask.all() else np.where(mask, a, 0.0)
 
 
+#: Rows whose present values all lie in these bounds are fitted unscaled (exponent 0) and
+#: centred at their first present effect: their powers of two up to the fourth (weights and
+#: squared deviations) stay far from overflow and underflow, so rescaling by a power of two
+#: would only multiply every intermediate number exactly, and the core accepts every such row.
+SAFE_EFFECT = 2.0**100
+SAFE_VARIANCE = (2.0**-120, 2.0**120)
+
+
+def safe_cells(Y: FloatArray, V: FloatArray) -> bool:
+    """Whether every cell is present and in the safe bounds: four reductions, no temporaries."""
+    if Y.size == 0:
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(
+            Y.min() >= -SAFE_EFFECT
+            and Y.max() <= SAFE_EFFECT
+            and SAFE_VARIANCE[0] <= V.min()
+            and V.max() <= SAFE_VARIANCE[1]
+        )
+
+
 def batch_working_units(
-    Y: FloatArray, V: FloatArray, mask: BoolArray
+    Y: FloatArray, V: FloatArray, mask: BoolArray | None, exact_scale: bool = True
 ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, BoolArray]:
     """Centre and rescale every row as :func:`~msc_meta.tau2.working_units` does one.
 
     Returns ``(Y_w, V_w, center, exponent, ok)``: ``ok`` is False for rows the
     one-row function handles otherwise or refuses (effects near the largest
     double, variances that do not fit on one scale); they go through the core.
+    ``mask`` None means every cell is present and :func:`safe_cells`. Unless
+    ``exact_scale`` (the scale of the core matters where a convergence threshold is
+    ``tol * max(1, τ²)``: iterative estimators, Q-profile intervals), rows in the safe
+    bounds (:data:`SAFE_EFFECT`, :data:`SAFE_VARIANCE`) keep exponent 0 and are centred
+    at their first present effect, whatever the other rows of the chunk, so a row gets
+    the same numbers in any chunking.
     """
+    m = Y.shape[0]
+    if mask is None:
+        if not exact_scale:  # every row in the safe bounds: one subtraction
+            center = Y[:, 0].copy()
+            return Y - center[:, None], V, center, np.zeros(m, np.int64), np.ones(m, np.bool_)
+        mask = np.ones(Y.shape, np.bool_)
     k = np.count_nonzero(mask, axis=1)
     full = bool(mask.all())
     if full:  # one k: the median by a partition, not a sort (the same element)
@@ -79,6 +120,17 @@ def batch_working_units(
         vmin = row_min(np.where(mask, V_w, np.inf))
         vmax = row_max(np.where(mask, V_w, 0.0))
     ok = np.isfinite(dmax) & (vmin >= _TINY) & (vmax < np.inf)
+    if exact_scale:
+        return Y_w, V_w, center, exponent, ok
+    with np.errstate(invalid="ignore"):
+        in_bounds = (np.abs(Y) <= SAFE_EFFECT) & (SAFE_VARIANCE[0] <= V) & (SAFE_VARIANCE[1] >= V)
+    safe = np.flatnonzero((in_bounds | ~mask).all(axis=1))
+    if safe.size:  # unscaled, centred at the first present effect (as with mask None)
+        first = Y[safe, np.argmax(mask[safe], axis=1)]
+        present = mask[safe]
+        Y_w[safe] = np.where(present, Y[safe] - first[:, None], np.nan)
+        V_w[safe] = np.where(present, V[safe], np.nan)
+        center[safe], exponent[safe], ok[safe] = first, 0, True
     return Y_w, V_w, center, exponent, ok
 
 
@@ -94,7 +146,34 @@ def p_diag(W: FloatArray) -> FloatArray:
 
 def trace_p_rows(W: FloatArray) -> FloatArray:
     """tr(P) per row (:func:`msc_meta.tau2.trace_p`)."""
-    return row_sum(p_diag(W))
+    return trace_p_pp_rows(W, pp=False)[0]
+
+
+def trace_p_pp_rows(W: FloatArray, pp: bool = True) -> tuple[FloatArray, FloatArray | None]:
+    """tr(P) and (if ``pp``) tr(PP) per row, from the power sums of the weights.
+
+    With S_j the sum of ``w_i**j``: tr P = S_1 - S_2/S_1 and
+    tr PP = S_2 - 2 S_3/S_1 + (S_2/S_1)². Where no weight exceeds half its row's total,
+    tr P loses at most one bit to cancellation and tr PP at most three (tr PP >= S_2/4
+    there, and each term is at most 2 S_2); rows with such a weight take the core's
+    cancellation-free forms (:func:`p_diag`, :func:`_p2_sum`), as the one-row functions do.
+    """
+    S = row_sum(W)
+    W2 = W * W
+    S2 = row_sum(W2)
+    a = S2 / S
+    trP = S - a
+    trPP = None
+    if pp:
+        W2 *= W
+        trPP = S2 - 2.0 * row_sum(W2) / S + a * a
+    big = np.flatnonzero(row_max(W) > 0.5 * S)
+    if big.size:
+        Wb = W[big]
+        trP[big] = row_sum(p_diag(Wb))
+        if trPP is not None:
+            trPP[big] = _p2_sum(Wb, None, None)
+    return trP, trPP
 
 
 def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
@@ -115,25 +194,56 @@ def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> Floa
     return row_sum(pp) + row_sum(A1 * _others(A2))
 
 
-def _fit(tau2: FloatArray, se: FloatArray) -> BatchTau2Fit:
+def _fit(tau2: FloatArray, se: FloatArray, fixed: FixedEffectRows | None = None) -> BatchTau2Fit:
     m = tau2.shape[0]
     return BatchTau2Fit(
-        tau2, se, np.zeros(m, np.int64), np.ones(m, np.bool_), np.zeros(m, np.int64)
+        tau2, se, np.zeros(m, np.int64), np.ones(m, np.bool_), np.zeros(m, np.int64), fixed
     )
+
+
+def studies_per_row(mask: BoolArray) -> FloatArray:
+    """The number of studies in each row (as float), not counted when all are present."""
+    if mask.all():
+        return np.full(mask.shape[0], float(mask.shape[1]))
+    return np.asarray(np.count_nonzero(mask, axis=1), dtype=np.float64)
 
 
 def _prep(
     Y: FloatArray, V: FloatArray, mask: BoolArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(k, Y with 0 for absent, V with 1 for absent, inverse-variance weights with 0)."""
-    k = np.count_nonzero(mask, axis=1).astype(np.float64)
-    Vz = V if mask.all() else np.where(mask, V, 1.0)
-    return k, _zero(Y, mask), Vz, _zero(1.0 / Vz, mask)
+    k = studies_per_row(mask)
+    if mask.all():
+        return k, Y, V, np.reciprocal(V)
+    Vz = np.where(mask, V, 1.0)
+    W = np.reciprocal(Vz)
+    W[~mask] = 0.0
+    return k, np.where(mask, Y, 0.0), Vz, W
 
 
-def _moment_se(t: FloatArray, k: FloatArray, W: FloatArray, trP: FloatArray) -> FloatArray:
-    """The one-row ``_moment_se`` (DL, HS, HSk) per row."""
-    trpp = _p2_sum(W, None, None)  # ones: P and A are 0 where a study is absent
+def fixed_effect_rows(
+    Y: FloatArray, V: FloatArray, mask: BoolArray, pp: bool = False
+) -> FixedEffectRows:
+    """The common-effect fit of every row (working units, NaN where absent).
+
+    Weighted mean, Q from the residuals (two passes, as the core), tr P and (if ``pp``)
+    tr PP (:func:`trace_p_pp_rows`).
+    """
+    _, Yz, _, W = _prep(Y, V, mask)
+    sw = row_sum(W)
+    mean = row_sum(W * Yz) / sw
+    R = Yz - mean[:, None]
+    if not mask.all():
+        R[~mask] = 0.0
+    R *= R
+    R *= W
+    q = row_sum(R)
+    trP, trPP = trace_p_pp_rows(W, pp)
+    return FixedEffectRows(W, sw, mean, q, trP, trPP)
+
+
+def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) -> FloatArray:
+    """The one-row ``_moment_se`` (DL, HS, HSk) per row, from tr P and tr PP."""
     return np.asarray(
         np.sqrt(2.0 * (k - 1) / trP / trP + 4.0 * t / trP + 2.0 * (t / trP) * t * (trpp / trP)),
         dtype=np.float64,
@@ -148,25 +258,24 @@ def batch_ee(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
 
 def batch_dl(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
     """DerSimonian-Laird per row."""
-    k, Yz, _, W = _prep(Y, V, mask)
-    R = _zero(residuals(Yz, W), mask)
-    q = row_sum(W * (R * R))
-    trP = trace_p_rows(W)
-    t = np.maximum(0.0, (q - (k - 1)) / trP)
-    return _fit(t, _moment_se(t, k, W, trP))
+    k = studies_per_row(mask)
+    fe = fixed_effect_rows(Y, V, mask, pp=True)
+    trP, trpp = fe.trace_p, fe.trace_pp
+    assert trpp is not None
+    t = np.maximum(0.0, (fe.q - (k - 1)) / trP)
+    return _fit(t, _moment_se(t, k, trP, trpp), fe)
 
 
 def _hunter_schmidt(
     Y: FloatArray, V: FloatArray, mask: BoolArray, small_sample: bool
 ) -> BatchTau2Fit:
-    k, Yz, _, W = _prep(Y, V, mask)
+    k = studies_per_row(mask)
     factor = k / (k - 1) if small_sample else np.ones_like(k)
-    R = _zero(residuals(Yz, W), mask)
-    q = row_sum(W * (R * R))
-    sw = row_sum(W)
-    t = np.maximum(0.0, (factor * q - k) / sw)
-    trP = trace_p_rows(W)
-    return _fit(t, factor * (trP / sw) * _moment_se(t, k, W, trP))
+    fe = fixed_effect_rows(Y, V, mask, pp=True)
+    sw, trP, trpp = fe.sum_w, fe.trace_p, fe.trace_pp
+    assert trpp is not None
+    t = np.maximum(0.0, (factor * fe.q - k) / sw)
+    return _fit(t, factor * (trP / sw) * _moment_se(t, k, trP, trpp), fe)
 
 
 def batch_hs(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
@@ -274,4 +383,10 @@ BATCH_TAU2_METHODS: dict[str, BatchTau2] = {
     **ITERATIVE_BATCH_METHODS,  # ML, REML, EB, PM, PMM
 }
 
-__all__ = ["BATCH_TAU2_METHODS", "NOT_CONVERGED", "batch_working_units", "solve_q_rows"]
+__all__ = [
+    "BATCH_TAU2_METHODS",
+    "NOT_CONVERGED",
+    "batch_working_units",
+    "fixed_effect_rows",
+    "solve_q_rows",
+]

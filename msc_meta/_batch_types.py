@@ -28,6 +28,31 @@ MULTIMODAL = 2
 
 
 @dataclass(frozen=True)
+class FixedEffectRows:
+    """The common-effect (inverse-variance) fit of every row, in working units.
+
+    Computed once per chunk and shared by the moment estimators (DL, HS, HSk) and the
+    batch result (common-effect estimate, Q, I² and H²).
+
+    Attributes
+    ----------
+    weights : numpy.ndarray
+        m x k inverse variances, 0 where a study is absent.
+    sum_w, mean, q, trace_p : numpy.ndarray
+        Per row: the sum of the weights, the weighted mean, Cochran's Q and tr P.
+    trace_pp : numpy.ndarray or None
+        tr(PP) per row, where it was asked for.
+    """
+
+    weights: FloatArray
+    sum_w: FloatArray
+    mean: FloatArray
+    q: FloatArray
+    trace_p: FloatArray
+    trace_pp: FloatArray | None
+
+
+@dataclass(frozen=True)
 class BatchTau2Fit:
     """τ² of many meta-analyses at once, one entry per row.
 
@@ -43,6 +68,8 @@ class BatchTau2Fit:
         Whether each row's iteration converged.
     codes : numpy.ndarray
         Bit flags per row: :data:`NOT_CONVERGED`, :data:`MULTIMODAL`.
+    fixed : FixedEffectRows or None
+        The common-effect fit the estimator computed on the way (DL, HS, HSk), for reuse.
     """
 
     tau2: FloatArray
@@ -50,6 +77,7 @@ class BatchTau2Fit:
     iterations: IntArray
     converged: BoolArray
     codes: IntArray
+    fixed: FixedEffectRows | None = None
 
 
 #: A vectorized estimator: (Y, V, mask, control) -> one fit per row. Y and V are m x k, in

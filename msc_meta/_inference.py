@@ -215,3 +215,68 @@ def chi2_sf(statistic: float, df: float) -> float:
     0.05
     """
     return float(special.chdtrc(df, statistic))
+
+
+#: Up to this many degrees of freedom, :func:`chi2_sf_rows` sums the closed form of the
+#: chi-squared upper tail for an integer df instead of calling ``chdtrc`` per element.
+_CHI2_CLOSED_FORM_DF = 64
+
+
+def chi2_sf_rows(statistic: FloatArray, df: int) -> FloatArray:
+    """Upper-tail p-values of many chi-squared statistics with one integer df.
+
+    The same numbers as :func:`chi2_sf` (to a few units of rounding), several times
+    faster on long arrays: for an integer ``df`` up to 64 the upper tail is a finite
+    sum of positive terms (Abramowitz & Stegun 26.4.4-26.4.5, no cancellation),
+    elsewhere scipy's ``chdtrc``.
+
+    Parameters
+    ----------
+    statistic : ndarray
+        Statistics (>= 0, or NaN).
+    df : int
+        Degrees of freedom (>= 1).
+
+    Returns
+    -------
+    ndarray
+        ``P(X >= statistic)`` for X chi-squared with ``df`` degrees of freedom.
+
+    References
+    ----------
+    .. [1] Abramowitz M, Stegun IA (1964). Handbook of Mathematical Functions,
+       26.4.4 and 26.4.5. National Bureau of Standards.
+
+    Examples
+    --------
+    >>> x = np.array([0.5, 3.841458820694124, 40.0])
+    >>> np.allclose(chi2_sf_rows(x, 1), special.chdtrc(1, x), rtol=1e-13)
+    True
+    """
+    x = np.asarray(statistic, dtype=np.float64)
+    if not 1 <= df <= _CHI2_CLOSED_FORM_DF or x.size == 0:
+        return np.asarray(special.chdtrc(df, x), dtype=np.float64)
+    y = 0.5 * x
+    near = y <= 600.0  # beyond, e^-y y^j underflows term by term: chdtrc for those
+    yn = np.where(near, y, 0.0)
+    e = np.exp(-yn)
+    if df % 2 == 0:  # e^-y sum_{j < df/2} y^j / j!
+        term = e.copy()
+        total = e.copy()
+        for j in range(1, df // 2):
+            term *= yn / j
+            total += term
+    else:  # erfc(sqrt y) + e^-y sum_{j=1}^{(df-1)/2} y^(j-1/2) / Gamma(j+1/2)
+        root = np.sqrt(yn)
+        total = special.erfc(root)
+        if df > 1:
+            term = e * root * (2.0 / np.sqrt(np.pi))
+            total += term
+            for j in range(2, (df + 1) // 2):
+                term *= yn / (j - 0.5)
+                total += term
+    out = np.where(near, total, np.nan)
+    far = ~near & ~np.isnan(x)
+    if far.any():
+        out[far] = special.chdtrc(df, x[far])
+    return np.asarray(np.where(np.isnan(x), np.nan, out), dtype=np.float64)

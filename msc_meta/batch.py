@@ -24,9 +24,10 @@ from tqdm import tqdm
 from ._batch_tau2 import (
     BATCH_TAU2_METHODS,
     batch_working_units,
+    fixed_effect_rows,
     row_sum,
+    safe_cells,
     solve_q_rows,
-    trace_p_rows,
 )
 from ._batch_types import MULTIMODAL, NOT_CONVERGED, BoolArray, FloatArray, IntArray
 from ._errors import (
@@ -36,11 +37,11 @@ from ._errors import (
     MetaAnalysisError,
     MultimodalLikelihoodWarning,
 )
-from ._inference import TESTS, canonical_test, critical_value, critical_values
+from ._inference import TESTS, canonical_test, chi2_sf_rows, critical_value, critical_values
 from ._validation import check_level, check_number
 from .pooling import meta_analysis
 from .results import MetaAnalysisResult
-from .tau2 import Tau2Control, canonical_method
+from .tau2 import ITERATIVE_METHODS, Tau2Control, canonical_method
 
 #: Bit flags of :attr:`BatchResult.codes` (besides :data:`NOT_CONVERGED` = 1 and ``MULTIMODAL``
 #: = 2 of the τ² fit). k = 1: no heterogeneity, the test falls back to z.
@@ -239,15 +240,18 @@ def _as_2d(x: ArrayLike, name: str) -> FloatArray:
     return a
 
 
-def _check_cells(a: FloatArray, name: str, positive: bool) -> None:
-    """Raise on the first infinite (or, if ``positive``, non-positive) cell, naming it."""
+def _check_cells(a: FloatArray, name: str, positive: bool, offset: int = 0) -> None:
+    """Raise on the first infinite (or, if ``positive``, non-positive) cell, naming it.
+
+    ``offset`` is the number of the first row of ``a`` in the whole input.
+    """
     with np.errstate(invalid="ignore"):
         bad = np.isinf(a) | ((a <= 0.0) if positive else False)
     if bad.any():
         i, j = (int(x) for x in np.argwhere(bad)[0])
         rule = "> 0 and finite" if positive else "finite"
         raise MetaAnalysisError(
-            f"{name}[{i}, {j}] = {a[i, j]:.6g} is not allowed; values must be {rule} "
+            f"{name}[{offset + i}, {j}] = {a[i, j]:.6g} is not allowed; values must be {rule} "
             "(use NaN for an absent study)"
         )
 
@@ -403,16 +407,6 @@ def meta_analysis_many(
             f"effect has shape {Y.shape} but {'se' if se is not None else 'variance'} has "
             f"shape {V.shape}; they must match (meta-analyses x studies)"
         )
-    _check_cells(Y, "effect", positive=False)
-    _check_cells(V, "variance", positive=True)
-    mask = ~np.isnan(Y) & ~np.isnan(V)
-    empty = np.flatnonzero(~mask.any(axis=1))
-    if empty.size:
-        raise MetaAnalysisError(
-            f"row {int(empty[0])} of effect has no study with both an effect and a variance; "
-            "every meta-analysis needs at least one"
-        )
-
     method_code = canonical_method(method)
     if method_code not in BATCH_TAU2_METHODS:
         raise MetaAnalysisError(
@@ -428,14 +422,18 @@ def meta_analysis_many(
     m, k_max = Y.shape
     step = chunk_size or max(1, CHUNK_ELEMENTS // max(1, k_max))
     step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
-    out: dict[str, Any] = {}
+    # every chunk is checked before any is fitted: cheap reductions, cell by cell only if needed
     starts = range(0, m, step)
+    masks = [_chunk_mask(Y[s : s + step], V[s : s + step], s) for s in starts]
+    if m == 0:
+        _chunk_mask(Y, V, 0)
+    out: dict[str, Any] = {}
     bar = tqdm(
         starts, disable=progress is False or len(starts) < 2, delay=0.0 if progress else 2.0
     )
-    for start in bar:
+    for start, mask in zip(bar, masks, strict=True):
         sl = slice(start, start + step)
-        part = _fit_rows(Y[sl], V[sl], mask[sl], method_code, test_code, level, control, q_profile)
+        part = _fit_rows(Y[sl], V[sl], mask, method_code, test_code, level, control, q_profile)
         if not out:  # the whole result, filled chunk by chunk (no second copy)
             out = {n: np.empty((m, *a.shape[1:]), a.dtype) for n, a in part.items()}
         for name, values in part.items():
@@ -453,34 +451,61 @@ def meta_analysis_many(
     )
 
 
+def _chunk_mask(Y: FloatArray, V: FloatArray, offset: int) -> BoolArray | None:
+    """The studies present in a chunk of rows, or None if all are and all are in safe bounds.
+
+    Raises on infinite effects, non-positive or infinite variances and rows with no study,
+    naming the cell or row (``offset`` is the chunk's first row in the whole input).
+    """
+    if safe_cells(Y, V):
+        return None
+    _check_cells(Y, "effect", positive=False, offset=offset)
+    _check_cells(V, "variance", positive=True, offset=offset)
+    mask = ~np.isnan(Y) & ~np.isnan(V)
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if empty.size:
+        raise MetaAnalysisError(
+            f"row {offset + int(empty[0])} of effect has no study with both an effect and a "
+            "variance; every meta-analysis needs at least one"
+        )
+    return mask
+
+
 def _fit_rows(
     Y: FloatArray,
     V: FloatArray,
-    mask: BoolArray,
+    mask: BoolArray | None,
     method: str,
     test: str,
     level: float,
     control: Tau2Control,
     q_profile: bool,
 ) -> dict[str, Any]:
-    """Every number of :class:`BatchResult` for one chunk of rows."""
-    m = Y.shape[0]
-    k = np.count_nonzero(mask, axis=1).astype(np.int64)
+    """Every number of :class:`BatchResult` for one chunk of rows.
+
+    ``mask`` None: every study is present and in the safe bounds of
+    :func:`~msc_meta._batch_tau2.batch_working_units` (no masking, no rescaling passes).
+    """
+    m, k_max = Y.shape
+    full = mask is None or bool(mask.all())  # every study present: no masking passes
+    k = np.full(m, k_max, np.int64) if mask is None else np.count_nonzero(mask, axis=1)
     kf = k.astype(np.float64)
     one = k == 1
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask)
+        # closed forms without Q-profile: no threshold depends on the scale of a row
+        exact_scale = q_profile or method in ITERATIVE_METHODS
+        Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask, exact_scale)
+        mask = np.ones((m, k_max), np.bool_) if mask is None else mask
         fit = BATCH_TAU2_METHODS[method](Y_w, V_w, mask, control)
-        t_w = np.where(one, 0.0, fit.tau2)
-        full = bool(mask.all())  # every study present: no masking passes
+        t_w = np.where(one, 0.0, fit.tau2) if one.any() else fit.tau2
         Yz, Vz = (Y_w, V_w) if full else (np.where(mask, Y_w, 0.0), np.where(mask, V_w, 1.0))
-        W_fe = 1.0 / Vz if full else np.where(mask, 1.0 / Vz, 0.0)
-        sw_fe = row_sum(W_fe)
-        ce_w = row_sum(W_fe * Yz) / sw_fe
+        fe = fit.fixed if fit.fixed is not None else fixed_effect_rows(Y_w, V_w, mask)
+        sw_fe, ce_w = fe.sum_w, fe.mean
         ce_se_w = np.sqrt(1.0 / sw_fe)
-        W = 1.0 / (Vz + t_w[:, None])
+        W = Vz + t_w[:, None]
+        np.reciprocal(W, out=W)
         if not full:
-            W = np.where(mask, W, 0.0)
+            W[~mask] = 0.0
         sw = row_sum(W)
         mu_w = row_sum(W * Yz) / sw
         var_w = 1.0 / sw
@@ -505,21 +530,21 @@ def _fit_rows(
         se_w = np.sqrt(var_w)
         pi_half_w = crit * np.sqrt(var_w + t_w)
 
-        R_fe = Yz - ce_w[:, None]
-        if not full:
-            R_fe = np.where(mask, R_fe, 0.0)
-        q = np.where(one, 0.0, np.maximum(0.0, row_sum(W_fe * R_fe * R_fe)))
+        q = np.maximum(0.0, fe.q)
         q_df = k - 1
-        q_p = np.where(one, 1.0, special.chdtrc(q_df, q))
-        vt = (kf - 1) / trace_p_rows(W_fe)
+        if one.any():
+            q = np.where(one, 0.0, q)
+        q_p = _q_pvalues(q, q_df)
+        vt = (kf - 1) / fe.trace_p
         if method == "EE":
             i2 = np.where(q > 0.0, np.maximum(0.0, 100.0 * (q - q_df) / q), 0.0)
             h2 = q / q_df
         else:
             i2 = 100.0 * t_w / (vt + t_w)
             h2 = t_w / vt + 1.0
-        i2 = np.where(one, 0.0, i2)
-        h2 = np.where(one, 1.0, h2)
+        if one.any():
+            i2 = np.where(one, 0.0, i2)
+            h2 = np.where(one, 1.0, h2)
         ci_w = np.full((m, 2), np.nan)
         if q_profile:
             alpha = 1.0 - level
@@ -530,18 +555,27 @@ def _fit_rows(
                 ci_w[rows, j] = root
                 codes[rows] |= np.where(conv, 0, Q_PROFILE_NOT_CONVERGED)
         e1, e2 = exponent, 2 * exponent
-        est = center + np.ldexp(mu_w, e1)
-        se_ = np.ldexp(se_w, e1)
-        half = np.ldexp(crit * se_w, e1)
-        pi_half = np.ldexp(pi_half_w, e1)
-        ce_est = center + np.ldexp(ce_w, e1)
-        ce_se = np.ldexp(ce_se_w, e1)
+        if exponent.any():
+            mu_w, se_w, pi_half_w = np.ldexp(mu_w, e1), np.ldexp(se_w, e1), np.ldexp(pi_half_w, e1)
+            ce_w, ce_se_w = np.ldexp(ce_w, e1), np.ldexp(ce_se_w, e1)
+        # unscaled rows: the numbers as they are (ldexp by 0 is the identity)
+        est = center + mu_w
+        half = crit * se_w
+        pi_half = pi_half_w
+        ce_est = center + ce_w
+        ce_se = ce_se_w
         ce_half = critical_value(level) * ce_se
         with_se = ~one & ~np.isnan(fit.se)
-        tau2_se = np.where(with_se, np.ldexp(np.where(with_se, fit.se, 0.0), e2), np.nan)
+        tau2_se = np.where(with_se, _scaled(np.where(with_se, fit.se, 0.0), e2), np.nan)
+        se_ = se_w
         stat = np.where(se_ > 0, est / se_, np.where(est != 0, np.copysign(np.inf, est), np.nan))
         a = -np.abs(stat)
-        p = 2.0 * np.where(uses_t, special.stdtr(np.where(uses_t, df, 1.0), a), special.ndtr(a))
+        if spec.uses_t:
+            p = 2.0 * np.where(
+                uses_t, special.stdtr(np.where(uses_t, df, 1.0), a), special.ndtr(a)
+            )
+        else:
+            p = 2.0 * special.ndtr(a)
         p = np.where(np.isnan(stat), 1.0, p)
         out: dict[str, Any] = {
             "estimate": est,
@@ -551,13 +585,13 @@ def _fit_rows(
             "statistic": stat,
             "pvalue": p,
             "df": df,
-            "tau2": np.ldexp(t_w, e2),
+            "tau2": _scaled(t_w, e2),
             "tau2_se": tau2_se,
-            "tau2_ci": np.ldexp(ci_w, e2[:, None]),
+            "tau2_ci": _scaled(ci_w, e2[:, None]),
             "i2": i2,
-            "i2_ci": 100.0 * ci_w / (vt[:, None] + ci_w),
+            "i2_ci": 100.0 * ci_w / (vt[:, None] + ci_w) if q_profile else ci_w.copy(),
             "h2": h2,
-            "h2_ci": ci_w / vt[:, None] + 1.0,
+            "h2_ci": ci_w / vt[:, None] + 1.0 if q_profile else ci_w.copy(),
             "q": q,
             "q_df": q_df,
             "q_pvalue": q_p,
@@ -584,6 +618,22 @@ def _fit_rows(
             out, int(i), Y[i][mask[i]], V[i][mask[i]], method, test, level, control, q_profile
         )
     return out
+
+
+def _q_pvalues(q: FloatArray, q_df: IntArray) -> FloatArray:
+    """Upper-tail p-values of Q, 1 where df = 0 (k = 1); one vectorized call per df."""
+    if q_df.size and q_df.min() == q_df.max():  # one k, one call
+        return np.ones_like(q) if q_df[0] == 0 else chi2_sf_rows(q, int(q_df[0]))
+    p = np.ones_like(q)
+    for df in np.unique(q_df[q_df > 0]):
+        rows = q_df == df
+        p[rows] = chi2_sf_rows(q[rows], int(df))
+    return p
+
+
+def _scaled(x: FloatArray, e: IntArray) -> FloatArray:
+    """``x * 2**e`` (``x`` itself, not a copy, when every exponent is 0)."""
+    return x if not e.any() else np.asarray(np.ldexp(x, e), dtype=np.float64)
 
 
 def _fit_one(

@@ -15,10 +15,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import special
 
 import msc_meta as mm
 from msc_meta import batch
 from msc_meta._batch_tau2 import BATCH_TAU2_METHODS
+from msc_meta._inference import chi2_sf_rows
 from msc_meta.batch import (
     FEW_STUDIES,
     MULTIMODAL,
@@ -148,6 +150,40 @@ def test_chunks_long_form_and_se_give_the_same_numbers() -> None:
     frame = res.to_frame()
     assert list(frame.index) == list(range(300)) and frame.index.name == "g"
     np.testing.assert_allclose(frame["estimate"], whole["estimate"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", sorted(TAU2_METHODS))
+def test_rows_with_every_study_present_equal_meta_analysis(method: str) -> None:
+    """The path without masks (every study present, values in the safe bounds) and the
+    masked path give each row the numbers of the core, and the same numbers as each other
+    whatever the chunk a row lands in."""
+    Y, V = _random_rows(400, 12, seed=40 + sorted(TAU2_METHODS).index(method))
+    Y, V = Y[:, :5], V[:, :5]
+    full = ~np.isnan(Y).any(axis=1) & ~np.isnan(V).any(axis=1)
+    Y, V = Y[full], V[full]
+    assert len(Y) > 30
+    res = meta_analysis_many(Y, V, method=method, test="knha")
+    _compare(res, V, range(len(res)), q_profile=False)
+    # the same rows in chunks that also hold a row with an absent study (the masked path)
+    Yx = np.vstack([Y[:1], Y])
+    Vx = np.vstack([V[:1], V])
+    Yx[0, 1] = np.nan
+    mixed = meta_analysis_many(Yx, Vx, method=method, test="knha", chunk_size=len(Yx))
+    pd.testing.assert_frame_equal(
+        mixed.to_frame().iloc[1:].reset_index(drop=True), res.to_frame(), check_exact=True
+    )
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 9, 10, 63, 64, 65, 200])
+def test_q_pvalues_by_the_closed_form_equal_chdtrc(df: int) -> None:
+    rng = np.random.default_rng(df)
+    x = np.concatenate(
+        [rng.exponential(df, 5000), [0.0, 1e-300, 1e-12, 1199.0, 1201.0, 1e4, 1e300, np.nan]]
+    )
+    got, want = chi2_sf_rows(x, df), special.chdtrc(df, x)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert np.all(np.abs(got[ok] - want[ok]) <= 1e-12 * want[ok] + 1e-300)
 
 
 def test_result_object() -> None:
