@@ -61,9 +61,9 @@ from ._report_page import (
     render_page,
 )
 from ._report_tables import effect_size_table, further_tables, not_contributing, study_table
-from .analyses import AnalysisSpec
+from .analyses import ANALYSES, AnalysisSpec
 from .caveats import caveats
-from .certainty import summary_of_findings
+from .certainty import read_judgements, summary_of_findings
 from .heterogeneity_display import heterogeneity_table
 from .plots import (
     evidence_map,
@@ -533,6 +533,12 @@ def build_report(
     method, level = check_model(method, test, level)
     specs = select(analyses)
     recs = load(records)
+    judged = _judgements_file(judgements, recs)
+    judged_rows = (
+        None
+        if judged is None
+        else read_judgements(judged, analyses=[*ANALYSES, *(s.name for s in specs)])
+    )
     out = check_out_dir(out_dir, recs)
     out.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)
@@ -545,8 +551,7 @@ def build_report(
         built.append(b)
         say(_progress_line(i, len(specs), b.entry, b.figures, time.perf_counter() - t1))
 
-    judged = _judgements_file(judgements, recs)
-    sof = summary_of_findings([b.entry for b in built], recs, judgements=judged)
+    sof = summary_of_findings([b.entry for b in built], recs, judgements=judged_rows)
     sof_rel = "tables/summary_of_findings.csv"
     writer.csv(sof_rel, sof.to_frame())
 

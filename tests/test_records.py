@@ -322,6 +322,7 @@ def test_schema_describes_every_column() -> None:
         "outcomes",
         "sources",
         "risk_of_bias",
+        "grade_judgements",  # read by msc_meta.certainty.read_judgements, not a record table
     }
     for resource in desc["resources"]:
         for f in resource["schema"]["fields"]:

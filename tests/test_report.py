@@ -587,6 +587,7 @@ def _bad(argv: list[str], match: str) -> Run:
         ),
         (["--formats", "png,gif"], r"figure format 'gif' is not supported; valid: png, pdf, svg"),
         (["--formats", ","], r"formats is empty"),
+        (["--judgements", "nowhere.csv"], r"judgements='nowhere\.csv': no such file"),
         (["--level", "1.5"], r"level"),
     ],
 )

@@ -10,11 +10,13 @@ import dataclasses
 import importlib.resources
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from msc_meta import _report_page, report
 from msc_meta._errors import MetaAnalysisError
 from msc_meta.analyses import ANALYSES
+from msc_meta.certainty import CERTAINTY_LEVELS
 from msc_meta.datasets import load_msc_ra
 from msc_meta.records import TrialRecords, load_records
 from msc_meta.running import ReportEntry, run_all
@@ -97,3 +99,44 @@ def test_records_without_risk_of_bias_say_so(tmp_path: Path, records: TrialRecor
     html = _page(tmp_path, load_records(folder))
     assert "The records hold no risk-of-bias assessments." in html
     assert not (tmp_path / "out" / "figures" / "rob_summary.png").exists()
+
+
+def test_summary_of_findings_near_the_top_with_the_bundled_judgements(
+    tmp_path: Path, records: TrialRecords
+) -> None:
+    html = _page(tmp_path, records)
+    out = tmp_path / "out"
+    sof = pd.read_csv(out / "tables" / "summary_of_findings.csv")
+    assert list(sof["analysis"]) == ["acr20_ifng_addon_w12"]
+    assert set(sof["certainty"]) <= set(CERTAINTY_LEVELS)
+    assert sof["reasons"].str.len().min() > 20
+    # the GRADE section comes first, before the summary of the analyses
+    assert html.index("<section id='certainty'>") < html.index("<section id='summary'>")
+    assert "<table class='sof'>" in html
+    # the bundled curator judgement shows beside the rule's result
+    assert "Curator judgements read from grade_judgements.csv" in html
+    assert "curator override" in sof["reasons"].iloc[0]
+    assert "the rule gave 0" in sof["reasons"].iloc[0]
+
+
+def test_judgements_given_replace_the_bundled_ones(tmp_path: Path, records: TrialRecords) -> None:
+    empty = tmp_path / "none.csv"
+    empty.write_text("analysis,domain,downgrade,reason,source\n", encoding="utf-8")
+    page = report.build_report(
+        tmp_path / "out",
+        records=records,
+        judgements=empty,
+        analyses=["acr20_ifng_addon_w12"],
+        formats="png",
+    )
+    sof = pd.read_csv(tmp_path / "out" / "tables" / "summary_of_findings.csv")
+    assert "curator override" not in sof["reasons"].iloc[0]
+    assert "Curator judgements read from none.csv" in page.read_text(encoding="utf-8")
+    with pytest.raises(MetaAnalysisError, match=r"judgements='.*nowhere\.csv': no such file"):
+        report.build_report(
+            tmp_path / "out2",
+            records=records,
+            judgements=tmp_path / "nowhere.csv",
+            analyses=["acr20_ifng_addon_w12"],
+            formats="png",
+        )
