@@ -318,7 +318,8 @@ def _python_point(method: str, m: int, paths: tuple[Path, Path], repeats: int) -
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["(no message)"])[-1]
         return {"status": "failed", "reason": f"worker exited with {out.returncode}: {tail}"}
-    return {"status": "measured"} | json.loads(out.stdout.strip().splitlines()[-1])
+    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"status": "measured"} | got
 
 
 def _r_point(method: str, m: int, paths: tuple[Path, Path], repeats: int) -> dict[str, Any]:
@@ -465,6 +466,12 @@ def tables(results: dict[str, Any]) -> str:
         f"k = {results['k']}; seconds for m meta-analyses, best of N calls; ratio = the "
         "peer's time over msc_meta's (the same tau2 method; statsmodels' PM beside REML)"
     ]
+    loads = [p["load_average_1min_before"] for p in results["points"] if "repeats" in p]
+    if loads:
+        lines[0] += (
+            f". Load average (1 min) as the points started: {min(loads):.2f} to "
+            f"{max(loads):.2f}, on {results['machine']['cores']} cores"
+        )
     for tau2, peers in (
         ("DL", ["pymare-DL", "statsmodels-DL", "metafor-DL"]),
         ("REML", ["pymare-REML", "statsmodels-PM", "metafor-REML"]),
@@ -516,7 +523,10 @@ def tables(results: dict[str, Any]) -> str:
                     cells.append(_seconds(p))
                 else:
                     ratio = p["peak_extra_mb"] / p["input_mb"]
-                    cells.append(f"{p['peak_extra_mb']:,.0f} ({ratio:.2g}x)")
+                    times = f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+                    extra = p["peak_extra_mb"]
+                    size = f"{extra:,.0f}" if extra >= 100 else f"{extra:.2g}"
+                    cells.append(f"{size} ({times})")
             lines.append(
                 f"| {m:,} | {2 * m * results['k'] * 8 / MB:,.2f} | " + " | ".join(cells) + " |"
             )
@@ -537,7 +547,7 @@ def tables(results: dict[str, Any]) -> str:
     for p in failed:
         lines.append(
             f"- {METHODS[p['method']]['label']}, m = {p['m']:,}: {p['failed_fits']:,} "
-            "fits raised an error"
+            "fit(s) raised an error (try() in the loop)"
         )
     return "\n".join(lines)
 
@@ -596,7 +606,7 @@ def draw(frame: pd.DataFrame, ax: Any) -> Any:
     for method, part in frame.groupby("method", sort=False):
         info = METHODS[str(method)]
         colour, marker = STYLE[info["library"]], MARKERS[info["library"]]
-        style = ":" if info["library"] == "numpy" else ("-" if info["tau2"] == "DL" else "--")
+        style = "-." if info["library"] == "numpy" else ("-" if info["tau2"] == "DL" else "--")
         done = part[part["measured"]]
         ax.loglog(
             done["m"],
