@@ -227,7 +227,7 @@ def worker(method: str, m: int, y_path: Path, v_path: Path, repeats: int) -> dic
         t0 = time.perf_counter()
         out = run(y, v)
         seconds.append(time.perf_counter() - t0)
-    peak = _maxrss_mb()
+    peak = max(_maxrss_mb(), _rss_mb())  # ru_maxrss lags the current RSS by a few pages
     point: dict[str, Any] = {
         "seconds": min(seconds),
         "all_seconds": seconds,

@@ -57,7 +57,7 @@ def _results(points: list[dict[str, Any]]) -> dict[str, Any]:
 def test_a_tiny_run_records_every_method_with_positive_times(tmp_path: Path) -> None:
     out, fig = tmp_path / "scaling.json", tmp_path / "scaling.png"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, str(SCRIPT), "--max-m", "1000", "--skip-r"]
+    cmd = [sys.executable, str(SCRIPT), "--max-m", "1000", "--skip-r", "--repeats", "1"]
     run = subprocess.run(
         [*cmd, "--json", str(out), "--figure", str(fig)],
         capture_output=True,
