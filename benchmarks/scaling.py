@@ -3,7 +3,9 @@
 For m = 1e3, 1e4, 1e5, 1e6 and 1e7 meta-analyses of k = 10 studies (the first m rows of
 one seeded draw; variances spread over three orders of magnitude), each point is measured
 in a fresh process, which loads the data from a raw binary file straight into its arrays
-and then times, best of N calls (N = 5, 5, 3, 2, 1 as m grows):
+and then times, best of N calls (N = 5, 5, 3, 2, 1 as m grows; at most 3 for the loops).
+Every series runs at one m before any runs at the next, so that a busy machine slows them
+alike. The series:
 
 - ``msc_meta.meta_analysis_many(y, v, method=..., progress=False)`` with DL and REML
   (every field: estimate, tests, prediction interval, Q, I², H²);
@@ -365,6 +367,35 @@ def expand_methods(spec: str | None) -> list[str]:
     return chosen
 
 
+def _measure_point(
+    method: str,
+    m: int,
+    paths: tuple[Path, Path],
+    args: argparse.Namespace,
+    last: dict[str, Any] | None,
+    r_why: str | None,
+) -> dict[str, Any]:
+    """Measure one point, or say why not (the budget and memory rules of :func:`plan`)."""
+    point: dict[str, Any] = {"method": method, "m": m, "input_mb": 2 * m * K * 8 / MB}
+    library = METHODS[method]["library"]
+    ours = library == "msc_meta"
+    why = r_why if library == "metafor" else None
+    budget = args.budget_ours if ours else args.budget
+    why = why or plan(last, m, budget, _mem_available_mb())
+    if why is not None:
+        return point | {"status": "skipped", "reason": why}
+    repeats = min(REPEATS[m], args.repeats) if args.repeats else REPEATS[m]
+    if library in LOOPS:
+        repeats = min(repeats, 3)
+    if last is not None and not ours:  # a long run: fewer repeats
+        expected = last["seconds"] * m / last["m"]
+        repeats = max(1, min(repeats, int(args.budget / 2 / expected)))
+    load = os.getloadavg()[0]
+    run = _r_point if library == "metafor" else _python_point
+    point |= run(method, m, paths, repeats)
+    return point | {"repeats": repeats, "load_average_1min_before": load}
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run every chosen series at every m up to ``--max-m``; the results as a JSON dict."""
     methods = expand_methods(args.methods)
@@ -379,33 +410,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="scaling-") as tmp:
         print(f"drawing {sizes[-1]:,} x {K} effects and variances ...", file=sys.stderr)
         paths = write_data(Path(tmp), sizes[-1])
-        for method in methods:
-            last: dict[str, Any] | None = None
-            ours = METHODS[method]["library"] == "msc_meta"
-            for m in sizes:
-                point: dict[str, Any] = {"method": method, "m": m}
-                point["input_mb"] = 2 * m * K * 8 / MB
-                why = r_why if METHODS[method]["library"] == "metafor" else None
-                why = why or plan(
-                    last, m, args.budget_ours if ours else args.budget, _mem_available_mb()
-                )
-                if why is not None:
-                    point |= {"status": "skipped", "reason": why}
+        last: dict[str, dict[str, Any]] = {}  # each series' last measured point
+        failed: dict[str, str] = {}
+        for m in sizes:  # every series at one m before the next m: they share the load
+            for method in methods:
+                if method in failed:
+                    point: dict[str, Any] = {"method": method, "m": m}
+                    point["input_mb"] = 2 * m * K * 8 / MB
+                    point |= {"status": "skipped", "reason": failed[method]}
                 else:
-                    repeats = min(REPEATS[m], args.repeats) if args.repeats else REPEATS[m]
-                    if METHODS[method]["library"] in LOOPS:
-                        repeats = min(repeats, 3)
-                    if last is not None and not ours:  # a long run: fewer repeats
-                        expected = last["seconds"] * m / last["m"]
-                        repeats = max(1, min(repeats, int(args.budget / 2 / expected)))
-                    load = os.getloadavg()[0]
-                    run = _r_point if METHODS[method]["library"] == "metafor" else _python_point
-                    point |= run(method, m, paths, repeats)
-                    point["repeats"] = repeats
-                    point["load_average_1min_before"] = load
-                    r_versions |= point.pop("r_versions", {})
-                    if point["status"] == "measured":
-                        last = point
+                    point = _measure_point(method, m, paths, args, last.get(method), r_why)
+                r_versions |= point.pop("r_versions", {})
+                if point["status"] == "measured":
+                    last[method] = point
+                elif point["status"] == "failed":
+                    failed[method] = f"not run: m = {m:,} failed"
                 shown = (
                     f"{point['seconds']:.4g} s" if point["status"] == "measured" else ""
                 ) or point.get("reason", "")
