@@ -125,6 +125,22 @@ class FitSpec:
         """
         return {name: getattr(self, name) for name in REFIT_OPTIONS[self.kind]}
 
+    def solver_options(self) -> dict[str, Any]:
+        """``tol`` and ``max_iter`` as given to the fit (unset ones left out), for refits elsewhere.
+
+        Returns
+        -------
+        dict
+            The iteration options the user set, so that a refit by another engine (the
+            batch engine of ``gosh`` and the leave-one-out family) uses its own defaults,
+            which are the core's, for the others.
+        """
+        return {
+            name: getattr(self, name)
+            for name in ("tol", "max_iter")
+            if getattr(self, name) is not None
+        }
+
     def fit(self, rows: IntArray | None = None, **changes: Any) -> Any:
         """Call ``fitter`` on the inputs (or the input ``rows``) with the options and ``changes``.
 

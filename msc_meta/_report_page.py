@@ -341,8 +341,8 @@ _RECORD_FIGURES = {
     "evidence_map": (
         "Evidence map",
         "What the records hold for each trial (rows, with design and N) and each outcome and "
-        "time point (columns): numbers read in a source, only numbers derived from them, only "
-        "a p-value, or nothing.",
+        "time point (columns): numbers read in a source, only derived numbers (computed, or "
+        "implied by a statement), only a p-value, or nothing.",
     ),
     "rob_traffic_light": (
         "Risk of bias: traffic-light plot",

@@ -247,11 +247,7 @@ def gosh(
     v = np.asarray(result.variance, dtype=float)
     incl, sampled = gosh_subsets(y.shape[0], subsets, rng)
     spec = result.spec
-    options: dict[str, Any] = {}
-    if spec is not None and spec.tol is not None:
-        options["tol"] = spec.tol
-    if spec is not None and spec.max_iter is not None:
-        options["max_iter"] = spec.max_iter
+    options: dict[str, Any] = {} if spec is None else spec.solver_options()
     fits = meta_analysis_many(
         np.where(incl, y, np.nan),
         np.where(incl, v, np.nan),

@@ -128,9 +128,8 @@ def _refits(result: PooledResult, n: int, rows: SubsetRows, pos: NDArray[np.intp
                     method=spec.method,
                     test=spec.test,
                     level=spec.level,
-                    tol=spec.tol if spec.tol is not None else 1e-10,
-                    max_iter=spec.max_iter if spec.max_iter is not None else 1000,
                     progress=False,
+                    **spec.solver_options(),
                 )
                 for c in REFIT_COLUMNS:
                     columns[c][start:stop] = getattr(fits, c)
