@@ -28,6 +28,7 @@ import pytest
 
 from msc_meta.analyses import ANALYSES
 from msc_meta.report import REPORT_TITLE, build_report
+from tests.test_report import record_figures
 
 #: A headless browser per module: outside `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -106,8 +107,11 @@ def test_page_renders_with_every_analysis(loaded: Any) -> None:
     assert loaded.find_element(By.TAG_NAME, "h1").text == REPORT_TITLE
     h2 = [e.text for e in loaded.find_elements(By.TAG_NAME, "h2")]
     assert h2 == [
+        "How much the evidence can bear (GRADE)",
         "Summary of the analyses",
         "The studies",
+        "What the records hold",
+        "Risk of bias",
         "The analyses",
         "Heterogeneity",
         "Caveats",
@@ -128,13 +132,17 @@ def test_every_image_is_loaded(loaded: Any) -> None:
         "right: i.getBoundingClientRect().right, src: i.getAttribute('src').slice(0, 22), "
         "alt: i.alt}))"
     )
-    assert len(images) == len(ANALYSES)
+    assert len(images) == len(ANALYSES) + len(record_figures(["png"]))
     width = loaded.execute_script("return window.innerWidth")
     for img in images:
         assert img["complete"] and img["w"] > 0 and img["h"] > 0, img
         assert img["src"] == "data:image/png;base64,", img
         assert img["shown"] > 0 and img["right"] <= width, img
-        assert img["alt"].startswith("Forest plot: ")
+        assert img["alt"].startswith("Forest plot: ") or img["alt"] in {
+            "Evidence map",
+            "Risk of bias: traffic-light plot",
+            "Risk of bias: summary plot",
+        }, img
 
 
 def test_every_link_resolves_and_none_is_external(loaded: Any, report: Path) -> None:

@@ -458,7 +458,7 @@ def test_method_and_test_override(tmp_path: Path) -> None:
     page = (tmp_path / "dl" / "report.html").read_text(encoding="utf-8")
     assert "this run: τ² estimator DL and test z for every analysis" in page
     # the page still embeds PNG images though no PNG file was asked for
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 2 + len(record_figures(["png"]))
     assert "figures/acr20_msc_single_group_w4_forest.png" not in page
 
 
