@@ -43,7 +43,15 @@ import pandas as pd
 from ._errors import MetaAnalysisError
 from ._validation import is_missing
 from .conversions import counts_from_percent
-from .risk_of_bias import OVERALL, RobError, RobOverallWarning, overall_from_domains, rob_tool
+from .risk_of_bias import (
+    OVERALL,
+    RobError,
+    RobOverallWarning,
+    RobToolWarning,
+    overall_from_domains,
+    rob_tool,
+    tool_for_design,
+)
 
 #: The tables of a set of records, in the order they are checked.
 TABLES = ("sources", "studies", "arms", "outcomes", "risk_of_bias")
@@ -532,7 +540,19 @@ def _check_risk_of_bias(t: Mapping[str, pd.DataFrame]) -> None:
             )
         domains.add(row["domain"])
         words_of.setdefault(key, {})[row["domain"]] = (row["judgement"], line, rid)
+    design = {
+        row["study_id"]: tool_for_design(row["randomised"] == "yes", row["controlled"] == "yes")
+        for row in _records_of(t["studies"])
+    }
     for key, domains in seen.items():
+        if design[key[0]] != key[1]:
+            warnings.warn(
+                f"{file}, line {first_line[key]}: study {key[0]!r} is assessed with {key[1]}, "
+                f"but its design (studies.csv: randomised, controlled) calls for "
+                f"{design[key[0]]} (risk_of_bias.tool_for_design); kept",
+                RobToolWarning,
+                stacklevel=4,
+            )
         missing = [d for d in rob_tool(key[1]).domains if d not in domains]
         if missing:
             raise RecordError(

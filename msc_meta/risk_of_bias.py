@@ -118,6 +118,44 @@ class RobError(MetaAnalysisError):
     """A risk-of-bias table names an unknown tool, domain or judgement."""
 
 
+class RobToolWarning(MetaAnalysisWarning):
+    """A study is assessed with a tool other than the one its design calls for.
+
+    See :func:`tool_for_design`. The assessment is kept; the warning makes the
+    choice visible.
+    """
+
+
+def tool_for_design(randomised: bool, controlled: bool) -> str:
+    """The tool a study's design calls for (a key of :data:`ROB_TOOLS`).
+
+    Parameters
+    ----------
+    randomised : bool
+        Whether the comparison is randomised.
+    controlled : bool
+        Whether the study has a control group.
+
+    Returns
+    -------
+    str
+        ``"RoB 2"`` for a randomised comparison, ``"ROBINS-I"`` for a
+        non-randomised controlled one, ``"NIH case series"`` for a study
+        without a control group.
+
+    References
+    ----------
+    .. [1] Higgins JPT, Thomas J, Chandler J, et al. (eds). Cochrane Handbook for
+       Systematic Reviews of Interventions, version 6.4 (2023), chapters 8
+       (RoB 2) and 25 (ROBINS-I).
+    """
+    if randomised:
+        return "RoB 2"
+    if controlled:
+        return "ROBINS-I"
+    return "NIH case series"
+
+
 class RobOverallWarning(MetaAnalysisWarning):
     """A curator's overall judgement differs from what the tool's rule gives for the domains.
 

@@ -14,7 +14,9 @@ from msc_meta.risk_of_bias import (
     ROB_TOOLS,
     RobError,
     RobOverallWarning,
+    RobToolWarning,
     overall_from_domains,
+    tool_for_design,
 )
 
 from .test_records import _replace, _write
@@ -26,12 +28,8 @@ def records() -> TrialRecords:
 
 
 def _tool_for(randomised: str, controlled: str) -> str:
-    """The tool a design calls for: randomised → RoB 2; controlled → ROBINS-I; else NIH."""
-    if randomised == "yes":
-        return "RoB 2"
-    if controlled == "yes":
-        return "ROBINS-I"
-    return "NIH case series"
+    """The tool a design calls for (the registry's rule, on the records' yes/no columns)."""
+    return tool_for_design(randomised == "yes", controlled == "yes")
 
 
 def test_every_study_has_one_complete_assessment_with_its_designs_tool(
@@ -152,3 +150,25 @@ def test_a_curators_overall_that_differs_from_the_rule_warns_and_is_kept(tmp_pat
     ):
         rec = load_records(_write(tmp_path / "override", **changed))
     assert "Low" in set(rec.risk_of_bias["judgement"])
+
+
+def test_a_tool_other_than_the_designs_warns_and_is_kept(tmp_path: Path) -> None:
+    # trial1 of the test records is randomised: assessing it with ROBINS-I warns
+    rob = _replace("risk_of_bias", "trial1,RoB 2", "trial1,ROBINS-I")["risk_of_bias"]
+    rob = rob.replace("trial1,RoB 2", "trial1,ROBINS-I")
+    rows = rob.splitlines(keepends=True)
+    extra = [r.replace("t1_d5", "t1_d6").replace(",D5,", ",D6,") for r in rows if ",D5," in r]
+    extra += [r.replace("t1_d5", "t1_d7").replace(",D5,", ",D7,") for r in rows if ",D5," in r]
+    rob = "".join(rows[:-1] + extra + rows[-1:])
+    rob = rob.replace("Some concerns", "Moderate")
+    folder = _write(tmp_path / "r", risk_of_bias=rob)
+    with pytest.warns(
+        RobToolWarning,
+        match=r"study 'trial1' is assessed with ROBINS-I, but its "
+        r"design .* calls for RoB 2",
+    ):
+        rec = load_records(folder)
+    assert set(rec.risk_of_bias["tool"]) == {"ROBINS-I"}
+    assert tool_for_design(True, True) == "RoB 2"
+    assert tool_for_design(False, True) == "ROBINS-I"
+    assert tool_for_design(False, False) == "NIH case series"
