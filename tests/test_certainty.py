@@ -880,7 +880,11 @@ def test_kearon_2012_chest_certainty_from_its_stated_downgrades(
 ) -> None:
     """Kearon et al. 2012 (see above): randomised trials start high; each table row states
     the domains it was rated down for. The ratings are reproduced through curator
-    overrides, the way a reviewer records judgements that differ from the rules."""
+    overrides, the way a reviewer records judgements that differ from the rules.
+
+    Every domain is overridden here, so this test exercises only the overrides and
+    :func:`certainty_level`, not the rules; the next test reproduces one row through
+    the rules themselves."""
     res, rec = _case(TWO_LARGE)
     rows = [
         ["constructed", d, "0", "not rated down in the table", "Kearon 2012"]
@@ -895,3 +899,35 @@ def test_kearon_2012_chest_certainty_from_its_stated_downgrades(
     assert rating.step("design").downgrade == 4
     assert rating.level == published
     assert certainty_level(4, list(downgrades.values())) == published
+
+
+def test_kearon_2012_chest_recurrent_vte_moderate_through_the_rules() -> None:
+    """Kearon et al., Chest 2012;141(2 Suppl):e419S-e494S, Table 24 (elastic compression
+    stockings vs none), recurrent VTE: RR 1.01 (0.61-1.67), 210 per 1,000, certainty
+    "Moderate due to imprecision", its only downgrade.
+
+    The trials' data are not in the table, so a constructed analysis with the same
+    features goes through the rules without any override: two randomised trials
+    (starts high), both at low risk of bias (RoB 2 "Low"), consistent (I² = 0), a
+    direct outcome, more patients than the optimal information size at a 210 per 1000
+    control risk, and an interval that includes no difference. The rules must give
+    "moderate", with imprecision the only downgrade.
+    """
+    trials = [_binary("a", 127, 600, 126, 600), _binary("b", 85, 400, 84, 400)]
+    spec = _spec(outcome="any_AE", comparison="stockings versus none (constructed)")
+    rob = [_rob("a", "RoB 2", "Low"), _rob("b", "RoB 2", "Low")]
+    res, rec = _case(trials, spec=spec, rob=rob)
+    rating = rate_certainty(res, rec, judgements=())
+    assert rec.path is None and not any(st.overridden for st in rating.steps)
+    assert rating.patients >= _ois_binary(0.21)  # control risks 126/600 and 84/400
+    downs = {st.domain: st.downgrade for st in rating.steps[1:]}
+    assert downs == {
+        "risk_of_bias": 0,
+        "inconsistency": 0,
+        "indirectness": 0,
+        "imprecision": -1,
+        "publication_bias": 0,
+    }
+    assert "the interval includes no difference" in rating.step("imprecision").reason
+    assert "meet the OIS" in rating.step("imprecision").reason
+    assert rating.step("design").downgrade == 4 and rating.level == "moderate"
