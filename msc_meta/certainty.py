@@ -335,6 +335,16 @@ def _design(ctx: _Context) -> _Outcome:
     trials) starts low: it has no comparison with a control group. A two-group
     analysis starts high when every study is randomised (``studies.randomised``
     is ``yes``), otherwise low, naming the studies that are not.
+
+    A non-randomised comparison therefore starts low, and a ROBINS-I
+    "Serious" overall judgement then rates it down again in
+    :func:`_risk_of_bias`: confounding is counted twice. GRADE 18
+    (Schünemann et al., J Clin Epidemiol 2019;111:105-114) starts such
+    evidence high when risk of bias is assessed with ROBINS-I, so that
+    ROBINS-I alone rates it down. This rule keeps the GRADE 3 start (a
+    choice, documented here and in the methods page); a curator who follows
+    GRADE 18 records a ``design`` judgement of ``high`` for the analysis,
+    with that reason, and the override shows beside the rule's "low".
     """
     designs = _design_words(ctx)
     if ctx.single_group:
@@ -1698,7 +1708,18 @@ def summary_of_findings(
     effects are given per 1000: the assumed risk is the median control-arm
     risk across the studies (GRADE 12: "the median control group risk across
     studies"), the corresponding risk and its interval follow from the
-    relative effect (:func:`absolute_effects`).
+    relative effect (:func:`absolute_effects`). A limit capped at 0 or 1000
+    per 1000 is marked in the text ("to 429 more (capped at 1000 per 1000)")
+    and in the column ``corresponding_capped``. When the assumed risk is 0 or
+    1 (no events, or only events, in the control arms), a ratio gives no
+    absolute effect: the corresponding risks are NaN and ``risk_difference``
+    says "not estimable from the control arms (no events)"; an RD analysis,
+    the pooled risk difference GRADE 12 suggests, is shown as usual.
+
+    Curator judgements are read from :data:`JUDGEMENTS_FILE` in the records'
+    folder by default, as :func:`rate_certainty` does, so the table matches
+    the report's; :attr:`SummaryOfFindings.judgements` says whether any were
+    applied and from which file.
 
     References
     ----------
