@@ -22,6 +22,7 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 import msc_meta as mm
+from msc_meta import report
 from msc_meta.analyses import ANALYSES, AnalysisInput, AnalysisResult, AnalysisSpec
 from msc_meta.certainty import (
     CERTAINTY_LEVELS,
@@ -608,6 +609,7 @@ def test_bundled_records_are_rated_with_their_judgements_by_default(
 ) -> None:
     """The library and the report agree: both read data/grade_judgements.csv by default."""
     entries, records = bundled
+    assert report.JUDGEMENTS_FILE is JUDGEMENTS_FILE  # the CLI help reads report's name
     ae = next(e for e in entries if e.name == "any_ae_msc_vs_control")
     default = rate_certainty(ae, records)
     assert default.step("risk_of_bias").overridden and default.level == "very low"
