@@ -72,6 +72,7 @@ from .running import ReportEntry
 __all__ = [
     "CERTAINTY_LEVELS",
     "GRADE_RULES",
+    "JUDGEMENTS_FILE",
     "JUDGEMENT_COLUMNS",
     "LEVEL_MEANING",
     "OUTCOME_DIRECTNESS",
@@ -112,7 +113,17 @@ LEVEL_MEANING: Mapping[str, str] = MappingProxyType(
 
 #: Share of the analysis weight, in percent, above which studies "carry most of the weight"
 #: (GRADE 4: rate down when most of the relevant evidence comes from studies at high risk).
+#: Shares are compared with a tolerance of :data:`SHARE_TOLERANCE`, so that two studies
+#: of equal weight (50% each) are not split by floating-point rounding.
 MAJORITY = 50.0
+#: Tolerance (percentage points) of the comparisons of weight shares with :data:`MAJORITY`:
+#: weights are normalised sums of floats, so 50% may come out as 49.999999999999993 or
+#: 50.000000000000007. A share counts as above the majority when it exceeds
+#: ``MAJORITY + SHARE_TOLERANCE``; k = 2 equal weights therefore never decide alone.
+SHARE_TOLERANCE = 1e-9
+#: The curator's judgements file read from the records' folder when no judgements are
+#: given (:func:`rate_certainty`, :func:`summary_of_findings`, and the report).
+JUDGEMENTS_FILE = "grade_judgements.csv"
 #: I² (percent) from which inconsistency is serious (Cochrane Handbook 10.10.2: 50-90%
 #: "may represent substantial heterogeneity").
 I2_SERIOUS = 50.0
@@ -225,12 +236,24 @@ class GradeStep:
         return GRADE_RULES[self.domain].name
 
     @property
+    def rule_judgement(self) -> str:
+        """What the rule gave, in words: the starting level for ``"design"``, else the downgrade."""
+        if self.domain == "design":
+            return CERTAINTY_LEVELS[self.rule_downgrade - 1]
+        return str(self.rule_downgrade)
+
+    @property
     def judgement(self) -> str:
         """The step in words: the starting level, or "not serious", "serious", "very serious"."""
         if self.domain == "design":
             return f"starts {CERTAINTY_LEVELS[self.downgrade - 1]}"
         if not self.assessed and self.downgrade == 0:
-            return "not assessable"
+            # imprecision without an OIS was still judged on its interval
+            return (
+                "not serious (interval only)"
+                if self.domain == "imprecision"
+                else ("not assessable")
+            )
         return {0: "not serious", -1: "serious (-1)", -2: "very serious (-2)"}[self.downgrade]
 
 
@@ -312,6 +335,16 @@ def _design(ctx: _Context) -> _Outcome:
     trials) starts low: it has no comparison with a control group. A two-group
     analysis starts high when every study is randomised (``studies.randomised``
     is ``yes``), otherwise low, naming the studies that are not.
+
+    A non-randomised comparison therefore starts low, and a ROBINS-I
+    "Serious" overall judgement then rates it down again in
+    :func:`_risk_of_bias`: confounding is counted twice. GRADE 18
+    (Schünemann et al., J Clin Epidemiol 2019;111:105-114) starts such
+    evidence high when risk of bias is assessed with ROBINS-I, so that
+    ROBINS-I alone rates it down. This rule keeps the GRADE 3 start (a
+    choice, documented here and in the methods page); a curator who follows
+    GRADE 18 records a ``design`` judgement of ``high`` for the analysis,
+    with that reason, and the override shows beside the rule's "low".
     """
     designs = _design_words(ctx)
     if ctx.single_group:
@@ -352,65 +385,158 @@ ROB_TOOL_SCOPE: Mapping[str, Literal["comparison", "single_group"]] = MappingPro
 )
 
 
+#: Level of a study whose only assessments use a tool that does not fit the analysis
+#: (:data:`ROB_TOOL_SCOPE`): it counts as not assessed, and its assessment is shown.
+_NOT_FITTING = "not assessed (tool does not fit)"
+
+
+def _only_missing_information(ctx: _Context, study_id: str, tool: str, comparison: str) -> str:
+    """The non-low domains of one assessment, named, when all of them lack information.
+
+    Empty when the assessment has a domain at some concerns or worse, or no domain rows.
+    """
+    rob = ctx.records.risk_of_bias
+    rows = rob[
+        (rob["study_id"] == study_id)
+        & (rob["tool"] == tool)
+        & (rob["comparison"] == comparison)
+        & (rob["domain"] != OVERALL)
+    ]
+    spec = rob_tool(tool)
+    non_low = [
+        (str(r.domain), spec.level(str(r.domain), str(r.judgement)))
+        for r in rows.itertuples()
+        if spec.level(str(r.domain), str(r.judgement)) not in ("low", "not_applicable")
+    ]
+    if not non_low or any(level != "no_information" for _, level in non_low):
+        return ""
+    return ", ".join(f"{d} ({spec.domains[d].lower()})" for d, _ in non_low)
+
+
 def _study_rob(ctx: _Context, study_id: str) -> tuple[str, str]:
-    """(common-scale level or "not assessed", what was read) of one study's overall judgement."""
+    """(common-scale level or "not assessed", what was read) of one study's overall judgement.
+
+    Only assessments with a tool that fits the analysis (:data:`ROB_TOOL_SCOPE`)
+    count; a study assessed only with another tool is :data:`_NOT_FITTING` and
+    its assessment is described for information. An overall "some concerns" (or
+    ROBINS-I "moderate") whose non-low domains all have no information counts as
+    "no information" (RoB 2's overall rule never returns "No information", so
+    missing information would otherwise never rate down); the text names those
+    domains.
+    """
     rob = ctx.records.risk_of_bias
     rows = rob[(rob["study_id"] == study_id) & (rob["domain"] == OVERALL)]
     if rows.empty:
         return "not assessed", "not assessed"
     scope = "single_group" if ctx.single_group else "comparison"
     fitting = rows[rows["tool"].map(lambda t: ROB_TOOL_SCOPE.get(str(t)) == scope)]
-    note = ""
     if fitting.empty:
-        fitting = rows
-        note = (
-            f" (no {scope.replace('_', '-')} assessment; the study's assessment with another "
-            "tool is used as the closest)"
+        other = "; ".join(
+            f"{r.tool} overall '{r.judgement}' ({r.comparison})" for r in rows.itertuples()
         )
+        return _NOT_FITTING, other
     found: list[tuple[float, str, str]] = []
     for r in fitting.itertuples():
-        level = rob_tool(str(r.tool)).level(OVERALL, str(r.judgement))
+        level = str(rob_tool(str(r.tool)).level(OVERALL, str(r.judgement)))
+        text = f"{r.tool} overall '{r.judgement}' ({r.comparison})"
+        if level == "some_concerns":
+            missing = _only_missing_information(ctx, study_id, str(r.tool), str(r.comparison))
+            if missing:
+                level = "no_information"
+                text += (
+                    f", counted as no information: its non-low domains all have no "
+                    f"information ({missing})"
+                )
         rank = LEVEL_RANK[level]
         # no information sits between some concerns and high; not applicable below low
         severity = (
             float(rank) if rank is not None else (1.5 if level == "no_information" else -1.0)
         )
-        found.append((severity, level, f"{r.tool} overall '{r.judgement}' ({r.comparison})"))
+        found.append((severity, level, text))
     worst = max(found, key=lambda f: f[0])
     more = "; the most serious of several" if len(found) > 1 else ""
-    return worst[1], worst[2] + more + note
+    return worst[1], worst[2] + more
+
+
+def _above_majority(share: float) -> bool:
+    """Whether a weight share (percent) is more than :data:`MAJORITY`, robust to rounding."""
+    return share > MAJORITY + SHARE_TOLERANCE
 
 
 def _risk_of_bias(ctx: _Context) -> _Outcome:
     """Risk of bias by the weight of the studies at each overall level (GRADE 4).
 
-    Each study's overall judgement is read from the risk-of-bias table (for a
-    two-group analysis an assessment with RoB 2 or ROBINS-I, for a single-group
-    one with a case-series tool; the most serious when there are several).
-    Downgrade 2 when studies at critical risk carry more than
-    :data:`MAJORITY` percent of the weight; 1 when studies at high (serious)
-    or critical risk, or with no information, do; otherwise 0. A study
-    without an assessment is "not assessed": it does not downgrade, and the
-    reason says how much weight was not assessed.
+    Each study's overall judgement is read from the risk-of-bias table, only
+    from a tool that fits the analysis (:data:`ROB_TOOL_SCOPE`: for a two-group
+    analysis RoB 2 or ROBINS-I, for a single-group one a case-series tool; the
+    most serious when there are several). Downgrade 2 when studies at critical
+    risk carry more than :data:`MAJORITY` percent of the weight; 1 when
+    studies at high (serious) or critical risk, or with no information, do;
+    otherwise 0. Shares are compared with :data:`SHARE_TOLERANCE`, so two
+    studies of equal weight (50% each) are never "more than half".
+
+    An overall "Some concerns" (ROBINS-I "Moderate") whose non-low domains
+    all have no information counts as "no information" here, and the reason
+    names those domains: RoB 2's overall rule gives "Some concerns" for
+    missing information, which the rule would otherwise never rate down.
+
+    A study without an assessment, or assessed only with a tool that does not
+    fit the analysis (e.g. RoB 2 for a single-group estimate built from
+    randomised arms), is "not assessed": it does not downgrade, the step is
+    marked not assessed (footnoted), and the reason says how much weight was
+    not assessed; an assessment with another tool is shown for information.
+
+    The rule does not change the starting level: a non-randomised comparison
+    starts low (:func:`_design`) and a ROBINS-I "Serious" then rates it down
+    again, so serious confounding is counted twice. GRADE 18 (Schünemann et
+    al., J Clin Epidemiol 2019;111:105-114) instead starts such evidence high
+    when ROBINS-I is used and lets ROBINS-I's risk of bias rate it down. Here
+    the simpler GRADE 3 start is kept; a curator who follows GRADE 18 records
+    a ``design`` judgement of ``high`` with that reason
+    (:func:`read_judgements`), and the override shows beside the rule.
     """
     weights = ctx.weights()
     shares: dict[str, float] = {}
     parts = []
+    shown: list[str] = []
+    shown_ids: list[str] = []
     for sid, w in weights.items():
         level, text = _study_rob(ctx, sid)
+        if level == _NOT_FITTING:
+            shown.append(f"{ctx.label(sid)}: {text}, {percent(w)} of the weight")
+            shown_ids.append(sid)
+            level = "not assessed"
+        else:
+            parts.append(f"{ctx.label(sid)}: {text}, {percent(w)} of the weight")
         shares[level] = shares.get(level, 0.0) + w
-        parts.append(f"{ctx.label(sid)}: {text}, {percent(w)} of the weight")
     critical = shares.get("critical", 0.0)
     serious = critical + shares.get("high", 0.0) + shares.get("no_information", 0.0)
     missing = shares.get("not assessed", 0.0)
-    listing = "; ".join(parts) + "."
-    if critical > MAJORITY:
+    listing = "; ".join(parts) + "." if parts else ""
+    upper = (
+        f"Risk of bias was not assessed for {percent(missing)} of the weight: this step "
+        "did not downgrade for it, so the rating is an upper bound for this domain."
+    )
+    if shown:
+        rob = ctx.records.risk_of_bias
+        tools = sorted({str(t) for t in rob.loc[rob["study_id"].isin(shown_ids), "tool"]})
+        kind = "a single-group estimate" if ctx.single_group else "a two-group comparison"
+        other = "the randomised comparisons" if ctx.single_group else "single groups"
+        who = "" if not parts else f" for {', '.join(ctx.label(i) for i in shown_ids)}"
+        note = (
+            f"risk of bias of {kind} was not assessed{who}; the {' and '.join(tools)} "
+            f"assessments of {other} are shown for information: {'; '.join(shown)}."
+        )
+        if not parts:
+            return 0, f"Not assessed: {note} {upper}", False
+        listing += f" For information, {note}"
+    if _above_majority(critical):
         return (
             -2,
             f"Studies at critical risk carry {percent(critical)} of the weight. {listing}",
             True,
         )
-    if serious > MAJORITY:
+    if _above_majority(serious):
         return (
             -1,
             (
@@ -424,10 +550,7 @@ def _risk_of_bias(ctx: _Context) -> _Outcome:
         f"(not more than {percent(MAJORITY)}). {listing}"
     )
     if missing > 0:
-        text += (
-            f" Risk of bias was not assessed for {percent(missing)} of the weight: this step "
-            "did not downgrade for it, so the rating is an upper bound for this domain."
-        )
+        text += f" {upper}"
     return 0, text, missing == 0
 
 
@@ -591,9 +714,21 @@ def _ois(ctx: _Context) -> tuple[float, str]:
             risks = ctx.frame["events_c"] / ctx.frame["n_c"]
             p_ref = float(np.median(risks))
             basis = "the median control-arm risk"
+            if not 0 < p_ref < 1:
+                f = ctx.frame
+                events = int(f["events_t"].sum() + f["events_c"].sum())
+                n = int(f["n_t"].sum() + f["n_c"].sum())
+                basis = (
+                    f"the pooled risk across all arms ({events}/{n}; the median control-arm "
+                    f"risk is {p_ref:g}, at which no OIS exists)"
+                )
+                p_ref = events / n
         p_alt = p_ref * (1 - s.relative_risk_reduction)
         if not 0 < p_ref < 1:
-            return math.nan, f"the OIS cannot be computed at a reference risk of {p_ref:g}"
+            return math.nan, (
+                f"the OIS could not be computed: {basis} is {p_ref:g}, and a power "
+                "calculation needs a reference risk strictly between 0 and 1"
+            )
         h = abs(float(proportion_effectsize(p_alt, p_ref)))
         n1 = float(NormalIndPower().solve_power(h, alpha=s.alpha, power=s.power, ratio=1.0))
         text = (
@@ -626,6 +761,14 @@ def _imprecision(ctx: _Context) -> _Outcome:
     control-arm risk; for a single-group proportion, the pooled proportion) or
     a ``standardized_effect`` (continuous). Downgrade 1 for one failed check,
     2 for both. The reason states k and the total patients.
+
+    When the median control-arm risk is 0 or 1 (no events, or only events, in
+    the control arms) no OIS exists at that risk: the pooled risk across all
+    arms of the analysis (events over patients, both groups) is used instead,
+    and the reason says so. When that is also 0 or 1 (or a single-group
+    proportion is), the OIS could not be computed: the judgement rests on the
+    interval alone, the reason says so and the step is marked not fully
+    assessed (``assessed=False``), so it is footnoted.
     """
     res, spec = ctx.result, ctx.analysis.spec
     lo, hi = (float(res.transform(x)) for x in (res.ci_low, res.ci_high))
@@ -644,7 +787,7 @@ def _imprecision(ctx: _Context) -> _Outcome:
     else:
         ci_text += f", excluding no difference ({number(null, 0)})"
     if math.isnan(ois):
-        ois_part = ois_text
+        ois_part = f"{ois_text}; the judgement rests on the interval alone"
     elif total < ois:
         problems.append(f"{total} patients are fewer than the {ois_text}")
         ois_part = ""
@@ -652,11 +795,12 @@ def _imprecision(ctx: _Context) -> _Outcome:
         ois_part = f"{total} patients meet the {ois_text}"
     head = f"{ci_text}; k = {res.k}, {total} patients"
     tail = f" ({ois_part})" if ois_part else ""
+    assessed = not math.isnan(ois)
     if not problems:
-        return 0, f"Not serious: {head}{tail}.", True
+        return 0, f"Not serious: {head}{tail}.", assessed
     level = -1 if len(problems) == 1 else -2
     word = "Serious" if level == -1 else "Very serious"
-    return level, f"{word}: {'; '.join(problems)}. {head}{tail}.", True
+    return level, f"{word}: {'; '.join(problems)}. {head}{tail}.", assessed
 
 
 def _publication_bias(ctx: _Context) -> _Outcome:
@@ -919,6 +1063,11 @@ class CertaintyRating:
         Patients analysed.
     settings : CertaintySettings
         The inputs of the optimal information size.
+    judgements_source : str
+        Where the curator judgements came from: ``"grade_judgements.csv beside
+        the records"`` (the default file), the path given, ``"a table
+        (DataFrame)"`` or ``"Judgement objects"``; empty when none were given
+        or found.
     """
 
     analysis: str
@@ -929,6 +1078,12 @@ class CertaintyRating:
     k: int
     patients: int
     settings: CertaintySettings = field(default_factory=CertaintySettings)
+    judgements_source: str = ""
+
+    @property
+    def judgements(self) -> str:
+        """Whether curator judgements were applied, and from which file, in words."""
+        return _judgements_line(self.judgements_source, sum(s.overridden for s in self.steps))
 
     def step(self, domain: str) -> GradeStep:
         """The step of one domain.
@@ -956,13 +1111,9 @@ class CertaintyRating:
             if s.domain == "design" or s.downgrade != 0 or s.overridden or not s.assessed:
                 note = f"{s.label}: {s.reason}"
                 if s.overridden:
-                    rule = (
-                        CERTAINTY_LEVELS[s.rule_downgrade - 1]
-                        if s.domain == "design"
-                        else (str(s.rule_downgrade))
-                    )
                     note += (
-                        f" [curator override ({s.source}); the rule gave {rule}: {s.rule_reason}]"
+                        f" [curator override ({s.source}); the rule gave {s.rule_judgement}: "
+                        f"{s.rule_reason}]"
                     )
                 out.append(note)
         return tuple(out)
@@ -997,7 +1148,7 @@ class CertaintyRating:
             index=[s.label for s in self.steps],
         )
         notes = tuple(
-            f"{s.label}: curator override ({s.source}); the rule gave {s.rule_downgrade}: "
+            f"{s.label}: curator override ({s.source}); the rule gave {s.rule_judgement}: "
             f"{s.rule_reason}"
             for s in self.steps
             if s.overridden
@@ -1009,6 +1160,7 @@ class CertaintyRating:
                 ("Comparison", self.comparison),
                 ("Studies, patients", f"k = {self.k}, {self.patients} patients"),
                 ("Certainty", f"{self.level}: {LEVEL_MEANING[self.level]}"),
+                ("Curator judgements", self.judgements),
             ),
             table=table,
             notes=notes,
@@ -1022,7 +1174,7 @@ class CertaintyRating:
 
     def _repr_html_(self) -> str:
         return TEMPLATES.get_template("certainty_rating.html.j2").render(
-            rating=self, meaning=LEVEL_MEANING[self.level]
+            rating=self, meaning=LEVEL_MEANING[self.level], judgements=self.judgements
         )
 
 
@@ -1030,22 +1182,46 @@ def _as_analysis(item: AnalysisResult | ReportEntry) -> AnalysisResult | None:
     return item.analysis if isinstance(item, ReportEntry) else item
 
 
+#: How :func:`rate_certainty` and :func:`summary_of_findings` accept judgements.
+_JudgementInput = str | os.PathLike[str] | pd.DataFrame | Sequence[Judgement] | None
+
+
 def _judgements(
-    judgements: str | os.PathLike[str] | pd.DataFrame | Sequence[Judgement] | None,
-    names: Sequence[str],
-) -> tuple[Judgement, ...]:
+    judgements: _JudgementInput, records: TrialRecords, names: Sequence[str]
+) -> tuple[tuple[Judgement, ...], str]:
+    """The judgements to apply, and where they came from ("" when there are none).
+
+    ``None`` reads :data:`JUDGEMENTS_FILE` from the records' folder if it is
+    there; an empty sequence (``()``) means no judgements.
+    """
     if judgements is None:
-        return ()
-    if isinstance(judgements, (str, os.PathLike, pd.DataFrame)):
-        return read_judgements(judgements, analyses=[*ANALYSES, *names])
-    return tuple(judgements)
+        beside = None if records.path is None else Path(records.path) / JUDGEMENTS_FILE
+        if beside is None or not beside.is_file():
+            return (), ""
+        found = read_judgements(beside, analyses=[*ANALYSES, *names])
+        return found, f"{JUDGEMENTS_FILE} beside the records"
+    if isinstance(judgements, (str, os.PathLike)):
+        return read_judgements(judgements, analyses=[*ANALYSES, *names]), str(judgements)
+    if isinstance(judgements, pd.DataFrame):
+        return read_judgements(judgements, analyses=[*ANALYSES, *names]), "a table (DataFrame)"
+    given = tuple(judgements)
+    return given, ("Judgement objects" if given else "")
+
+
+def _judgements_line(source: str, applied: int) -> str:
+    """Whether curator judgements were applied, and from where, in one sentence."""
+    if not source:
+        return "none applied"
+    if applied:
+        return f"{applied} step{'s' if applied != 1 else ''} overridden, from {source}"
+    return f"read from {source}; none concerns this analysis"
 
 
 def rate_certainty(
     analysis: AnalysisResult | ReportEntry,
     records: TrialRecords,
     *,
-    judgements: str | os.PathLike[str] | pd.DataFrame | Sequence[Judgement] | None = None,
+    judgements: _JudgementInput = None,
     settings: CertaintySettings | None = None,
 ) -> CertaintyRating:
     """Rate the certainty of one analysis with the GRADE rules, and any curator overrides.
@@ -1059,7 +1235,10 @@ def rate_certainty(
         The records it was run on (designs, arms, risk-of-bias table).
     judgements : str, path, DataFrame or sequence of Judgement, optional
         Curator overrides (:func:`read_judgements`); those of other analyses
-        are ignored.
+        are ignored. By default (``None``) :data:`JUDGEMENTS_FILE` is read
+        from the records' folder (``records.path``) when it is there, so the
+        bundled records are rated with their curators' judgements; ``()``
+        applies none. The rating says which file it used.
     settings : CertaintySettings, optional
         The optimal-information-size inputs (defaults: 25% relative risk
         reduction, 0.2 SD, α 0.05, power 0.8).
@@ -1107,9 +1286,21 @@ def rate_certainty(
         raise MetaAnalysisError(
             f"analysis {analysis.name!r} did not run ({analysis.error}); it cannot be rated"
         )
+    parsed, source = _judgements(judgements, records, [res.spec.name])
+    return _rate(res, records, parsed, source, settings)
+
+
+def _rate(
+    res: AnalysisResult,
+    records: TrialRecords,
+    judgements: Sequence[Judgement],
+    source: str,
+    settings: CertaintySettings | None,
+) -> CertaintyRating:
+    """:func:`rate_certainty` with the judgements already read."""
     ctx = _Context(res, records, settings or CertaintySettings())
     name = res.spec.name
-    overrides = {j.domain: j for j in _judgements(judgements, [name]) if j.analysis == name}
+    overrides = {j.domain: j for j in judgements if j.analysis == name}
     steps = []
     for domain, rule in GRADE_RULES.items():
         down, reason, assessed = rule.function(ctx)
@@ -1133,6 +1324,7 @@ def rate_certainty(
         k=res.k,
         patients=ctx.patients(),
         settings=ctx.settings,
+        judgements_source=source,
     )
 
 
@@ -1168,7 +1360,9 @@ def absolute_effects(
     ``ACR = AR + RD`` (GRADE 12, Guyatt et al. 2013), times 1000. A risk
     cannot exceed 1000 per 1000 (nor, for RD, fall below 0): a ratio or
     difference that would carry the assumed risk beyond is capped there, as
-    happens with a high control risk and a wide interval.
+    happens with a high control risk and a wide interval. The summary of
+    findings marks a capped value in its text and in the column
+    ``corresponding_capped``.
 
     References
     ----------
@@ -1181,30 +1375,53 @@ def absolute_effects(
     >>> [round(x) for x in absolute_effects("RR", 0.479, 0.46, 0.34, 0.63)]
     [220, 163, 302]
     """
-    if not 0 <= assumed_risk <= 1:
-        raise MetaAnalysisError(f"assumed_risk={assumed_risk!r} must lie in [0, 1]")
-
-    def one(x: float) -> float:
-        if measure == "RR":
-            return min(assumed_risk * x, 1.0)
-        if measure == "OR":
-            return x * assumed_risk / (1 - assumed_risk + x * assumed_risk)
-        if measure == "RD":
-            return min(max(assumed_risk + x, 0.0), 1.0)
-        raise MetaAnalysisError(f"measure={measure!r} has no absolute effect; use RR, OR or RD")
-
-    est, lo, hi = (1000 * one(x) for x in (estimate, ci_low, ci_high))
+    est, lo, hi = (
+        1000 * min(max(_uncapped_risk(measure, assumed_risk, x), 0.0), 1.0)
+        for x in (estimate, ci_low, ci_high)
+    )
     return est, lo, hi
 
 
-def _per_1000_difference(assumed: float, lo: float, est: float, hi: float) -> str:
-    """GRADE's wording: '259 fewer per 1000 (from 316 fewer to 177 fewer)'."""
+def _uncapped_risk(measure: str, assumed_risk: float, x: float) -> float:
+    """The corresponding risk (a proportion) of one ratio or difference, before the cap."""
+    if not 0 <= assumed_risk <= 1:
+        raise MetaAnalysisError(f"assumed_risk={assumed_risk!r} must lie in [0, 1]")
+    if measure == "RR":
+        return assumed_risk * x
+    if measure == "OR":
+        return x * assumed_risk / (1 - assumed_risk + x * assumed_risk)
+    if measure == "RD":
+        return assumed_risk + x
+    raise MetaAnalysisError(f"measure={measure!r} has no absolute effect; use RR, OR or RD")
 
-    def word(x: float) -> str:
+
+def _capped(measure: str, assumed_risk: float, x: float) -> bool:
+    """Whether :func:`absolute_effects` capped this value at 0 or 1000 per 1000."""
+    return not 0.0 <= _uncapped_risk(measure, assumed_risk, x) <= 1.0
+
+
+def _per_1000_difference(
+    assumed: float,
+    lo: float,
+    est: float,
+    hi: float,
+    *,
+    capped: tuple[bool, bool, bool] = (False, False, False),
+) -> str:
+    """GRADE's wording: '259 fewer per 1000 (from 316 fewer to 177 fewer)'.
+
+    ``capped`` flags (estimate, lower, upper) values that :func:`absolute_effects`
+    capped at 0 or 1000 per 1000; each is marked, e.g. "to 429 more (capped at
+    1000 per 1000)".
+    """
+
+    def word(x: float, cap: bool) -> str:
         d = round(x - assumed)
-        return f"{abs(d)} {'more' if d > 0 else 'fewer'}" if d else "0 more"
+        text = f"{abs(d)} {'more' if d > 0 else 'fewer'}" if d else "0 more"
+        return f"{text} (capped at {round(x)} per 1000)" if cap else text
 
-    return f"{word(est)} per 1000 (from {word(lo)} to {word(hi)})"
+    c_est, c_lo, c_hi = capped
+    return f"{word(est, c_est)} per 1000 (from {word(lo, c_lo)} to {word(hi, c_hi)})"
 
 
 # --------------------------------------------------------------------------- the table
@@ -1226,6 +1443,7 @@ SOF_COLUMNS = (
     "corresponding_risk_per_1000",
     "corresponding_ci_low_per_1000",
     "corresponding_ci_high_per_1000",
+    "corresponding_capped",
     "risk_difference",
     "assumed_risk_basis",
     "certainty",
@@ -1246,11 +1464,23 @@ class SummaryOfFindings:
         The table rows (full precision), keys :data:`SOF_COLUMNS`.
     skipped : tuple of (str, str)
         Analyses that could not be fitted, with the reason.
+    judgements_source : str
+        Where the curator judgements came from (see
+        :attr:`CertaintyRating.judgements_source`); empty when none.
     """
 
     ratings: tuple[CertaintyRating, ...]
     rows: tuple[Mapping[str, Any], ...]
     skipped: tuple[tuple[str, str], ...] = ()
+    judgements_source: str = ""
+
+    @property
+    def judgements(self) -> str:
+        """Whether curator judgements were applied, and from which file, in words."""
+        applied = sum(s.overridden for r in self.ratings for s in r.steps)
+        return _judgements_line(self.judgements_source, applied).replace(
+            "this analysis", "these analyses"
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The table: one row per analysis, columns :data:`SOF_COLUMNS`."""
@@ -1280,7 +1510,10 @@ class SummaryOfFindings:
         table = table.set_index(frame["analysis"])
         return Summary(
             title="Summary of findings (GRADE)",
-            lines=(("Analyses", f"{len(self.rows)} rated, {len(self.skipped)} not fitted"),),
+            lines=(
+                ("Analyses", f"{len(self.rows)} rated, {len(self.skipped)} not fitted"),
+                ("Curator judgements", self.judgements),
+            ),
             table=table,
             notes=tuple(f"{n}: not fitted ({r})" for n, r in self.skipped),
         )
@@ -1311,16 +1544,17 @@ class SummaryOfFindings:
                 if has_risk
                 else "no control risk"
             )
+            has_acr = not math.isnan(float(r["corresponding_risk_per_1000"]))
             shown["corresponding_text"] = (
                 f"{round(float(r['corresponding_risk_per_1000']))} "
                 f"({round(float(r['corresponding_ci_low_per_1000']))} to "
                 f"{round(float(r['corresponding_ci_high_per_1000']))}): {r['risk_difference']}"
-                if has_risk
-                else ""
+                if has_acr
+                else str(r["risk_difference"])
             )
             rows.append({**shown, "marks": ",".join(marks)})
         return TEMPLATES.get_template("summary_of_findings.html.j2").render(
-            rows=rows, footnotes=footnotes, skipped=self.skipped
+            rows=rows, footnotes=footnotes, skipped=self.skipped, judgements=self.judgements
         )
 
 
@@ -1342,6 +1576,52 @@ def _designs(ctx: _Context) -> str:
     )
     kind = "single group" if ctx.single_group else "two groups"
     return f"{kind}; {n_rand} of {len(ctx.frame)} randomised ({_design_words(ctx)})"
+
+
+def _absolute_row(ctx: _Context, measure: str, est: float, lo: float, hi: float) -> dict[str, Any]:
+    """The absolute-effect columns of a two-group binary analysis (GRADE 12).
+
+    The assumed risk is the median control-arm risk. When it is 0 or 1 (no
+    events, or only events, in the control arms) a ratio (RR, OR) gives no
+    absolute effect: every corresponding risk would equal the assumed one.
+    GRADE 12 then suggests the pooled risk difference; an RD analysis has one
+    and is shown as usual, a ratio analysis is "not estimable from the control
+    arms" (NaN corresponding risks, the reason in ``risk_difference``).
+    """
+    f = ctx.frame
+    k = len(f)
+    arms = ", ".join(f"{int(e)}/{int(n)}" for e, n in zip(f["events_c"], f["n_c"], strict=True))
+    assumed = float(np.median(f["events_c"] / f["n_c"]))
+    per = 1000 * assumed
+    basis = (
+        f"median control-arm risk of the {k} {'study' if k == 1 else 'studies'} ({arms}); GRADE 12"
+    )
+    if assumed in (0.0, 1.0) and measure != "RD":
+        what = "no events" if assumed == 0 else "every patient had the event"
+        return {
+            "assumed_risk_per_1000": per,
+            "risk_difference": f"not estimable from the control arms ({what})",
+            "assumed_risk_basis": (
+                f"{basis}. With a control risk of {round(per)} per 1000 a {measure} gives no "
+                "absolute effect; GRADE 12 suggests the pooled risk difference, which this "
+                f"analysis ({measure}) does not estimate"
+            ),
+        }
+    acr = absolute_effects(measure, assumed, est, lo, hi)
+    capped = (
+        _capped(measure, assumed, est),
+        _capped(measure, assumed, lo),
+        _capped(measure, assumed, hi),
+    )
+    return {
+        "assumed_risk_per_1000": per,
+        "corresponding_risk_per_1000": acr[0],
+        "corresponding_ci_low_per_1000": acr[1],
+        "corresponding_ci_high_per_1000": acr[2],
+        "corresponding_capped": any(capped),
+        "risk_difference": _per_1000_difference(per, acr[1], acr[0], acr[2], capped=capped),
+        "assumed_risk_basis": basis,
+    }
 
 
 def _row(res: AnalysisResult, rating: CertaintyRating, records: TrialRecords) -> dict[str, Any]:
@@ -1367,29 +1647,14 @@ def _row(res: AnalysisResult, rating: CertaintyRating, records: TrialRecords) ->
         "corresponding_risk_per_1000": math.nan,
         "corresponding_ci_low_per_1000": math.nan,
         "corresponding_ci_high_per_1000": math.nan,
+        "corresponding_capped": False,
         "risk_difference": "",
         "assumed_risk_basis": "",
         "certainty": rating.level,
         "reasons": " | ".join(rating.reasons),
     }
     if spec.kind == "two_group_binary" and spec.measure in ("RR", "OR", "RD"):
-        risks = ctx.frame["events_c"] / ctx.frame["n_c"]
-        assumed = float(np.median(risks))
-        acr = absolute_effects(spec.measure, assumed, est, lo, hi)
-        per = 1000 * assumed
-        row.update(
-            assumed_risk_per_1000=per,
-            corresponding_risk_per_1000=acr[0],
-            corresponding_ci_low_per_1000=acr[1],
-            corresponding_ci_high_per_1000=acr[2],
-            risk_difference=_per_1000_difference(per, acr[1], acr[0], acr[2]),
-            assumed_risk_basis=(
-                f"median control-arm risk of the {r.k} "
-                f"{'study' if r.k == 1 else 'studies'} "
-                f"({', '.join(f'{int(e)}/{int(n)}' for e, n in zip(ctx.frame['events_c'], ctx.frame['n_c'], strict=True))}); "
-                "GRADE 12"
-            ),
-        )
+        row.update(_absolute_row(ctx, spec.measure, est, lo, hi))
     null = spec.null_value
     includes = null is not None and lo <= null <= hi
     design = "single-group estimate" if ctx.single_group else "comparison"
@@ -1412,7 +1677,7 @@ def summary_of_findings(
     results: Sequence[AnalysisResult | ReportEntry],
     records: TrialRecords,
     *,
-    judgements: str | os.PathLike[str] | pd.DataFrame | Sequence[Judgement] | None = None,
+    judgements: _JudgementInput = None,
     settings: CertaintySettings | None = None,
 ) -> SummaryOfFindings:
     """The GRADE summary-of-findings table of several analyses.
@@ -1425,7 +1690,10 @@ def summary_of_findings(
     records : TrialRecords
         The records they were run on.
     judgements : str, path, DataFrame or sequence of Judgement, optional
-        Curator overrides (:func:`read_judgements`).
+        Curator overrides (:func:`read_judgements`). By default (``None``)
+        :data:`JUDGEMENTS_FILE` is read from the records' folder when it is
+        there (as :func:`rate_certainty` and the report do); ``()`` applies
+        none. The table says which file it used.
     settings : CertaintySettings, optional
         The optimal-information-size inputs.
 
@@ -1440,7 +1708,18 @@ def summary_of_findings(
     effects are given per 1000: the assumed risk is the median control-arm
     risk across the studies (GRADE 12: "the median control group risk across
     studies"), the corresponding risk and its interval follow from the
-    relative effect (:func:`absolute_effects`).
+    relative effect (:func:`absolute_effects`). A limit capped at 0 or 1000
+    per 1000 is marked in the text ("to 429 more (capped at 1000 per 1000)")
+    and in the column ``corresponding_capped``. When the assumed risk is 0 or
+    1 (no events, or only events, in the control arms), a ratio gives no
+    absolute effect: the corresponding risks are NaN and ``risk_difference``
+    says "not estimable from the control arms (no events)"; an RD analysis,
+    the pooled risk difference GRADE 12 suggests, is shown as usual.
+
+    Curator judgements are read from :data:`JUDGEMENTS_FILE` in the records'
+    folder by default, as :func:`rate_certainty` does, so the table matches
+    the report's; :attr:`SummaryOfFindings.judgements` says whether any were
+    applied and from which file.
 
     References
     ----------
@@ -1459,7 +1738,7 @@ def summary_of_findings(
     """
     items = list(results)
     names = [i.spec.name for i in items]
-    parsed = _judgements(judgements, names)
+    parsed, source = _judgements(judgements, records, names)
     ratings, rows, skipped = [], [], []
     for item in items:
         res = _as_analysis(item)
@@ -1467,7 +1746,7 @@ def summary_of_findings(
             assert isinstance(item, ReportEntry)
             skipped.append((item.name, str(item.error)))
             continue
-        rating = rate_certainty(res, records, judgements=parsed, settings=settings)
+        rating = _rate(res, records, parsed, source, settings)
         ratings.append(rating)
         rows.append(_row(res, rating, records))
-    return SummaryOfFindings(tuple(ratings), tuple(rows), tuple(skipped))
+    return SummaryOfFindings(tuple(ratings), tuple(rows), tuple(skipped), source)

@@ -63,7 +63,7 @@ from ._report_page import (
 from ._report_tables import effect_size_table, further_tables, not_contributing, study_table
 from .analyses import ANALYSES, AnalysisSpec
 from .caveats import caveats
-from .certainty import read_judgements, summary_of_findings
+from .certainty import JUDGEMENTS_FILE, read_judgements, summary_of_findings
 from .heterogeneity_display import heterogeneity_table
 from .plots import (
     evidence_map,
@@ -119,9 +119,6 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 #: their smallest text, the heterogeneity and test lines, is shown at 12 pixels or more.
 FOREST_FONTSIZE = 11.0
 FOREST_PLOT_WIDTH = 2.5
-
-#: The curator's GRADE judgements (overrides) read from beside the records, if present.
-JUDGEMENTS_FILE = "grade_judgements.csv"
 
 #: Name of the HTML page inside the output folder.
 REPORT_FILE = "report.html"
@@ -479,8 +476,11 @@ def build_report(
         Records or a folder of record files; the bundled MSC-RA records by default.
     judgements : str or path, optional
         A curator's GRADE judgements (:func:`msc_meta.certainty.read_judgements`)
-        for the summary of findings; by default :data:`JUDGEMENTS_FILE` in the
-        records' folder, if there is one.
+        for the summary of findings; by default
+        :data:`~msc_meta.certainty.JUDGEMENTS_FILE` in the records' folder, if
+        there is one (the default of
+        :func:`~msc_meta.certainty.summary_of_findings`, so the library and the
+        report rate alike).
     analyses : sequence of str, optional
         Names of :data:`~msc_meta.analyses.ANALYSES` (all by default).
     method : str, optional
@@ -534,11 +534,8 @@ def build_report(
     specs = select(analyses)
     recs = load(records)
     judged = _judgements_file(judgements, recs)
-    judged_rows = (
-        None
-        if judged is None
-        else read_judgements(judged, analyses=[*ANALYSES, *(s.name for s in specs)])
-    )
+    if judged is not None:  # fail on a bad file before the analyses run
+        read_judgements(judged, analyses=[*ANALYSES, *(s.name for s in specs)])
     out = check_out_dir(out_dir, recs)
     out.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)
@@ -551,7 +548,7 @@ def build_report(
         built.append(b)
         say(_progress_line(i, len(specs), b.entry, b.figures, time.perf_counter() - t1))
 
-    sof = summary_of_findings([b.entry for b in built], recs, judgements=judged_rows)
+    sof = summary_of_findings([b.entry for b in built], recs, judgements=judgements)
     sof_rel = "tables/summary_of_findings.csv"
     writer.csv(sof_rel, sof.to_frame())
 
@@ -610,7 +607,11 @@ def build_report(
 def _judgements_file(
     judgements: str | os.PathLike[str] | None, records: TrialRecords
 ) -> Path | None:
-    """The judgements file asked for, else the one beside the records, else ``None``."""
+    """The judgements file asked for, else the one beside the records, else ``None``.
+
+    Only checked here (so that a bad file fails before the analyses run); the
+    summary of findings reads the same file through its own default.
+    """
     if judgements is not None:
         path = Path(judgements)
         if not path.is_file():

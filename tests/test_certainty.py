@@ -22,6 +22,7 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 import msc_meta as mm
+from msc_meta import report
 from msc_meta.analyses import ANALYSES, AnalysisInput, AnalysisResult, AnalysisSpec
 from msc_meta.certainty import (
     CERTAINTY_LEVELS,
@@ -29,11 +30,15 @@ from msc_meta.certainty import (
     I2_SERIOUS,
     I2_VERY_SERIOUS,
     JUDGEMENT_COLUMNS,
+    JUDGEMENTS_FILE,
+    MAJORITY,
     OUTCOME_DIRECTNESS,
     ROB_TOOL_SCOPE,
+    SHARE_TOLERANCE,
     SOF_COLUMNS,
     CertaintySettings,
     JudgementError,
+    _above_majority,
     _per_1000_difference,
     absolute_effects,
     certainty_level,
@@ -88,10 +93,12 @@ def _case(
     frame = pd.DataFrame(rows)
     measure = mm.MEASURES[spec.measure]
     args = {a: frame[a].to_numpy(dtype=float) for a in measure.arguments}
-    es = mm.effect_sizes(spec.measure, labels=frame["study"].to_numpy(), **args)
     with warnings.catch_warnings():
-        # k = 1 and k = 2 warn by design (FewStudiesWarning): not what these tests check
+        # k = 1 and k = 2 warn by design (FewStudiesWarning), and so do the zero-event
+        # cases (ZeroCellWarning, a continuity correction): not what these tests check
         warnings.simplefilter("ignore", mm.FewStudiesWarning)
+        warnings.simplefilter("ignore", mm.ZeroCellWarning)
+        es = mm.effect_sizes(spec.measure, labels=frame["study"].to_numpy(), **args)
         res = mm.meta_analysis(es, method="REML", test="knha")
     inp = AnalysisInput(
         spec=spec, frame=frame, excluded=pd.DataFrame(columns=["study_id", "reason"])
@@ -284,12 +291,84 @@ def test_risk_of_bias_prefers_the_tool_for_the_kind_of_analysis() -> None:
     assert step.downgrade == -1 and "NIH case series overall 'Poor'" in step.reason
 
 
-def test_risk_of_bias_falls_back_to_another_tool_and_says_so() -> None:
+def test_risk_of_bias_with_a_tool_that_does_not_fit_is_not_assessed_and_shown() -> None:
+    """A RoB 2 assessment of a randomised comparison does not rate a single-group estimate."""
     spec = _spec("single_group_proportion")
     rows = [_rob("a", "RoB 2", "High")]
     res, rec = _case([{"study_id": "a", "events": 10, "n": 30}], spec=spec, rob=rows)
+    rating = rate_certainty(res, rec)
+    step = rating.step("risk_of_bias")
+    assert step.downgrade == 0 and not step.assessed
+    assert step.reason.startswith(
+        "Not assessed: risk of bias of a single-group estimate was not assessed; the RoB 2 "
+        "assessments of the randomised comparisons are shown for information: A: RoB 2 "
+        "overall 'High'"
+    )
+    assert "upper bound" in step.reason
+    assert any(r.startswith("Risk of bias: Not assessed") for r in rating.reasons)
+
+
+def test_risk_of_bias_mixes_fitting_and_not_fitting_tools() -> None:
+    spec = _spec("single_group_proportion")
+    two = [{"study_id": "a", "events": 10, "n": 30}, {"study_id": "b", "events": 12, "n": 30}]
+    rows = [_rob("a", "RoB 2", "High"), {**_rob("b", "NIH case series", "Good"), "rob_id": "x"}]
+    res, rec = _case(two, spec=spec, rob=rows)
     step = rate_certainty(res, rec).step("risk_of_bias")
-    assert step.downgrade == -1 and "no single-group assessment" in step.reason
+    assert step.downgrade == 0 and not step.assessed
+    assert "B: NIH case series overall 'Good'" in step.reason
+    assert "was not assessed for A; the RoB 2 assessments" in step.reason
+
+
+def _rob_domains(study: str, words: dict[str, str], overall: str) -> list[dict[str, str]]:
+    rows = [
+        {**_rob(study, "RoB 2", w), "rob_id": f"{study}_{d}", "domain": d}
+        for d, w in words.items()
+    ]
+    return [*rows, _rob(study, "RoB 2", overall)]
+
+
+@pytest.mark.parametrize(
+    ("d2", "expected"),
+    [("No information", -1), ("Some concerns", 0), ("Low", -1)],
+)
+def test_risk_of_bias_some_concerns_resting_only_on_missing_information(
+    d2: str, expected: int
+) -> None:
+    """RoB 2 gives 'Some concerns' for missing information; GRADE reads it as no information
+    only when every non-low domain has no information (He 2020: D1, D2, D4, D5)."""
+    words = {"D1": "No information", "D2": d2, "D3": "Low", "D4": "No information", "D5": "Low"}
+    res, rec = _case(TWO_LARGE[:1], rob=_rob_domains("a", words, "Some concerns"))
+    step = rate_certainty(res, rec).step("risk_of_bias")
+    assert step.downgrade == expected and step.assessed
+    if expected:
+        assert "counted as no information" in step.reason
+        named = "D1 (bias arising from the randomisation process)"
+        assert named in step.reason and "D4 (bias in measurement of the outcome)" in step.reason
+        assert ("D2 (" in step.reason) == (d2 == "No information")
+    else:
+        assert "counted as no information" not in step.reason
+
+
+def test_risk_of_bias_some_concerns_without_domain_rows_is_not_reread() -> None:
+    res, rec = _case(TWO_LARGE[:1], rob=[_rob("a", "RoB 2", "Some concerns")])
+    assert rate_certainty(res, rec).step("risk_of_bias").downgrade == 0
+
+
+@pytest.mark.parametrize("high", ["a", "b"])
+def test_risk_of_bias_two_studies_of_equal_weight_do_not_decide(high: str) -> None:
+    """k = 2 equal weights: 50% is not 'more than half', whichever study is at high risk."""
+    # mirror images: equal variances, so equal weights under any τ²
+    same = [_binary("a", 30, 100, 40, 100), _binary("b", 40, 100, 30, 100)]
+    low = "b" if high == "a" else "a"
+    res, rec = _case(same, rob=[_rob(high, "RoB 2", "High"), _rob(low, "RoB 2", "Low")])
+    assert _weights(res)["A"] == pytest.approx(50) == _weights(res)["B"]
+    step = rate_certainty(res, rec).step("risk_of_bias")
+    assert step.downgrade == 0 and "carry 50% of the weight" in step.reason
+
+
+def test_majority_comparison_is_robust_to_rounding() -> None:
+    assert not _above_majority(MAJORITY + 1e-12) and not _above_majority(MAJORITY - 1e-12)
+    assert _above_majority(MAJORITY + 10 * SHARE_TOLERANCE) and _above_majority(50.5)
 
 
 # --------------------------------------------------------------------------- inconsistency
@@ -488,8 +567,60 @@ def test_override_replaces_the_step_and_shows_both(tmp_path: Path) -> None:
 def test_override_of_the_starting_level(tmp_path: Path) -> None:
     res, rec = _case(TWO_LARGE)
     path = _write(tmp_path, [["constructed", "design", "low", "quasi-randomised", "curator B"]])
-    step = rate_certainty(res, rec, judgements=path).step("design")
-    assert step.downgrade == 2 and step.rule_downgrade == 4
+    rating = rate_certainty(res, rec, judgements=path)
+    step = rating.step("design")
+    assert step.downgrade == 2 and step.rule_downgrade == 4 and step.rule_judgement == "high"
+    # the rule's starting level is shown as a level word, not as points
+    assert "the rule gave high:" in str(rating) and "the rule gave 4" not in str(rating)
+    assert "the rule gave high:" in rating._repr_html_()
+    assert any("the rule gave high:" in r for r in rating.reasons)
+
+
+def test_judgements_default_to_the_file_beside_the_records(tmp_path: Path) -> None:
+    res, rec = _case(TWO_LARGE)
+    assert rate_certainty(res, rec).judgements_source == ""  # no folder: none
+    _write(tmp_path, [["constructed", "imprecision", "-2", "two trials only", "curator C"]])
+    here = dataclasses.replace(rec, path=tmp_path)
+    rated = rate_certainty(res, here)
+    assert rated.step("imprecision").overridden and rated.step("imprecision").downgrade == -2
+    assert rated.judgements_source == f"{JUDGEMENTS_FILE} beside the records"
+    assert rated.judgements == f"1 step overridden, from {JUDGEMENTS_FILE} beside the records"
+    assert rated.judgements in str(rated) and rated.judgements in rated._repr_html_()
+    sof = summary_of_findings([res], here)
+    assert sof.ratings[0].level == rated.level and sof.judgements_source == rated.judgements_source
+    assert f"Curator judgements: {sof.judgements}." in sof.to_html() and sof.judgements in str(sof)
+    # () applies none, even with the file there
+    plain = rate_certainty(res, here, judgements=())
+    assert not plain.step("imprecision").overridden and plain.judgements == "none applied"
+    assert summary_of_findings([res], here, judgements=()).judgements == "none applied"
+    # a file given explicitly is named as given; a file that concerns other analyses says so
+    other = tmp_path / "other.csv"
+    other.write_text(
+        "analysis,domain,downgrade,reason,source\nacr20_ifng_addon_w12,imprecision,-2,r,s\n",
+        encoding="utf-8",
+    )
+    assert rate_certainty(res, here, judgements=other).judgements == (
+        f"read from {other}; none concerns this analysis"
+    )
+
+
+def test_bundled_records_are_rated_with_their_judgements_by_default(
+    bundled: tuple[list[ReportEntry], TrialRecords],
+) -> None:
+    """The library and the report agree: both read data/grade_judgements.csv by default."""
+    entries, records = bundled
+    assert report.JUDGEMENTS_FILE is JUDGEMENTS_FILE  # the CLI help reads report's name
+    ae = next(e for e in entries if e.name == "any_ae_msc_vs_control")
+    default = rate_certainty(ae, records)
+    assert default.step("risk_of_bias").overridden and default.level == "very low"
+    assert rate_certainty(ae, records, judgements=()).level == "low"
+    assert "from grade_judgements.csv beside the records" in str(default)
+    # every bundled analysis is rated very low; He 2020's analyses by the rule itself
+    frame = summary_of_findings(entries, records).to_frame()
+    assert set(frame["certainty"]) == {"very low"}
+    addon = rate_certainty(next(e for e in entries if e.name == "acr20_ifng_addon_w12"), records)
+    rob = addon.step("risk_of_bias")
+    assert rob.downgrade == -1 and not rob.overridden and "counted as no information" in rob.reason
 
 
 def test_empty_judgements_file_is_valid(tmp_path: Path) -> None:
@@ -609,7 +740,15 @@ def test_summary_of_findings_of_the_bundled_analyses(
     html = sof.to_html()
     assert "<ol class='sof-footnotes'>" in html and "could not be fitted" in html
     assert "acr20_msc_vs_control_w4" in html and "<script" not in html
-    assert "very low" in str(sof) or "low" in str(sof)
+    # each row's certainty is the level of its rating, from its steps
+    for rating, row in zip(sof.ratings, frame.to_dict("records"), strict=True):
+        steps = [st.downgrade for st in rating.steps]
+        assert row["analysis"] == rating.analysis
+        assert row["certainty"] == rating.level == certainty_level(steps[0], steps[1:])
+    shown = sof.summary().table
+    assert shown["certainty"].to_dict() == dict(
+        zip(frame["analysis"], frame["certainty"], strict=True)
+    )
 
 
 def test_absolute_effects_formulas_and_cap_at_1000() -> None:
@@ -623,6 +762,80 @@ def test_absolute_effects_formulas_and_cap_at_1000() -> None:
         absolute_effects("MD", 0.1, 1.0, 0.5, 1.5)
     with pytest.raises(mm.MetaAnalysisError, match="assumed_risk"):
         absolute_effects("RR", 1.5, 1.0, 0.5, 1.5)
+
+
+def test_capped_limits_are_marked_in_the_text_and_a_column(
+    bundled: tuple[list[ReportEntry], TrialRecords],
+) -> None:
+    """any_ae_msc_vs_control: 571 per 1000 × 2.78 = 1588, shown capped at 1000."""
+    entries, records = bundled
+    frame = summary_of_findings(entries, records).to_frame().set_index("analysis")
+    ae = frame.loc["any_ae_msc_vs_control"]
+    assert ae["corresponding_ci_high_per_1000"] == 1000.0 and ae["corresponding_capped"]
+    assert ae["risk_difference"].endswith("to 429 more (capped at 1000 per 1000))")
+    assert frame["corresponding_capped"].dtype == bool
+    assert not frame.loc["acr20_msc_single_group_w4", "corresponding_capped"]
+    res, rec = _case(TWO_LARGE)
+    row = summary_of_findings([res], rec).to_frame().iloc[0]
+    assert not row["corresponding_capped"] and "capped" not in row["risk_difference"]
+    text = _per_1000_difference(100, 0, 50, 200, capped=(False, True, False))
+    assert text == "50 fewer per 1000 (from 100 fewer (capped at 0 per 1000) to 100 more)"
+
+
+ZERO_CONTROL = [_binary("a", 5, 20, 0, 7), _binary("b", 3, 20, 0, 6)]
+
+
+def test_zero_control_events_absolute_effects_not_estimable() -> None:
+    """GRADE 12: a ratio gives no absolute effect from a control risk of 0 (or 1)."""
+    res, rec = _case(ZERO_CONTROL)
+    sof = summary_of_findings([res], rec)
+    row = sof.to_frame().iloc[0]
+    assert row["assumed_risk_per_1000"] == 0.0
+    assert math.isnan(row["corresponding_risk_per_1000"])
+    assert math.isnan(row["corresponding_ci_low_per_1000"])
+    assert math.isnan(row["corresponding_ci_high_per_1000"])
+    assert row["risk_difference"] == "not estimable from the control arms (no events)"
+    assert "pooled risk difference" in row["assumed_risk_basis"]
+    assert "0 more per 1000" not in sof.to_html()
+    assert "not estimable from the control arms (no events)" in sof.to_html()
+    every = [_binary("a", 15, 20, 7, 7), _binary("b", 13, 20, 6, 6)]
+    res, rec = _case(every)
+    row = summary_of_findings([res], rec).to_frame().iloc[0]
+    assert row["risk_difference"] == (
+        "not estimable from the control arms (every patient had the event)"
+    )
+
+
+def test_zero_control_events_with_a_risk_difference_use_it() -> None:
+    res, rec = _case(ZERO_CONTROL, spec=_spec(measure="RD"))
+    row = summary_of_findings([res], rec).to_frame().iloc[0]
+    assert row["corresponding_risk_per_1000"] == pytest.approx(1000 * row["estimate"])
+    assert row["corresponding_ci_low_per_1000"] == 0.0 and row["corresponding_capped"]
+
+
+def test_zero_control_events_ois_from_the_pooled_risk_of_all_arms() -> None:
+    res, rec = _case(ZERO_CONTROL)
+    step = rate_certainty(res, rec).step("imprecision")
+    assert step.assessed
+    assert "the pooled risk across all arms (8/53;" in step.reason
+    assert f"OIS {_ois_binary(8 / 53)} patients" in step.reason
+
+
+def test_no_events_anywhere_ois_not_computed_interval_alone_footnoted() -> None:
+    res, rec = _case(
+        [_binary("a", 0, 20, 0, 7), _binary("b", 0, 20, 0, 6)], spec=_spec(measure="RD")
+    )
+    rating = rate_certainty(res, rec)
+    step = rating.step("imprecision")
+    assert not step.assessed and step.downgrade == -1  # the interval includes 0
+    assert "the OIS could not be computed" in step.reason
+    assert "the judgement rests on the interval alone" in step.reason
+    assert any(r.startswith("Imprecision: ") for r in rating.reasons)
+    # an interval that excludes the null: not rated down, but footnoted as interval only
+    narrow = _with(res, ci_low=0.01, ci_high=0.2, estimate=0.1)
+    step = rate_certainty(narrow, rec).step("imprecision")
+    assert step.downgrade == 0 and step.judgement == "not serious (interval only)"
+    assert any(r.startswith("Imprecision: ") for r in rate_certainty(narrow, rec).reasons)
 
 
 # --------------------------------------------------------------------------- a published table
@@ -669,7 +882,11 @@ def test_kearon_2012_chest_certainty_from_its_stated_downgrades(
 ) -> None:
     """Kearon et al. 2012 (see above): randomised trials start high; each table row states
     the domains it was rated down for. The ratings are reproduced through curator
-    overrides, the way a reviewer records judgements that differ from the rules."""
+    overrides, the way a reviewer records judgements that differ from the rules.
+
+    Every domain is overridden here, so this test exercises only the overrides and
+    :func:`certainty_level`, not the rules; the next test reproduces one row through
+    the rules themselves."""
     res, rec = _case(TWO_LARGE)
     rows = [
         ["constructed", d, "0", "not rated down in the table", "Kearon 2012"]
@@ -684,3 +901,35 @@ def test_kearon_2012_chest_certainty_from_its_stated_downgrades(
     assert rating.step("design").downgrade == 4
     assert rating.level == published
     assert certainty_level(4, list(downgrades.values())) == published
+
+
+def test_kearon_2012_chest_recurrent_vte_moderate_through_the_rules() -> None:
+    """Kearon et al., Chest 2012;141(2 Suppl):e419S-e494S, Table 24 (elastic compression
+    stockings vs none), recurrent VTE: RR 1.01 (0.61-1.67), 210 per 1,000, certainty
+    "Moderate due to imprecision", its only downgrade.
+
+    The trials' data are not in the table, so a constructed analysis with the same
+    features goes through the rules without any override: two randomised trials
+    (starts high), both at low risk of bias (RoB 2 "Low"), consistent (I² = 0), a
+    direct outcome, more patients than the optimal information size at a 210 per 1000
+    control risk, and an interval that includes no difference. The rules must give
+    "moderate", with imprecision the only downgrade.
+    """
+    trials = [_binary("a", 127, 600, 126, 600), _binary("b", 85, 400, 84, 400)]
+    spec = _spec(outcome="any_AE", comparison="stockings versus none (constructed)")
+    rob = [_rob("a", "RoB 2", "Low"), _rob("b", "RoB 2", "Low")]
+    res, rec = _case(trials, spec=spec, rob=rob)
+    rating = rate_certainty(res, rec, judgements=())
+    assert rec.path is None and not any(st.overridden for st in rating.steps)
+    assert rating.patients >= _ois_binary(0.21)  # control risks 126/600 and 84/400
+    downs = {st.domain: st.downgrade for st in rating.steps[1:]}
+    assert downs == {
+        "risk_of_bias": 0,
+        "inconsistency": 0,
+        "indirectness": 0,
+        "imprecision": -1,
+        "publication_bias": 0,
+    }
+    assert "the interval includes no difference" in rating.step("imprecision").reason
+    assert "meet the OIS" in rating.step("imprecision").reason
+    assert rating.step("design").downgrade == 4 and rating.level == "moderate"

@@ -16,7 +16,7 @@ import pytest
 from msc_meta import _report_page, report
 from msc_meta._errors import MetaAnalysisError
 from msc_meta.analyses import ANALYSES
-from msc_meta.certainty import CERTAINTY_LEVELS
+from msc_meta.certainty import CERTAINTY_LEVELS, summary_of_findings
 from msc_meta.datasets import load_msc_ra
 from msc_meta.records import TrialRecords, load_records
 from msc_meta.running import ReportEntry, run_all
@@ -113,10 +113,25 @@ def test_summary_of_findings_near_the_top_with_the_bundled_judgements(
     # the GRADE section comes first, before the summary of the analyses
     assert html.index("<section id='certainty'>") < html.index("<section id='summary'>")
     assert "<table class='sof'>" in html
-    # the bundled curator judgement shows beside the rule's result
+    # He 2020's "Some concerns" rests only on missing information: the rule rates down
+    # itself, no curator row is needed for it
     assert "Curator judgements read from grade_judgements.csv" in html
+    assert "curator override" not in sof["reasons"].iloc[0]
+    assert "counted as no information" in sof["reasons"].iloc[0]
+    assert "Curator judgements: read from grade_judgements.csv beside the records" in html
+
+
+def test_report_and_library_apply_the_same_bundled_judgements(
+    tmp_path: Path, records: TrialRecords
+) -> None:
+    name = "acr20_msc_vs_control_w4"
+    page = report.build_report(tmp_path / "out", records=records, analyses=[name], formats="png")
+    sof = pd.read_csv(tmp_path / "out" / "tables" / "summary_of_findings.csv")
+    library = summary_of_findings(run_all(records, analyses=[name]), records).to_frame()
+    assert sof["certainty"].tolist() == library["certainty"].tolist() == ["very low"]
     assert "curator override" in sof["reasons"].iloc[0]
     assert "the rule gave 0" in sof["reasons"].iloc[0]
+    assert "1 step overridden, from grade_judgements.csv" in page.read_text(encoding="utf-8")
 
 
 def test_judgements_given_replace_the_bundled_ones(tmp_path: Path, records: TrialRecords) -> None:
