@@ -730,7 +730,6 @@ def render_page(
     level: float,
     sof: SummaryOfFindings | None = None,
     sof_csv: str | None = None,
-    judgements: str | None = None,
     record_figures: Sequence[Figure] = (),
     record_problems: Sequence[str] = (),
     rob_csv: str | None = None,
@@ -763,8 +762,6 @@ def render_page(
         The GRADE summary of findings of the analyses.
     sof_csv : str or None, optional
         Its CSV file, relative to the page.
-    judgements : str or None, optional
-        The name of the curator's judgements file the ratings used, if any.
     record_figures : sequence of Figure, optional
         The figures of the records as a whole (evidence map, risk of bias).
     record_problems : sequence of str, optional
@@ -811,7 +808,6 @@ def render_page(
         "sof": None if sof is None else Markup(sof.to_html()),
         "sof_csv": sof_csv,
         "sof_levels": [(lvl, LEVEL_MEANING[lvl]) for lvl in reversed(CERTAINTY_LEVELS)],
-        "judgements": judgements,
         "record_figures": {f.kind: _record_figure_view(f) for f in record_figures},
         "record_problems": list(record_problems),
         "rob_csv": rob_csv,

@@ -590,7 +590,6 @@ def build_report(
         level=level,
         sof=sof,
         sof_csv=sof_rel,
-        judgements=None if judged is None else Path(judged).name,
         record_figures=record_figs,
         record_problems=record_problems,
         rob_csv=rob_rel,

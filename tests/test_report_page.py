@@ -115,7 +115,6 @@ def test_summary_of_findings_near_the_top_with_the_bundled_judgements(
     assert "<table class='sof'>" in html
     # He 2020's "Some concerns" rests only on missing information: the rule rates down
     # itself, no curator row is needed for it
-    assert "Curator judgements read from grade_judgements.csv" in html
     assert "curator override" not in sof["reasons"].iloc[0]
     assert "counted as no information" in sof["reasons"].iloc[0]
     assert "Curator judgements: read from grade_judgements.csv beside the records" in html
@@ -146,7 +145,8 @@ def test_judgements_given_replace_the_bundled_ones(tmp_path: Path, records: Tria
     )
     sof = pd.read_csv(tmp_path / "out" / "tables" / "summary_of_findings.csv")
     assert "curator override" not in sof["reasons"].iloc[0]
-    assert "Curator judgements read from none.csv" in page.read_text(encoding="utf-8")
+    assert "Curator judgements: read from " in page.read_text(encoding="utf-8")
+    assert "none.csv; none concerns these analyses" in page.read_text(encoding="utf-8")
     with pytest.raises(MetaAnalysisError, match=r"judgements='.*nowhere\.csv': no such file"):
         report.build_report(
             tmp_path / "out2",
