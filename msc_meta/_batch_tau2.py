@@ -28,11 +28,18 @@ from .tau2 import _TINY, Tau2Control
 
 
 def row_sum(a: FloatArray) -> FloatArray:
-    """Sum along the study axis, as a product with ones.
+    """Sum along the study axis, by ``einsum``: one pass, the same bits for a row in any batch.
 
-    Several times faster than a reduction along a short last axis.
+    Several times faster than a reduction along a short last axis. A product with ones
+    (BLAS) is faster still, but its kernels sum a row in an order that depends on the row's
+    position in the block, so a row's bits would depend on the chunking.
     """
-    return np.asarray(a @ np.ones(a.shape[1]), dtype=np.float64)
+    return np.asarray(np.einsum("ij->i", a), dtype=np.float64)
+
+
+def row_dot(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``row_sum(a * b)`` in one pass, without the m x k product (the same bits in any batch)."""
+    return np.asarray(np.einsum("ij,ij->i", a, b), dtype=np.float64)
 
 
 def _zero(a: FloatArray, mask: BoolArray) -> FloatArray:
