@@ -30,6 +30,7 @@ from ._batch_tau2 import (
     BATCH_TAU2_METHODS,
     batch_working_units,
     fixed_effect_rows,
+    row_dot,
     row_sum,
     safe_cells,
     solve_q_rows,
@@ -596,7 +597,7 @@ def _fit_rows(
         if not full:
             W[~mask] = 0.0
         sw = row_sum(W)
-        mu_w = row_sum(W * Yz) / sw
+        mu_w = row_dot(W, Yz) / sw
         var_w = 1.0 / sw
 
         spec = TESTS[test]
@@ -610,7 +611,8 @@ def _fit_rows(
         codes = np.where(one, FEW_STUDIES, 0).astype(np.int64) | fit_codes
         if test in ("knha", "adhoc"):
             R = np.where(mask, Yz - mu_w[:, None], 0.0)
-            rss = row_sum(W * R * R)
+            R *= R
+            rss = row_dot(W, R)
             factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
             factor = np.ones(m)
             factor[~one] = factor_of(rss[~one], k[~one] - 1).astype(np.float64)
