@@ -5,7 +5,7 @@ Loaded by :func:`~msc_meta.meta_analysis_many` only when it is given a Dask coll
 of a Dask DataFrame) is fitted by the in-memory engine, lazily, as one task; the result is a
 :class:`DaskBatchResult` whose fields are Dask arrays, and whose :meth:`~DaskBatchResult.compute`
 gives the in-memory :class:`~msc_meta.batch.BatchResult`, equal to fitting the whole input in
-memory: exactly for an array in the same (C) memory layout, else to the last bits of the BLAS
+memory: exactly for an array in the same (C) memory layout, else to the last bits of the
 sums over studies.
 """
 

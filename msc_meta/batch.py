@@ -11,7 +11,12 @@ cannot be fitted at all are flagged in ``codes``, never silently wrong.
 from __future__ import annotations
 
 import html
+import os
 import warnings
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,7 @@ from ._batch_tau2 import (
     BATCH_TAU2_METHODS,
     batch_working_units,
     fixed_effect_rows,
+    row_dot,
     row_sum,
     safe_cells,
     solve_q_rows,
@@ -295,6 +301,7 @@ def meta_analysis_many(
     q_profile: bool = False,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    n_jobs: int | None = None,
 ) -> BatchResult:
     """Fit many meta-analyses at once, each as :func:`~msc_meta.meta_analysis` would.
 
@@ -329,6 +336,12 @@ def meta_analysis_many(
     progress : bool, optional
         Show a tqdm progress bar: True always, False never, None (default) when the run
         takes longer than 2 s.
+    n_jobs : int, optional
+        Threads that fit chunks at the same time (NumPy releases the GIL inside its loops);
+        None (default) uses every core (:func:`os.cpu_count`), 1 fits the chunks one after
+        the other in the calling thread. The numbers are the same, bit for bit, for every
+        ``n_jobs`` and ``chunk_size``. Dask inputs ignore it: each block is fitted by one
+        thread, and Dask runs the blocks in parallel.
 
     Returns
     -------
@@ -342,7 +355,8 @@ def meta_analysis_many(
     ------
     MetaAnalysisError
         Unknown or not yet vectorized method, unknown test, level outside (0, 1), arrays of
-        different shapes, infinite values, non-positive variances, a row with no study.
+        different shapes, infinite values, non-positive variances, a row with no study,
+        ``n_jobs`` not a positive integer.
 
     Notes
     -----
@@ -372,12 +386,14 @@ def meta_analysis_many(
     >>> round(res[1].estimate, 4)
     0.1633
     """
+    jobs = _check_n_jobs(n_jobs)
     if any(hasattr(x, "__dask_graph__") for x in (effect, variance, se, data)):
         from ._batch_dask import meta_analysis_many_dask  # Dask only for a Dask input
 
         return meta_analysis_many_dask(
             effect, variance, se, data, group, method=method, test=test, level=level, tol=tol,
             max_iter=max_iter, q_profile=q_profile, chunk_size=chunk_size, progress=progress,
+            n_jobs=1,  # one thread per block: Dask runs the blocks in parallel
         )  # fmt: skip
     groups = None
     if data is not None:
@@ -424,20 +440,48 @@ def meta_analysis_many(
     step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
     # every chunk is checked before any is fitted: cheap reductions, cell by cell only if needed
     starts = range(0, m, step)
-    masks = [_chunk_mask(Y[s : s + step], V[s : s + step], s) for s in starts]
     if m == 0:
         _chunk_mask(Y, V, 0)
-    out: dict[str, Any] = {}
-    bar = tqdm(
-        starts, disable=progress is False or len(starts) < 2, delay=0.0 if progress else 2.0
-    )
-    for start, mask in zip(bar, masks, strict=True):
+    errors = np.geterr()  # the caller's floating-point error handling, for every thread
+
+    def check(start: int) -> BoolArray | None:
+        with np.errstate(**errors):
+            return _chunk_mask(Y[start : start + step], V[start : start + step], start)
+
+    def fit(start: int, mask: BoolArray | None) -> _Chunk:
         sl = slice(start, start + step)
-        part = _fit_rows(Y[sl], V[sl], mask, method_code, test_code, level, control, q_profile)
-        if not out:  # the whole result, filled chunk by chunk (no second copy)
-            out = {n: np.empty((m, *a.shape[1:]), a.dtype) for n, a in part.items()}
-        for name, values in part.items():
-            out[name][sl] = values
+        with np.errstate(**errors):
+            return _fit_rows(Y[sl], V[sl], mask, method_code, test_code, level, control, q_profile)
+
+    out: dict[str, Any] = {}
+    refits: list[IntArray] = []
+    jobs = min(jobs, len(starts))
+    with (
+        tqdm(
+            total=len(starts),
+            disable=progress is False or len(starts) < 2,
+            delay=0.0 if progress else 2.0,
+        ) as bar,
+        ThreadPoolExecutor(jobs) if jobs > 1 else nullcontext() as pool,
+    ):
+        # in order: the first bad cell of the input is the one reported
+        masks = list(pool.map(check, starts)) if pool else [check(s) for s in starts]
+        chunks = _in_order(pool, jobs, fit, starts, masks)
+        for start, (part, todo) in zip(starts, chunks, strict=True):
+            if not out:  # the whole result, filled chunk by chunk (no second copy)
+                out = {n: np.empty((m, *a.shape[1:]), a.dtype) for n, a in part.items()}
+            for name, values in part.items():
+                out[name][start : start + step] = values
+            refits.append(start + todo)
+            bar.update(1)
+    # rows the vectorized path cannot represent, through the core in the calling thread (its
+    # warnings are caught there: warnings.catch_warnings is not thread-safe)
+    for i in np.concatenate(refits) if refits else ():
+        present = ~np.isnan(Y[i]) & ~np.isnan(V[i])
+        _fit_one(
+            out, int(i), Y[i][present], V[i][present], method_code, test_code, level, control,
+            q_profile,
+        )  # fmt: skip
     return BatchResult(
         **out,
         method=method_code,
@@ -449,6 +493,50 @@ def meta_analysis_many(
         tol=tol,
         max_iter=max_iter,
     )
+
+
+def _check_n_jobs(n_jobs: object) -> int:
+    """``n_jobs`` as a positive number of threads (None: every core)."""
+    if n_jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+        raise MetaAnalysisError(
+            f"n_jobs={n_jobs!r} is not allowed; it must be a positive whole number of threads "
+            "(1 fits the chunks one after the other), or None for every core"
+        )
+    return int(n_jobs)
+
+
+_Chunk = tuple[dict[str, Any], IntArray]
+
+
+def _in_order(
+    pool: ThreadPoolExecutor | None,
+    jobs: int,
+    fit: Callable[[int, BoolArray | None], _Chunk],
+    starts: range,
+    masks: list[BoolArray | None],
+) -> Iterator[_Chunk]:
+    """The fitted chunks in order.
+
+    Without a pool they are fitted here, one after the other; with one, at most two chunks
+    per thread are in flight, so memory stays a small multiple of the input.
+    """
+    todo = iter(zip(starts, masks, strict=True))
+    if pool is None:
+        for start, mask in todo:
+            yield fit(start, mask)
+        return
+    running: deque[Future[_Chunk]] = deque()
+    for start, mask in todo:
+        running.append(pool.submit(fit, start, mask))
+        if len(running) >= 2 * jobs:
+            break
+    while running:
+        yield running.popleft().result()
+        nxt = next(todo, None)
+        if nxt is not None:
+            running.append(pool.submit(fit, *nxt))
 
 
 def _chunk_mask(Y: FloatArray, V: FloatArray, offset: int) -> BoolArray | None:
@@ -480,11 +568,13 @@ def _fit_rows(
     level: float,
     control: Tau2Control,
     q_profile: bool,
-) -> dict[str, Any]:
-    """Every number of :class:`BatchResult` for one chunk of rows.
+) -> _Chunk:
+    """Every number of :class:`BatchResult` for one chunk of rows, and the rows to refit.
 
     ``mask`` None: every study is present and in the safe bounds of
     :func:`~msc_meta._batch_tau2.batch_working_units` (no masking, no rescaling passes).
+    The second value numbers (in the chunk) the rows that the vectorized path cannot
+    represent; the caller refits them by the core (:func:`_fit_one`).
     """
     m, k_max = Y.shape
     full = mask is None or bool(mask.all())  # every study present: no masking passes
@@ -507,7 +597,7 @@ def _fit_rows(
         if not full:
             W[~mask] = 0.0
         sw = row_sum(W)
-        mu_w = row_sum(W * Yz) / sw
+        mu_w = row_dot(W, Yz) / sw
         var_w = 1.0 / sw
 
         spec = TESTS[test]
@@ -521,7 +611,8 @@ def _fit_rows(
         codes = np.where(one, FEW_STUDIES, 0).astype(np.int64) | fit_codes
         if test in ("knha", "adhoc"):
             R = np.where(mask, Yz - mu_w[:, None], 0.0)
-            rss = row_sum(W * R * R)
+            R *= R
+            rss = row_dot(W, R)
             factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
             factor = np.ones(m)
             factor[~one] = factor_of(rss[~one], k[~one] - 1).astype(np.float64)
@@ -613,11 +704,7 @@ def _fit_rows(
     good = ok & np.logical_and.reduce([np.isfinite(out[n]) for n in finite]) & np.isfinite(sw)
     good &= sw > 0.0
     good &= (fit_codes & MULTIMODAL) == 0  # the core's global search decides these rows
-    for i in np.flatnonzero(~good):
-        _fit_one(
-            out, int(i), Y[i][mask[i]], V[i][mask[i]], method, test, level, control, q_profile
-        )
-    return out
+    return out, np.flatnonzero(~good).astype(np.int64)
 
 
 def _q_pvalues(q: FloatArray, q_df: IntArray) -> FloatArray:

@@ -268,3 +268,53 @@ def test_rows_an_estimator_flags_multimodal_are_fitted_by_the_core(
     res = meta_analysis_many(Y, V, method="REML")
     assert res.tau2[1] == pytest.approx(mm.meta_analysis(Y[1], V[1]).tau2, rel=1e-12)
     assert res.tau2[0] != pytest.approx(mm.meta_analysis(Y[0], V[0]).tau2, rel=1e-3)
+
+
+def _frames_identical(a: BatchResult, b: BatchResult) -> None:
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
+
+
+@pytest.mark.parametrize(("method", "q_profile"), [("DL", True), ("REML", False), ("PM", False)])
+def test_threads_and_chunks_give_the_same_numbers_bit_for_bit(
+    method: str, q_profile: bool
+) -> None:
+    """Any n_jobs and chunk size: the same bits, including the rows refitted by the core."""
+    Y, V = _random_rows(600, 7, seed=71)
+    # rows the core refuses (NOT_REPRESENTABLE) and extreme rows, spread over the chunks
+    Y[[5, 250, 590], :2] = [[0.0, 1.0], [1e150, -2e150], [0.0, 1.0]]
+    V[[5, 250, 590], :2] = [[1e-300, 1e300], [1e300, 2e300], [1e-300, 1e300]]
+    serial = meta_analysis_many(Y, V, method=method, q_profile=q_profile, n_jobs=1)
+    assert serial.codes[5] & NOT_REPRESENTABLE and serial.codes[590] & NOT_REPRESENTABLE
+    _compare(serial, V, range(0, 600, 37), q_profile=q_profile)
+    for n_jobs, chunk in ((2, None), (2, 7), (3, 50), (8, 1), (1, 13)):
+        threaded = meta_analysis_many(
+            Y, V, method=method, q_profile=q_profile, n_jobs=n_jobs, chunk_size=chunk
+        )
+        _frames_identical(serial, threaded)
+
+
+def test_threads_keep_the_input_checks_in_order_and_the_callers_errstate() -> None:
+    Y, V = _random_rows(200, 5, seed=72)
+    V[150, 0], V[40, 2] = -1.0, 0.0  # the first bad cell in row order is reported
+    with pytest.raises(mm.MetaAnalysisError, match=r"variance\[40, 2\]"):
+        meta_analysis_many(Y, V, method="DL", n_jobs=2, chunk_size=3)
+    V[150, 0] = V[40, 2] = 0.5
+    serial = meta_analysis_many(Y, V, method="REML", n_jobs=1)
+    with np.errstate(all="raise"):  # the caller's settings reach the threads, as in serial
+        threaded = meta_analysis_many(Y, V, method="REML", n_jobs=2, chunk_size=9)
+    _frames_identical(serial, threaded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning escapes from a thread or a refit
+        meta_analysis_many(Y, V, method="SJ", q_profile=True, n_jobs=2, chunk_size=5)
+
+
+def test_threads_advance_the_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    Y, V = _random_rows(100, 4, seed=73)
+    meta_analysis_many(Y, V, method="DL", n_jobs=2, chunk_size=10, progress=True)
+    assert "10/10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n_jobs", [0, -1, 1.5, True, "2"])
+def test_n_jobs_must_be_a_positive_whole_number(n_jobs: object) -> None:
+    with pytest.raises(mm.MetaAnalysisError, match=r"n_jobs=.*positive whole number"):
+        meta_analysis_many([[0.1, 0.2]], [[0.1, 0.1]], method="DL", n_jobs=n_jobs)  # type: ignore[arg-type]

@@ -110,3 +110,25 @@ def test_local_cluster_of_two_workers_gives_the_in_memory_result_exactly() -> No
                 method=method, test="knha",
             )  # fmt: skip
             _assert_equal(lazy.compute(), ref)
+
+
+def test_each_dask_block_is_fitted_by_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask runs the blocks in parallel: inside a block the engine keeps to one thread."""
+    from msc_meta import _batch_dask
+
+    Y, V = _rows(600, 6, 5)
+    ref = mm.meta_analysis_many(Y, V, method="REML", n_jobs=1)
+    seen: list[object] = []
+    real = _batch_dask.meta_analysis_many
+
+    def spy(*args: object, **kwargs: object) -> BatchResult:
+        seen.append(kwargs.get("n_jobs"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_batch_dask, "meta_analysis_many", spy)
+    lazy = mm.meta_analysis_many(
+        da.from_array(Y, chunks=(100, 6)), da.from_array(V, chunks=(100, 6)), n_jobs=2
+    )
+    _assert_equal(lazy.compute(scheduler="threads"), ref)
+    # the probe of the options, then every block
+    assert len(seen) == len(lazy.blocks) + 1 and set(seen) == {1}
