@@ -47,7 +47,13 @@ from ._inference import TESTS, canonical_test, chi2_sf_rows, critical_value, cri
 from ._validation import check_level, check_number
 from .pooling import meta_analysis
 from .results import MetaAnalysisResult
-from .tau2 import ITERATIVE_METHODS, Tau2Control, canonical_method
+from .tau2 import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    ITERATIVE_METHODS,
+    Tau2Control,
+    canonical_method,
+)
 
 #: Bit flags of :attr:`BatchResult.codes` (besides :data:`NOT_CONVERGED` = 1 and ``MULTIMODAL``
 #: = 2 of the τ² fit). k = 1: no heterogeneity, the test falls back to z.
@@ -296,8 +302,8 @@ def meta_analysis_many(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
-    tol: float = 1e-10,
-    max_iter: int = 1000,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
     q_profile: bool = False,
     chunk_size: int | None = None,
     progress: bool | None = None,
