@@ -480,6 +480,13 @@ def meta_analysis_many(
                 out[name][start : start + step] = values
             refits.append(start + todo)
             bar.update(1)
+    if not out:  # no rows (m = 0, e.g. an empty Dask block): every field empty, typed as usual
+        one = max(k_max, 1)
+        template, _ = _fit_rows(
+            np.zeros((1, one)), np.ones((1, one)), None, method_code, test_code, level, control,
+            q_profile,
+        )  # fmt: skip
+        out = {n: a[:0] for n, a in template.items()}
     # rows the vectorized path cannot represent, through the core in the calling thread (its
     # warnings are caught there: warnings.catch_warnings is not thread-safe)
     for i in np.concatenate(refits) if refits else ():

@@ -318,3 +318,14 @@ def test_threads_advance_the_progress_bar(capsys: pytest.CaptureFixture[str]) ->
 def test_n_jobs_must_be_a_positive_whole_number(n_jobs: object) -> None:
     with pytest.raises(mm.MetaAnalysisError, match=r"n_jobs=.*positive whole number"):
         meta_analysis_many([[0.1, 0.2]], [[0.1, 0.1]], method="DL", n_jobs=n_jobs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", ["DL", "REML"])
+def test_no_rows_give_an_empty_result_of_the_usual_fields(method: str) -> None:
+    # an empty input (e.g. an empty Dask block) is not an error: every field has 0 rows
+    full = meta_analysis_many(np.ones((2, 3)), np.ones((2, 3)), method=method, q_profile=True)
+    empty = meta_analysis_many(np.empty((0, 3)), np.empty((0, 3)), method=method, q_profile=True)
+    assert list(empty.to_frame().columns) == list(full.to_frame().columns)
+    assert len(empty.to_frame()) == 0 and empty.estimate.shape == (0,)
+    assert empty.tau2_ci.shape[1:] == full.tau2_ci.shape[1:]
+    assert empty.estimate.dtype == full.estimate.dtype and empty.k.dtype == full.k.dtype
