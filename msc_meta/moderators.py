@@ -362,9 +362,7 @@ def subgroup_analysis(
     se_g = np.array([r.se for r in results.values()])
     df = len(results) - 1
     zero_se = [name for name, r in results.items() if r.se == 0.0]
-    if df == 0:
-        qb, pb = 0.0, 1.0
-    elif zero_se:
+    if zero_se and df > 0:
         # a subgroup estimate with SE 0 (Hartung-Knapp factor 0: identical effects) would get
         # an infinite weight; the test for subgroup differences is then undefined
         warnings.warn(
@@ -376,7 +374,7 @@ def subgroup_analysis(
             stacklevel=2,
         )
         qb, pb = math.nan, math.nan
-    else:
+    else:  # one subgroup: cochran_q gives Q = 0, p = 1 (k = p)
         between = cochran_q(est, se_g**2)
         qb, pb = between.q, between.pvalue
     model = None
