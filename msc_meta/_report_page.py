@@ -218,12 +218,6 @@ def _today() -> str:
 
 # --------------------------------------------------------------------------- the page
 
-#: The page's templates (package data, :data:`msc_meta._templates.TEMPLATES`), rendered with
-#: autoescaping: every value is text unless marked safe with :class:`markupsafe.Markup`, which
-#: only the embedded images and the summary-of-findings fragment (itself rendered with
-#: autoescaping) are.
-_TEMPLATES = TEMPLATES
-
 
 @dataclass(frozen=True)
 class _Link:
@@ -233,7 +227,10 @@ class _Link:
     text: str
 
 
-_TEMPLATES.tests["link"] = lambda cell: isinstance(cell, _Link)
+# The page is rendered with the package's templates (:data:`msc_meta._templates.TEMPLATES`,
+# autoescaped): every value is text unless marked safe with :class:`markupsafe.Markup`, which
+# only the embedded images and the summary-of-findings fragment (itself autoescaped) are.
+TEMPLATES.tests["link"] = lambda cell: isinstance(cell, _Link)
 
 Cell = str | _Link
 
@@ -592,7 +589,7 @@ def analysis_html(b: Built, records: TrialRecords) -> str:
     str
         The HTML of the article.
     """
-    macros = _TEMPLATES.get_template("_macros.html.j2").module
+    macros = TEMPLATES.get_template("_macros.html.j2").module
     return str(macros.analysis(_analysis_view(b, records)))  # type: ignore[attr-defined]
 
 
@@ -825,4 +822,4 @@ def render_page(
             "matplotlib": matplotlib.__version__,
         },
     }
-    return _TEMPLATES.get_template("report.html.j2").render(page=page)
+    return TEMPLATES.get_template("report.html.j2").render(page=page)
