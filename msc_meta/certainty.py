@@ -43,6 +43,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -62,7 +63,7 @@ from ._templates import TEMPLATES
 from ._validation import is_missing
 from .analyses import ANALYSES, AnalysisResult
 from .bias import MIN_STUDIES
-from .caveats import words
+from .caveats import study_labels, words
 from .effects import measure_info
 from .records import RecordError, TrialRecords
 from .results import MetaAnalysisResult, Summary
@@ -90,6 +91,7 @@ __all__ = [
     "certainty_level",
     "rate_certainty",
     "read_judgements",
+    "resolve_judgements",
     "summary_of_findings",
 ]
 
@@ -295,9 +297,12 @@ class _Context:
         return int(sum(int(self.frame[c].sum()) for c in cols))
 
     def label(self, study_id: str) -> str:
-        st = self.records.studies
-        hit = st.loc[st["study_id"] == study_id, "label"]
-        return str(hit.iloc[0]) if len(hit) else study_id
+        return self.labels.get(study_id, study_id)
+
+    @functools.cached_property
+    def labels(self) -> dict[str, str]:
+        """Study id to label (:func:`~msc_meta.caveats.study_labels`), built once."""
+        return study_labels(self.records)
 
 
 #: What a rule returns: the downgrade (or starting points), the reason, and whether the
@@ -1186,24 +1191,48 @@ def _as_analysis(item: AnalysisResult | ReportEntry) -> AnalysisResult | None:
 _JudgementInput = str | os.PathLike[str] | pd.DataFrame | Sequence[Judgement] | None
 
 
-def _judgements(
-    judgements: _JudgementInput, records: TrialRecords, names: Sequence[str]
+def resolve_judgements(
+    judgements: _JudgementInput, records: TrialRecords, analyses: Sequence[str] = ()
 ) -> tuple[tuple[Judgement, ...], str]:
-    """The judgements to apply, and where they came from ("" when there are none).
+    """The curator judgements to apply, read and checked, and where they came from.
 
-    ``None`` reads :data:`JUDGEMENTS_FILE` from the records' folder if it is
-    there; an empty sequence (``()``) means no judgements.
+    The one place that says where judgements come from: :func:`rate_certainty`,
+    :func:`summary_of_findings` and the report call it.
+
+    Parameters
+    ----------
+    judgements : str, path, DataFrame, sequence of Judgement or None
+        ``None`` reads :data:`JUDGEMENTS_FILE` from the records' folder if it
+        is there; an empty sequence (``()``) means no judgements; a file or a
+        table is read with :func:`read_judgements`.
+    records : TrialRecords
+        The records the analyses ran on (their folder is where the default
+        file is looked for).
+    analyses : sequence of str, default ()
+        Names of analyses allowed beside those of
+        :data:`~msc_meta.analyses.ANALYSES`.
+
+    Returns
+    -------
+    tuple
+        The judgements, and where they came from (``""`` when there are none).
+
+    Raises
+    ------
+    JudgementError
+        A bad judgements file or table (:func:`read_judgements`).
     """
+    allowed = [*ANALYSES, *analyses]
     if judgements is None:
         beside = None if records.path is None else Path(records.path) / JUDGEMENTS_FILE
         if beside is None or not beside.is_file():
             return (), ""
-        found = read_judgements(beside, analyses=[*ANALYSES, *names])
+        found = read_judgements(beside, analyses=allowed)
         return found, f"{JUDGEMENTS_FILE} beside the records"
     if isinstance(judgements, (str, os.PathLike)):
-        return read_judgements(judgements, analyses=[*ANALYSES, *names]), str(judgements)
+        return read_judgements(judgements, analyses=allowed), str(judgements)
     if isinstance(judgements, pd.DataFrame):
-        return read_judgements(judgements, analyses=[*ANALYSES, *names]), "a table (DataFrame)"
+        return read_judgements(judgements, analyses=allowed), "a table (DataFrame)"
     given = tuple(judgements)
     return given, ("Judgement objects" if given else "")
 
@@ -1286,7 +1315,7 @@ def rate_certainty(
         raise MetaAnalysisError(
             f"analysis {analysis.name!r} did not run ({analysis.error}); it cannot be rated"
         )
-    parsed, source = _judgements(judgements, records, [res.spec.name])
+    parsed, source = resolve_judgements(judgements, records, [res.spec.name])
     return _rate(res, records, parsed, source, settings)
 
 
@@ -1738,7 +1767,7 @@ def summary_of_findings(
     """
     items = list(results)
     names = [i.spec.name for i in items]
-    parsed, source = _judgements(judgements, records, names)
+    parsed, source = resolve_judgements(judgements, records, names)
     ratings, rows, skipped = [], [], []
     for item in items:
         res = _as_analysis(item)

@@ -61,9 +61,9 @@ from ._report_page import (
     render_page,
 )
 from ._report_tables import effect_size_table, further_tables, not_contributing, study_table
-from .analyses import ANALYSES, AnalysisSpec
-from .caveats import caveats
-from .certainty import JUDGEMENTS_FILE, read_judgements, summary_of_findings
+from .analyses import AnalysisSpec
+from .caveats import caveats, study_labels
+from .certainty import JUDGEMENTS_FILE, resolve_judgements, summary_of_findings
 from .heterogeneity_display import heterogeneity_table
 from .plots import (
     evidence_map,
@@ -392,7 +392,7 @@ def _draw_records(records: TrialRecords, kind: str) -> Any:
     """A figure of the records as a whole (see :data:`RECORD_FIGURES`)."""
     if kind == "evidence_map":
         return evidence_map(records).figure
-    labels = dict(zip(records.studies["study_id"], records.studies["label"], strict=True))
+    labels = study_labels(records)
     if kind == "rob_traffic_light":
         return rob_traffic_light(records.risk_of_bias, labels=labels)
     return rob_summary(records.risk_of_bias).figure
@@ -533,9 +533,10 @@ def build_report(
     method, level = check_model(method, test, level)
     specs = select(analyses)
     recs = load(records)
-    judged = _judgements_file(judgements, recs)
-    if judged is not None:  # fail on a bad file before the analyses run
-        read_judgements(judged, analyses=[*ANALYSES, *(s.name for s in specs)])
+    if judgements is not None and not Path(judgements).is_file():
+        raise MetaAnalysisError(f"judgements={str(judgements)!r}: no such file")
+    # a bad judgements file fails before the analyses run (the summary of findings reads it)
+    resolve_judgements(judgements, recs, [s.name for s in specs])
     out = check_out_dir(out_dir, recs)
     out.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)
@@ -601,24 +602,6 @@ def build_report(
         f"wrote {path} and {len(writer.written) - 1} more files in {time.perf_counter() - t0:.1f} s"
     )
     return path
-
-
-def _judgements_file(
-    judgements: str | os.PathLike[str] | None, records: TrialRecords
-) -> Path | None:
-    """The judgements file asked for, else the one beside the records, else ``None``.
-
-    Only checked here (so that a bad file fails before the analyses run); the
-    summary of findings reads the same file through its own default.
-    """
-    if judgements is not None:
-        path = Path(judgements)
-        if not path.is_file():
-            raise MetaAnalysisError(f"judgements={str(judgements)!r}: no such file")
-        return path
-    if records.path is not None and (Path(records.path) / JUDGEMENTS_FILE).is_file():
-        return Path(records.path) / JUDGEMENTS_FILE
-    return None
 
 
 def _progress_line(
