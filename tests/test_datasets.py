@@ -163,3 +163,33 @@ def test_bundled_records_round_trip_and_are_not_modified(tmp_path: Path) -> None
     for name in ("studies", "arms", "outcomes", "sources"):
         pd.testing.assert_frame_equal(first.table(name), second.table(name))
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_issue_11_fidelity_fixes(rec: mm.records.TrialRecords) -> None:
+    """The re-check of supplement 2: identifiers, read vs implied counts, the conflict, Yang."""
+    st = rec.studies.set_index("study_id")
+    assert st.loc["wang2013", "doi"] == "10.1089/scd.2013.0023"
+    assert "EA-S2" in st.loc["wang2013", "notes"]  # the title page it was read on
+    assert st.loc["wang2019", "pmid"] == "31908418"
+    assert "https://www.pubmed.gov/31908418/" in set(rec.sources["url"])
+    out = rec.outcomes.set_index("row_id")
+    # "Eight AEs from 6 patients" is printed: read, not derived
+    assert not out.loc["alvarogracia2017_grade3_ae_events_w24_total", "derived"]
+    assert out.loc["alvarogracia2017_grade3_ae_events_w24_total", "value"] == 8
+    implied = [
+        "alvarogracia2017_grade3_ae_events_w24_c",
+        "alvarogracia2017_serious_grade3_ae_events_w24_b",
+        "alvarogracia2017_serious_grade3_ae_events_w24_c",
+        "alvarogracia2017_serious_grade3_ae_events_w24_placebo",
+    ]
+    assert (out.loc[implied, "derivation_method"] == "statement").all()
+    assert (out.loc[implied, "value"] == 0).all()
+    # the 2021 review's adverse events conflict with Shadmanfar's 0/15, and say so
+    conflict = out.loc["shadmanfar2018_any_ae_msc_count", "conflicts"]
+    assert conflict.startswith("EC-R1") and "articular swelling" in conflict
+    assert "10.1186/s13287-021-02613-1" in rec.sources.set_index("source_id").loc["EC-R1", "url"]
+    # He 2020: identical in the published table itself
+    assert "published table itself" in st.loc["he2020", "notes"]
+    # Yang 2018: added, its overlap with He 2020 flagged
+    assert st.loc["yang2018", "overlaps_with"] == "he2020"
+    assert st.loc["yang2018", "randomised"] == "yes"
