@@ -15,7 +15,6 @@ sums over studies.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Any
 
 import dask.array as da
@@ -28,11 +27,6 @@ from dask.delayed import Delayed, delayed
 from ._errors import MetaAnalysisError
 from .batch import _INTERVALS, _SCALARS, BatchResult, _long_to_wide, meta_analysis_many
 from .results import MetaAnalysisResult
-
-#: Held while a block is fitted: the engine records the core's warnings per row with
-#: ``warnings.catch_warnings``, which is not thread-safe (Python < 3.14), so blocks in threads of
-#: one process take turns; processes (a distributed cluster's default) run in parallel.
-_WARNINGS_LOCK = threading.Lock()
 
 #: The per-row fields of a result, in :class:`BatchResult` order (inputs last).
 _FIELDS = (*_SCALARS, *_INTERVALS, "effect", "variance")
@@ -209,13 +203,13 @@ def meta_analysis_many_dask(
 
 
 def _rows(x: Any, name: str, like: Any = None) -> Any:
-    """An m x k Dask array chunked along rows only (as ``like``'s rows if given)."""
+    """An m x k Dask array chunked along rows only: its own row chunks (``like``'s if given)."""
     a = da.asarray(x, dtype=np.float64)
     if a.ndim == 1:
         a = a[None, :]
     if a.ndim != 2:
         raise MetaAnalysisError(f"{name} must be 2-D (meta-analyses x studies); it is {a.ndim}-D")
-    return a.rechunk({0: like.chunks[0] if like is not None else "auto", 1: -1})
+    return a.rechunk({0: like.chunks[0] if like is not None else a.chunks[0], 1: -1})
 
 
 def _by_group(data: Any, group: str | None) -> list[Any]:
@@ -249,10 +243,9 @@ def _fit(Y: Any, V: Any, se: Any, like: BatchResult) -> BatchResult:
 
 
 def _fit_wide(Y: Any, S: Any, is_se: bool, options: dict[str, Any]) -> BatchResult:
-    with _WARNINGS_LOCK:
-        if is_se:
-            return meta_analysis_many(Y, se=S, **options)
-        return meta_analysis_many(Y, S, **options)
+    if is_se:
+        return meta_analysis_many(Y, se=S, **options)
+    return meta_analysis_many(Y, S, **options)
 
 
 def _fit_long(
@@ -270,8 +263,7 @@ def _fit_long(
         one = meta_analysis_many(np.zeros((1, 1)), np.ones((1, 1)), **options)
         empty = {name: getattr(one, name)[:0] for name in _FIELDS}
         return dataclasses.replace(one, **empty, groups=groups)
-    with _WARNINGS_LOCK:
-        result = meta_analysis_many(Y, V, **options)
+    result = meta_analysis_many(Y, V, **options)
     return dataclasses.replace(result, groups=groups)
 
 

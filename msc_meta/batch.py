@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -68,6 +69,12 @@ NOT_REPRESENTABLE = 32
 #: Default budget of array elements per chunk (each of the m x k work arrays): small enough
 #: that the work arrays stay in cache and peak memory is about twice the input (k = 10).
 CHUNK_ELEMENTS = 1 << 16
+
+#: Held while the core refits one row and its warnings are recorded: ``warnings.catch_warnings``
+#: changes process-wide state and is not thread-safe (Python < 3.14), so refits in several
+#: threads (Dask blocks fitted by the threads of one worker) take turns. The vectorized rows,
+#: which issue no warnings, run in parallel.
+_REFIT_LOCK = threading.Lock()
 
 #: Fields with one number per row, in the order of :meth:`BatchResult.to_frame`.
 _SCALARS = (
@@ -749,7 +756,7 @@ def _fit_one(
 ) -> None:
     """Row ``i`` through the core (numbers the vectorized path cannot represent)."""
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _REFIT_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = meta_analysis(
                 y, v, method=method, test=test, level=level, tol=control.tol,
