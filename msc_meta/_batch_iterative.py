@@ -22,9 +22,12 @@ grid scan over blocks of rows of at most ``_SCAN_BLOCK`` elements.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy import special
 
+from ._batch_scan import scan_scores
 from ._batch_types import (
     MULTIMODAL,
     NOT_CONVERGED,
@@ -34,12 +37,15 @@ from ._batch_types import (
     FloatArray,
     IntArray,
 )
-from .tau2 import _SCAN_BLOCK, _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
+from .tau2 import _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
 
 #: The unit roundoff of double precision.
 _EPS = float(np.finfo(np.float64).eps)
 #: Array elements (rows x k) of one chunk of rows: every temporary is a few times this.
 _CHUNK = 1 << 18
+#: Grid points (rows x points) of one block of the scan (:func:`~msc_meta._batch_scan.scan_scores`
+#: evaluates a few points per row at a time, so its temporaries are far smaller).
+_SCAN_CELLS = 1 << 17
 
 
 #: Up to this many studies, row sums, maxima and minima go column by column: a reduction
@@ -110,17 +116,22 @@ def _prepare(
 
 def _scan_bounds(
     Y: FloatArray, V: FloatArray, mask: BoolArray
-) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`): t_min, t_max, n."""
+) -> tuple[FloatArray, FloatArray, IntArray, FloatArray, FloatArray, FloatArray]:
+    """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`) and its bounds.
+
+    Returns t_min, t_max and n of the grid; the smallest and largest variance; and the bound
+    above which the score is negative (t_max is 1.01 times it).
+    """
     with np.errstate(invalid="ignore"):
         rng = row_max(np.where(mask, Y, -np.inf)) - row_min(np.where(mask, Y, np.inf))
         vmax = row_max(np.where(mask, V, -np.inf))
         vmin = row_min(np.where(mask, V, np.inf))
-    t_max = 1.01 * np.maximum(vmax, 4.0 * rng * rng)
+    bound = np.maximum(vmax, 4.0 * rng * rng)
+    t_max = 1.01 * bound
     t_min = np.minimum(vmin, t_max) / 64.0
     decades = np.log10(t_max / t_min)
     n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(_SCAN_PER_DECADE * decades)))
-    return t_min, t_max, n.astype(np.int64)
+    return t_min, t_max, n.astype(np.int64), vmin, vmax, bound
 
 
 def _grid_rows(t_min: FloatArray, t_max: FloatArray, n: IntArray, width: int) -> FloatArray:
@@ -160,6 +171,11 @@ def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> Fl
         Wd = W[:, b, j].T
         out[b, j] = yppy[b, j] - (Wd * _others(Wd)).sum(axis=1) / S[b, j]
     return out
+
+
+def _score_points(t: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> FloatArray:
+    """The score at τ² ``t[i]`` of the row in column i of ``Yt``, ``Vt`` (k x m), as the core."""
+    return _score_grid(t[:, None], Yt, Vt, reml)[:, 0]
 
 
 def _score_slope(
@@ -252,10 +268,10 @@ def _likelihood(
     if fit_rows.size == 0:
         return BatchTau2Fit(tau2, se, iterations, converged, codes)
     Yf, Vf, Mf = Yz[fit_rows], Vz[fit_rows], mask[fit_rows]
-    t_min, t_max, n = _scan_bounds(Yf, Vf, Mf)
+    t_min, t_max, n, vmin, vmax, bound = _scan_bounds(Yf, Vf, Mf)
+    kf = k[fit_rows]
     by_length = np.argsort(n, kind="stable")  # blocks of rows with grids of similar length
     Yt, Vt = Yf.T[:, by_length], Vf.T[:, by_length]
-    kmax = Yf.shape[1]
     # candidates: (row in fit_rows, tau2, iterations, converged)
     c_rows: list[IntArray] = []
     c_t: list[FloatArray] = []
@@ -264,16 +280,19 @@ def _likelihood(
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         start = 0
         while start < fit_rows.size:
-            # at most _SCAN_BLOCK elements (twice that where grid lengths change in a block)
-            block = max(1, _SCAN_BLOCK // ((int(n[by_length[start]]) + 1) * kmax))
+            # grids of at most _SCAN_CELLS points (twice that where grid lengths change)
+            block = max(1, _SCAN_CELLS // (int(n[by_length[start]]) + 1))
             width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
-            if width * kmax * block > 2 * _SCAN_BLOCK:
-                block = max(1, _SCAN_BLOCK // (width * kmax))
+            if width * block > 2 * _SCAN_CELLS:
+                block = max(1, _SCAN_CELLS // width)
                 width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
             sl = slice(start, start + block)
             rel = by_length[sl]
             g = _grid_rows(t_min[rel], t_max[rel], n[rel], width)
-            scores = _score_grid(g, Yt[:, sl], Vt[:, sl], reml)
+            scores = scan_scores(
+                g, n[rel], Yt[:, sl], Vt[:, sl], vmin[rel], vmax[rel], bound[rel], kf[rel],
+                reml, partial(_score_points, reml=reml),
+            )  # fmt: skip
             start += block
             at_zero = scores[:, 0] <= 0.0
             c_rows.append(rel[at_zero])
