@@ -10,14 +10,16 @@ present, and runs the algorithm of the core (:mod:`msc_meta.tau2`) on every row 
   a candidate when the score there is not positive, and the candidate of largest
   (restricted) log-likelihood taken. A row with several local maxima carries
   :data:`~msc_meta._batch_types.MULTIMODAL` (the global maximum is returned, as the core
-  does; the core's refit gives the list of maxima for its warning).
+  does); where the two largest are tied to rounding, the row is marked ``ambiguous`` and
+  the batch engine refits it by the core. The score is evaluated at only those grid points
+  where it may change sign (:mod:`msc_meta._batch_scan`).
 - PM, EB and PMM: the generalised Q equation solved by the core's Newton steps on 1/Q inside
   a per-row bracket (:func:`msc_meta.tau2.solve_q_equation`).
 
 Absent studies get weight 0 (variance +inf), so rows of different k share one array. Rows
 with fewer than 2 studies get τ² = 0 (NaN with none) and SE NaN, as ``meta_analysis`` treats
 k = 1. Memory is O(m·k): rows are fitted in chunks of ``_CHUNK`` array elements, and the
-grid scan over blocks of rows of at most ``_SCAN_BLOCK`` elements.
+grid scan over blocks of rows of at most ``_SCAN_CELLS`` grid points.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from .tau2 import _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
 
 #: The unit roundoff of double precision.
 _EPS = float(np.finfo(np.float64).eps)
+#: Two local maxima whose log-likelihoods differ by at most this (relative) tie: the rounding
+#: of the log-likelihood decides which the core takes, so the core fits the row.
+_TIE = 1e-9
 #: Array elements (rows x k) of one chunk of rows: every temporary is a few times this.
 _CHUNK = 1 << 18
 #: Grid points (rows x points) of one block of the scan (:func:`~msc_meta._batch_scan.scan_scores`
@@ -264,9 +269,10 @@ def _likelihood(
     iterations = np.zeros(m, dtype=np.int64)
     converged = np.ones(m, dtype=bool)
     codes = np.zeros(m, dtype=np.int64)
+    ambiguous = np.zeros(m, dtype=bool)
     fit_rows = np.flatnonzero(k >= 2)
     if fit_rows.size == 0:
-        return BatchTau2Fit(tau2, se, iterations, converged, codes)
+        return BatchTau2Fit(tau2, se, iterations, converged, codes, ambiguous=ambiguous)
     Yf, Vf, Mf = Yz[fit_rows], Vz[fit_rows], mask[fit_rows]
     t_min, t_max, n, vmin, vmax, bound = _scan_bounds(Yf, Vf, Mf)
     kf = k[fit_rows]
@@ -337,8 +343,13 @@ def _likelihood(
         # per row, the first candidate (in the core's order: 0, then by tau2) of largest ll
         order = np.lexsort((cand_t, -ll, rows))
         rows, cand_t, cand_it, cand_ok = rows[order], cand_t[order], cand_it[order], cand_ok[order]
+        ll = ll[order]
         first = np.ones(rows.size, dtype=bool)
         first[1:] = rows[1:] != rows[:-1]
+        # a runner-up within rounding of the best: which one the core takes, rounding decides
+        second = np.flatnonzero(~first[1:] & first[:-1]) + 1
+        near = ll[second - 1] - ll[second] <= _TIE * (1.0 + np.abs(ll[second - 1]))
+        ambiguous[fit_rows[rows[second[near]]]] = True
         counts = np.bincount(rows, minlength=fit_rows.size)
         best_rows = rows[first]
         t_best = cand_t[first]
@@ -357,7 +368,7 @@ def _likelihood(
         converged[target] = cand_ok[first]
         codes[fit_rows[counts > 1]] |= MULTIMODAL
     codes[~converged] |= NOT_CONVERGED
-    return BatchTau2Fit(tau2, se, iterations, converged, codes)
+    return BatchTau2Fit(tau2, se, iterations, converged, codes, ambiguous=ambiguous)
 
 
 def _ml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
@@ -469,6 +480,9 @@ def _chunked(estimator: BatchTau2) -> BatchTau2:
             np.concatenate([p.iterations for p in parts]),
             np.concatenate([p.converged for p in parts]),
             np.concatenate([p.codes for p in parts]),
+            ambiguous=None
+            if parts[0].ambiguous is None
+            else np.concatenate([p.ambiguous for p in parts if p.ambiguous is not None]),
         )
 
     run.__doc__ = estimator.__doc__
