@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._batch_types import BoolArray, FloatArray, IntArray
+from ._batch_types import FloatArray, IntArray
 
 #: ``careful(t, Yt, Vt)``: the score in the core's form at τ² ``t[i]`` of the row in column i
 #: of the k x m studies-first arrays ``Yt``, ``Vt``.
@@ -62,36 +62,33 @@ class _Sums:
     """The score and what its bounds need, at c x r points: c values of τ² for each of r rows.
 
     ``t`` is c x r; ``Yt``, ``Y2t`` (squared effects) and ``Vt`` are k x r, studies first, so
-    that every product runs along the rows (contiguous) and every sum over the studies adds
-    whole c x r slabs. Attributes (c x r): ``S`` (score), ``err`` (its rounding bound), ``A``,
-    ``B``, ``Q`` and their rounding bounds ``eA``, ``eB``, ``eQ``.
+    that every sum over the studies runs over whole c x r slabs (``einsum``, which keeps one
+    order of summation per point whatever c and r). Attributes (c x r): ``S`` (score),
+    ``err`` (its rounding bound), ``A``, ``B`` and their rounding bounds ``eA``, ``eB``; and,
+    for the last of the c values only (r), ``Q`` and its bound ``eQ``.
     """
 
     def __init__(
         self, t: FloatArray, Yt: FloatArray, Y2t: FloatArray, Vt: FloatArray, reml: bool
     ) -> None:
         k = Yt.shape[0]
-        add = np.add.reduce
-        y, y2 = Yt[:, None, :], Y2t[:, None, :]
         W = np.add(Vt[:, None, :], t[None, :, :], order="C")
         np.reciprocal(W, out=W)
-        s1 = add(W, axis=0)
-        T = W * y
-        sy = add(T, axis=0)
-        np.multiply(W, y2, out=T)
-        s1yy = add(T, axis=0)
-        W *= W
-        s2 = add(W, axis=0)
-        np.multiply(W, y, out=T)
-        s2y = add(T, axis=0)
-        np.multiply(W, y2, out=T)
-        s2yy = add(T, axis=0)
+        s1 = np.add.reduce(W, axis=0)
+        sy = np.einsum("kcr,kr->cr", W, Yt)
         g = _rounding(k)
+        # Q = Y'PY at the last value of each row (the bounds of the top stretch need it)
+        s1yy = np.einsum("kr,kr->r", W[:, -1, :], Y2t)
+        mu_last = sy[-1] / s1[-1]
+        self.Q = s1yy - mu_last * sy[-1]
+        self.eQ = g * s1yy
+        W *= W
+        s2 = np.add.reduce(W, axis=0)
+        s2y = np.einsum("kcr,kr->cr", W, Yt)
+        s2yy = np.einsum("kcr,kr->cr", W, Y2t)
         mu = sy / s1
         self.A = s2yy - 2.0 * mu * s2y + mu * mu * s2
         self.eA = g * (s2yy + 2.0 * np.abs(mu * s2y) + mu * mu * s2)
-        self.Q = s1yy - mu * sy
-        self.eQ = g * s1yy
         if reml:
             ratio = s2 / s1
             self.B = s1 - ratio
@@ -144,14 +141,12 @@ def scan_scores(
         NaN in the padding.
     """
     b, width = grid.shape
-    kmax = Yt.shape[0]
     # studies first in memory too, so that each sum over the studies adds contiguous slabs
     Yt, Vt = np.ascontiguousarray(Yt), np.ascontiguousarray(Vt)
     Y2t = Yt * Yt
+    g = _MARGIN * _rounding(Yt.shape[0])
     scores = np.full((b, width), np.nan)
-    rows = np.arange(b)
     last = n  # column of each row's last grid point
-    g = _MARGIN * _rounding(kmax)
 
     def evaluate(r: IntArray, cols: IntArray) -> _Sums:
         """Scores at columns ``cols`` (r.size x c) of rows ``r``, stored; their sums returned."""
@@ -163,69 +158,56 @@ def scan_scores(
         )  # fmt: skip
         S = sums.S
         j, i = np.nonzero(~(np.abs(S) > 2.0 * sums.err))
-        if i.size:
+        if i.size:  # the sign is in doubt: the core's form decides
             S = S.copy()
             at = r[i]
             S[j, i] = careful(t[j, i], Yt[:, at], Vt[:, at])
         scores[r[:, None], cols] = S.T
         return sums
 
-    def evaluate_points(r: IntArray, cols: IntArray) -> None:
-        """Scores at single points (row ``r[i]``, column ``cols[i]``), stored."""
-        t = grid[r, cols][None, :]
-        sums = _Sums(t, Yt[:, r], Y2t[:, r], Vt[:, r], reml)
-        S = sums.S[0]
-        doubt = np.flatnonzero(~(np.abs(S) > 2.0 * sums.err[0]))
-        if doubt.size:
-            S = S.copy()
-            S[doubt] = careful(t[0, doubt], Yt[:, r[doubt]], Vt[:, r[doubt]])
-        scores[r, cols] = S
-
-    # τ² = 0 and the first point at or above a quarter of the smallest variance
+    # τ² = 0 and the first point at or above a quarter of the smallest variance: the bottom
+    # stretch between them has the sign of S(0) if A(c) > B(0) or A(0) < B(c)
     j0 = np.minimum(np.argmax(grid[:, 1:] >= 0.25 * vmin[:, None], axis=1) + 1, last)
+    rows = np.arange(b)
     both = evaluate(rows, np.stack([np.zeros(b, np.int64), j0], axis=1))
-    A, B, eA, eB = both.A.T, both.B.T, both.eA.T, both.eB.T
-    scale = g * (A[:, 0] + B[:, 0])  # A and B are largest at 0
-    up = A[:, 1] - eA[:, 1] - (B[:, 0] + eB[:, 0]) > scale
-    down = A[:, 0] + eA[:, 0] - (B[:, 1] - eB[:, 1]) < -scale
-    proven = (up | down) & (j0 > 1)
-    for j in range(1, int(j0.max(initial=1))):
-        fill = proven & (j < j0)
-        scores[fill, j] = scores[fill, 0]
-    # the rest of the bottom stretch where it is not proven
-    todo = np.flatnonzero(~proven & (j0 > 1))
-    if todo.size:
-        span = int(j0[todo].max()) - 1
-        cols = np.minimum(1 + np.arange(span)[None, :], (j0[todo] - 1)[:, None])
+    A, B, eA, eB = both.A, both.B, both.eA, both.eB
+    margin = g * (A[0] + B[0])  # A and B are largest at 0
+    up = A[1] - eA[1] - (B[0] + eB[0]) > margin
+    down = A[0] + eA[0] - (B[1] - eB[1]) < -margin
+    todo = np.flatnonzero(~(up | down) & (j0 > 1))
+    if todo.size:  # not proven: every point of the stretch
+        cols = np.minimum(1 + np.arange(int(j0[todo].max()) - 1)[None, :], (j0[todo] - 1)[:, None])
         evaluate(todo, cols)
-    # upward from j0: every _STRIDE-th point, _PASS of them per pass; the points between two
-    # evaluated ones take their sign where the bounds prove it, else are evaluated afterwards
+    # upward from j0: every _STRIDE-th point, _PASS of them per pass, until the top stretch is
+    # proven; a point between two evaluated ones has their sign if the bounds from the two
+    # (A and B non-increasing) prove it, else it is evaluated after the passes
     kk = (k - 1 if reml else k).astype(np.float64)
     cur = j0.copy()  # the last evaluated column
-    prev = (both.A[1], both.B[1], both.eA[1], both.eB[1])  # A, B and their bounds there
-    prev_a, prev_b, prev_ea, prev_eb = (np.asarray(x).copy() for x in prev)
-    cells: list[tuple[IntArray, IntArray, IntArray, BoolArray]] = []  # row, lo, hi, proven
+    prev = [x[1].copy() for x in (A, B, eA, eB)]  # A, B and their bounds there
+    doubt_r: list[IntArray] = []
+    doubt_c: list[IntArray] = []
     active = np.flatnonzero(cur < last)
     steps = _STRIDE * np.arange(1, _PASS + 1)
     while active.size:
         cols = np.minimum(cur[active, None] + steps[None, :], last[active, None])
         sums = evaluate(active, cols)
-        # each cell between consecutive evaluated points: one sign throughout if the bounds
-        # from its ends (A, B non-increasing) prove it, with the margin of the largest values
-        a = np.vstack([prev_a[active], sums.A])
-        bb = np.vstack([prev_b[active], sums.B])
-        ea = np.vstack([prev_ea[active], sums.eA])
-        eb = np.vstack([prev_eb[active], sums.eB])
+        a = np.concatenate([prev[0][None, active], sums.A])
+        bb = np.concatenate([prev[1][None, active], sums.B])
+        ea = np.concatenate([prev[2][None, active], sums.eA])
+        eb = np.concatenate([prev[3][None, active], sums.eB])
         margin = g * (a[:-1] + bb[:-1])
-        pos = a[1:] - ea[1:] - (bb[:-1] + eb[:-1]) > margin
-        neg = a[:-1] + ea[:-1] - (bb[1:] - eb[1:]) < -margin
-        lo_col = np.vstack([cur[active], cols.T[:-1]])
-        cells.append((np.broadcast_to(active, lo_col.shape), lo_col, cols.T, pos | neg))
+        proven = a[1:] - ea[1:] - (bb[:-1] + eb[:-1]) > margin  # positive throughout
+        proven |= a[:-1] + ea[:-1] - (bb[1:] - eb[1:]) < -margin  # negative throughout
+        lo_col = np.concatenate([cur[None, active], cols.T[:-1]])
+        for o in range(1, _STRIDE):
+            ci, ri = np.nonzero(~proven & (lo_col + o < cols.T))
+            doubt_r.append(active[ri])
+            doubt_c.append(lo_col[ci, ri] + o)
         # the top stretch, from the last point evaluated in this pass
         z = grid[active, cols[:, -1]]
         a_up = (sums.A[-1] + sums.eA[-1]) * (1.0 + g)
         b_lo = (sums.B[-1] - sums.eB[-1]) * (1.0 - g)
-        q_up = (sums.Q[-1] + sums.eQ[-1]) * (1.0 + g)
+        q_up = (sums.Q + sums.eQ) * (1.0 + g)
         lo, hi = vmin[active], vmax[active]
         kl = kk[active] * (1.0 - g)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -234,36 +216,18 @@ def scan_scores(
             # S < 0 on [tail, inf): A <= w_max Q(z) (vmax + z) / (vmax + u) against them
             tail = np.minimum(q_up * (hi + z) / (b_lo * (lo + z)) - hi, q_up * (hi + z) / kl - lo)
             tail = np.minimum(tail, bound[active])
-            done_top = (a_up < b_lo) & (reach * (1.0 - g) >= tail)
-        done = done_top | (cols[:, -1] >= last[active])
-        for_fill = active[done_top]
-        if for_fill.size:
-            z_score = scores[for_fill, cols[done_top, -1]]
-            beyond = np.arange(width)[None, :] > cols[done_top, -1][:, None]
-            beyond &= np.arange(width)[None, :] <= last[for_fill, None]
-            rr, cc = np.nonzero(beyond)
-            scores[for_fill[rr], cc] = z_score[rr]
+            top = (a_up < b_lo) & (reach * (1.0 - g) >= tail)
         cur[active] = cols[:, -1]
-        prev_a[active], prev_b[active] = sums.A[-1], sums.B[-1]
-        prev_ea[active], prev_eb[active] = sums.eA[-1], sums.eB[-1]
-        active = active[~done]
-    if cells:
-        row = np.concatenate([c[0].ravel() for c in cells])
-        lo_c = np.concatenate([c[1].ravel() for c in cells])
-        hi_c = np.concatenate([c[2].ravel() for c in cells])
-        proven = np.concatenate([c[3].ravel() for c in cells])
-        wide = hi_c - lo_c > 1
-        row, lo_c, hi_c, proven = row[wide], lo_c[wide], hi_c[wide], proven[wide]
-        todo_r: list[IntArray] = []
-        todo_c: list[IntArray] = []
-        for o in range(1, _STRIDE):
-            inside = lo_c + o < hi_c
-            p = inside & proven
-            scores[row[p], lo_c[p] + o] = scores[row[p], lo_c[p]]
-            q = inside & ~proven
-            todo_r.append(row[q])
-            todo_c.append(lo_c[q] + o)
-        r_todo, c_todo = np.concatenate(todo_r), np.concatenate(todo_c)
-        if r_todo.size:
-            evaluate_points(r_todo, c_todo)
+        for x, y in zip(prev, (sums.A, sums.B, sums.eA, sums.eB), strict=True):
+            x[active] = y[-1]
+        active = active[~top & (cur[active] < last[active])]
+    r_doubt, c_doubt = np.concatenate(doubt_r or [rows[:0]]), np.concatenate(doubt_c or [rows[:0]])
+    if r_doubt.size:
+        evaluate(r_doubt, c_doubt[:, None])
+    # every point not evaluated takes the score of the last evaluated point before it (the
+    # proven stretches and cells), then the padding is NaN again
+    at = np.where(np.isnan(scores), 0, np.arange(width)[None, :])
+    np.maximum.accumulate(at, axis=1, out=at)
+    scores = np.take_along_axis(scores, at, axis=1)
+    scores[np.isnan(grid)] = np.nan
     return scores
