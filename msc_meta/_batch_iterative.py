@@ -306,6 +306,12 @@ def _likelihood(
             c_it.append(np.zeros(int(at_zero.sum()), dtype=np.int64))
             c_ok.append(np.ones(int(at_zero.sum()), dtype=bool))
             r, i = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
+            # the scores at the ends of each bracket (the start of its refinement) again, row
+            # by row: the scan's sums give their signs, but their last bits depend on the block
+            ends = np.concatenate([g[r, i], g[r, i + 1]])
+            both = np.concatenate([rel[r], rel[r]])
+            u = _score_slope(ends, Yf[both], Vf[both], reml)[0]
+            scores[r, i], scores[r, i + 1] = u[: r.size], u[r.size :]
             exact = scores[r, i + 1] == 0.0
             c_rows.append(rel[r[exact]])
             c_t.append(g[r[exact], i[exact] + 1])

@@ -148,10 +148,12 @@ def scan_scores(
     scores = np.full((b, width), np.nan)
     last = n  # column of each row's last grid point
 
-    def evaluate(r: IntArray, cols: IntArray) -> _Sums:
-        """Scores at columns ``cols`` (r.size x c) of rows ``r``, stored; their sums returned."""
+    def evaluate(r: IntArray, cols: IntArray, every: bool = False) -> _Sums:
+        """Scores at columns ``cols`` (r.size x c) of rows ``r``, stored; their sums returned.
+
+        ``every``: ``r`` is every row in order (no copies of the rows' studies).
+        """
         t = np.take_along_axis(grid[r], cols, axis=1).T
-        every = r.size == b
         sums = _Sums(
             t, Yt if every else Yt[:, r], Y2t if every else Y2t[:, r],
             Vt if every else Vt[:, r], reml,
@@ -169,7 +171,7 @@ def scan_scores(
     # stretch between them has the sign of S(0) if A(c) > B(0) or A(0) < B(c)
     j0 = np.minimum(np.argmax(grid[:, 1:] >= 0.25 * vmin[:, None], axis=1) + 1, last)
     rows = np.arange(b)
-    both = evaluate(rows, np.stack([np.zeros(b, np.int64), j0], axis=1))
+    both = evaluate(rows, np.stack([np.zeros(b, np.int64), j0], axis=1), every=True)
     A, B, eA, eB = both.A, both.B, both.eA, both.eB
     margin = g * (A[0] + B[0])  # A and B are largest at 0
     up = A[1] - eA[1] - (B[0] + eB[0]) > margin

@@ -78,6 +78,20 @@ def test_simulation_rows_keep_every_sign(reml: bool) -> None:
     assert evaluated < 0.5 * points
 
 
+def test_small_blocks_keep_every_sign() -> None:
+    """Blocks of 1 to 12 rows (chunks of a batch): the points evaluated again may number as
+    many as the rows, and must still be taken from their own rows."""
+    rng = np.random.default_rng(72)
+    rows = _random_rows(rng, 600, 6) + _bimodal_candidates(rng, 200)
+    start = 0
+    for size in range(1, 13):
+        for _ in range(9):
+            block = rows[start : start + size]
+            start = (start + size) % (len(rows) - 12)
+            for reml in (True, False):
+                _signs(block, reml)
+
+
 def test_rows_of_two_studies_and_identical_effects() -> None:
     rows = [
         (np.array([0.0, 1.0]), np.array([1e-6, 1e6])),
