@@ -10,21 +10,26 @@ present, and runs the algorithm of the core (:mod:`msc_meta.tau2`) on every row 
   a candidate when the score there is not positive, and the candidate of largest
   (restricted) log-likelihood taken. A row with several local maxima carries
   :data:`~msc_meta._batch_types.MULTIMODAL` (the global maximum is returned, as the core
-  does; the core's refit gives the list of maxima for its warning).
+  does); where the two largest are tied to rounding, the row is marked ``ambiguous`` and
+  the batch engine refits it by the core. The score is evaluated at only those grid points
+  where it may change sign (:mod:`msc_meta._batch_scan`).
 - PM, EB and PMM: the generalised Q equation solved by the core's Newton steps on 1/Q inside
   a per-row bracket (:func:`msc_meta.tau2.solve_q_equation`).
 
 Absent studies get weight 0 (variance +inf), so rows of different k share one array. Rows
 with fewer than 2 studies get τ² = 0 (NaN with none) and SE NaN, as ``meta_analysis`` treats
 k = 1. Memory is O(m·k): rows are fitted in chunks of ``_CHUNK`` array elements, and the
-grid scan over blocks of rows of at most ``_SCAN_BLOCK`` elements.
+grid scan over blocks of rows of at most ``_SCAN_CELLS`` grid points.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy import special
 
+from ._batch_scan import scan_scores
 from ._batch_types import (
     MULTIMODAL,
     NOT_CONVERGED,
@@ -34,12 +39,18 @@ from ._batch_types import (
     FloatArray,
     IntArray,
 )
-from .tau2 import _SCAN_BLOCK, _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
+from .tau2 import _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
 
 #: The unit roundoff of double precision.
 _EPS = float(np.finfo(np.float64).eps)
+#: Two local maxima whose log-likelihoods differ by at most this (relative) tie: the rounding
+#: of the log-likelihood decides which the core takes, so the core fits the row.
+_TIE = 1e-9
 #: Array elements (rows x k) of one chunk of rows: every temporary is a few times this.
 _CHUNK = 1 << 18
+#: Grid points (rows x points) of one block of the scan (:func:`~msc_meta._batch_scan.scan_scores`
+#: evaluates a few points per row at a time, so its temporaries are far smaller).
+_SCAN_CELLS = 1 << 17
 
 
 #: Up to this many studies, row sums, maxima and minima go column by column: a reduction
@@ -110,17 +121,22 @@ def _prepare(
 
 def _scan_bounds(
     Y: FloatArray, V: FloatArray, mask: BoolArray
-) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`): t_min, t_max, n."""
+) -> tuple[FloatArray, FloatArray, IntArray, FloatArray, FloatArray, FloatArray]:
+    """Per row, the core's scan grid (:func:`msc_meta.tau2._scan_grid`) and its bounds.
+
+    Returns t_min, t_max and n of the grid; the smallest and largest variance; and the bound
+    above which the score is negative (t_max is 1.01 times it).
+    """
     with np.errstate(invalid="ignore"):
         rng = row_max(np.where(mask, Y, -np.inf)) - row_min(np.where(mask, Y, np.inf))
         vmax = row_max(np.where(mask, V, -np.inf))
         vmin = row_min(np.where(mask, V, np.inf))
-    t_max = 1.01 * np.maximum(vmax, 4.0 * rng * rng)
+    bound = np.maximum(vmax, 4.0 * rng * rng)
+    t_max = 1.01 * bound
     t_min = np.minimum(vmin, t_max) / 64.0
     decades = np.log10(t_max / t_min)
     n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(_SCAN_PER_DECADE * decades)))
-    return t_min, t_max, n.astype(np.int64)
+    return t_min, t_max, n.astype(np.int64), vmin, vmax, bound
 
 
 def _grid_rows(t_min: FloatArray, t_max: FloatArray, n: IntArray, width: int) -> FloatArray:
@@ -160,6 +176,11 @@ def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> Fl
         Wd = W[:, b, j].T
         out[b, j] = yppy[b, j] - (Wd * _others(Wd)).sum(axis=1) / S[b, j]
     return out
+
+
+def _score_points(t: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> FloatArray:
+    """The score at τ² ``t[i]`` of the row in column i of ``Yt``, ``Vt`` (k x m), as the core."""
+    return _score_grid(t[:, None], Yt, Vt, reml)[:, 0]
 
 
 def _score_slope(
@@ -248,14 +269,15 @@ def _likelihood(
     iterations = np.zeros(m, dtype=np.int64)
     converged = np.ones(m, dtype=bool)
     codes = np.zeros(m, dtype=np.int64)
+    ambiguous = np.zeros(m, dtype=bool)
     fit_rows = np.flatnonzero(k >= 2)
     if fit_rows.size == 0:
-        return BatchTau2Fit(tau2, se, iterations, converged, codes)
+        return BatchTau2Fit(tau2, se, iterations, converged, codes, ambiguous=ambiguous)
     Yf, Vf, Mf = Yz[fit_rows], Vz[fit_rows], mask[fit_rows]
-    t_min, t_max, n = _scan_bounds(Yf, Vf, Mf)
+    t_min, t_max, n, vmin, vmax, bound = _scan_bounds(Yf, Vf, Mf)
+    kf = k[fit_rows]
     by_length = np.argsort(n, kind="stable")  # blocks of rows with grids of similar length
     Yt, Vt = Yf.T[:, by_length], Vf.T[:, by_length]
-    kmax = Yf.shape[1]
     # candidates: (row in fit_rows, tau2, iterations, converged)
     c_rows: list[IntArray] = []
     c_t: list[FloatArray] = []
@@ -264,16 +286,19 @@ def _likelihood(
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         start = 0
         while start < fit_rows.size:
-            # at most _SCAN_BLOCK elements (twice that where grid lengths change in a block)
-            block = max(1, _SCAN_BLOCK // ((int(n[by_length[start]]) + 1) * kmax))
+            # grids of at most _SCAN_CELLS points (twice that where grid lengths change)
+            block = max(1, _SCAN_CELLS // (int(n[by_length[start]]) + 1))
             width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
-            if width * kmax * block > 2 * _SCAN_BLOCK:
-                block = max(1, _SCAN_BLOCK // (width * kmax))
+            if width * block > 2 * _SCAN_CELLS:
+                block = max(1, _SCAN_CELLS // width)
                 width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
             sl = slice(start, start + block)
             rel = by_length[sl]
             g = _grid_rows(t_min[rel], t_max[rel], n[rel], width)
-            scores = _score_grid(g, Yt[:, sl], Vt[:, sl], reml)
+            scores = scan_scores(
+                g, n[rel], Yt[:, sl], Vt[:, sl], vmin[rel], vmax[rel], bound[rel], kf[rel],
+                reml, partial(_score_points, reml=reml),
+            )  # fmt: skip
             start += block
             at_zero = scores[:, 0] <= 0.0
             c_rows.append(rel[at_zero])
@@ -281,6 +306,12 @@ def _likelihood(
             c_it.append(np.zeros(int(at_zero.sum()), dtype=np.int64))
             c_ok.append(np.ones(int(at_zero.sum()), dtype=bool))
             r, i = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
+            # the scores at the ends of each bracket (the start of its refinement) again, row
+            # by row: the scan's sums give their signs, but their last bits depend on the block
+            ends = np.concatenate([g[r, i], g[r, i + 1]])
+            both = np.concatenate([rel[r], rel[r]])
+            u = _score_slope(ends, Yf[both], Vf[both], reml)[0]
+            scores[r, i], scores[r, i + 1] = u[: r.size], u[r.size :]
             exact = scores[r, i + 1] == 0.0
             c_rows.append(rel[r[exact]])
             c_t.append(g[r[exact], i[exact] + 1])
@@ -318,8 +349,13 @@ def _likelihood(
         # per row, the first candidate (in the core's order: 0, then by tau2) of largest ll
         order = np.lexsort((cand_t, -ll, rows))
         rows, cand_t, cand_it, cand_ok = rows[order], cand_t[order], cand_it[order], cand_ok[order]
+        ll = ll[order]
         first = np.ones(rows.size, dtype=bool)
         first[1:] = rows[1:] != rows[:-1]
+        # a runner-up within rounding of the best: which one the core takes, rounding decides
+        second = np.flatnonzero(~first[1:] & first[:-1]) + 1
+        near = ll[second - 1] - ll[second] <= _TIE * (1.0 + np.abs(ll[second - 1]))
+        ambiguous[fit_rows[rows[second[near]]]] = True
         counts = np.bincount(rows, minlength=fit_rows.size)
         best_rows = rows[first]
         t_best = cand_t[first]
@@ -338,7 +374,7 @@ def _likelihood(
         converged[target] = cand_ok[first]
         codes[fit_rows[counts > 1]] |= MULTIMODAL
     codes[~converged] |= NOT_CONVERGED
-    return BatchTau2Fit(tau2, se, iterations, converged, codes)
+    return BatchTau2Fit(tau2, se, iterations, converged, codes, ambiguous=ambiguous)
 
 
 def _ml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
@@ -450,6 +486,9 @@ def _chunked(estimator: BatchTau2) -> BatchTau2:
             np.concatenate([p.iterations for p in parts]),
             np.concatenate([p.converged for p in parts]),
             np.concatenate([p.codes for p in parts]),
+            ambiguous=None
+            if parts[0].ambiguous is None
+            else np.concatenate([p.ambiguous for p in parts if p.ambiguous is not None]),
         )
 
     run.__doc__ = estimator.__doc__

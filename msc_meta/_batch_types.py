@@ -70,6 +70,9 @@ class BatchTau2Fit:
         Bit flags per row: :data:`NOT_CONVERGED`, :data:`MULTIMODAL`.
     fixed : FixedEffectRows or None
         The common-effect fit the estimator computed on the way (DL, HS, HSk), for reuse.
+    ambiguous : numpy.ndarray or None
+        Rows whose two largest local maxima are tied to rounding (ML, REML): which one the
+        core takes, rounding decides, so the batch engine refits them by the core.
     """
 
     tau2: FloatArray
@@ -78,6 +81,7 @@ class BatchTau2Fit:
     converged: BoolArray
     codes: IntArray
     fixed: FixedEffectRows | None = None
+    ambiguous: BoolArray | None = None
 
 
 #: A vectorized estimator: (Y, V, mask, control) -> one fit per row. Y and V are m x k, in

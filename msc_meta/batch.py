@@ -723,7 +723,8 @@ def _fit_rows(
     )  # fmt: skip
     good = ok & np.logical_and.reduce([np.isfinite(out[n]) for n in finite]) & np.isfinite(sw)
     good &= sw > 0.0
-    good &= (fit_codes & MULTIMODAL) == 0  # the core's global search decides these rows
+    if fit.ambiguous is not None:  # maxima tied to rounding: the core's search decides them
+        good &= ~fit.ambiguous
     return out, np.flatnonzero(~good).astype(np.int64)
 
 

@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "tau2 effects conversions conversions._common conversions.change_scores"
         " conversions.groups conversions.medians conversions.percentages"
         " conversions.standard_errors",
-        "heterogeneity _batch_types _batch_iterative _batch_tau2",
+        "heterogeneity _batch_types _batch_scan _batch_iterative _batch_tau2",
         "results _refit",
         "pooling binary",
         "moderators _metareg sensitivity bias heterogeneity_display batch gosh",

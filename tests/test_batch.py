@@ -254,20 +254,52 @@ def test_indexing_takes_one_row_number() -> None:
         res[0:1]  # type: ignore[index]
 
 
-def test_rows_an_estimator_flags_multimodal_are_fitted_by_the_core(
+def test_rows_an_estimator_marks_ambiguous_are_fitted_by_the_core(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def flags_row_1(Y: np.ndarray, V: np.ndarray, mask: np.ndarray, control: object) -> object:
+    def marks_row_1(Y: np.ndarray, V: np.ndarray, mask: np.ndarray, control: object) -> object:
         fit = BATCH_TAU2_METHODS["DL"](Y, V, mask, control)  # type: ignore[arg-type]
-        codes = np.where(np.arange(len(Y)) == 1, MULTIMODAL, 0)
-        return dataclasses.replace(fit, tau2=fit.tau2 * 7.0, codes=codes)
+        return dataclasses.replace(fit, tau2=fit.tau2 * 7.0, ambiguous=np.arange(len(Y)) == 1)
 
-    monkeypatch.setitem(BATCH_TAU2_METHODS, "REML", flags_row_1)
+    monkeypatch.setitem(BATCH_TAU2_METHODS, "REML", marks_row_1)
     Y = np.array([[0.1, 0.9, 0.4, -0.3], [0.3, -0.2, 1.0, 0.6]])
     V = np.array([[0.1, 0.1, 0.2, 0.05], [0.01, 0.02, 0.03, 0.02]])
     res = meta_analysis_many(Y, V, method="REML")
     assert res.tau2[1] == pytest.approx(mm.meta_analysis(Y[1], V[1]).tau2, rel=1e-12)
     assert res.tau2[0] != pytest.approx(mm.meta_analysis(Y[0], V[0]).tau2, rel=1e-3)
+
+
+@pytest.mark.parametrize("method", ["ML", "REML"])
+def test_multimodal_rows_equal_the_core_without_a_refit(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows with several local maxima: the batch takes the core's global maximum itself."""
+    from msc_meta import batch
+    from tests.test_hardening import _bimodal_candidates
+
+    rows = _bimodal_candidates(np.random.default_rng(20261201), 300)
+    width = max(y.shape[0] for y, _ in rows)
+    Y = np.full((len(rows), width), np.nan)
+    V = np.full((len(rows), width), np.nan)
+    for i, (y, v) in enumerate(rows):
+        Y[i, : y.shape[0]], V[i, : y.shape[0]] = y, v
+    refitted: list[int] = []
+    real = batch._fit_one
+    monkeypatch.setattr(
+        batch, "_fit_one", lambda out, i, *a: (refitted.append(i), real(out, i, *a))[1]
+    )
+    res = meta_analysis_many(Y, V, method=method)
+    multimodal = np.flatnonzero(res.codes & MULTIMODAL)
+    assert multimodal.size >= 10  # not vacuous
+    assert not set(refitted) & set(multimodal.tolist())
+    for i in multimodal:
+        present = ~np.isnan(Y[i])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = mm.meta_analysis(Y[i][present], V[i][present], method=method)
+        assert res.tau2[i] == pytest.approx(ref.tau2, rel=1e-8, abs=1e-300)
+        assert res.estimate[i] == pytest.approx(ref.estimate, rel=1e-8, abs=1e-12)
+        assert res.se[i] == pytest.approx(ref.se, rel=1e-8)
 
 
 def _frames_identical(a: BatchResult, b: BatchResult) -> None:

@@ -1,0 +1,235 @@
+"""The ML/REML score on the core's scan grid, for many rows, evaluating only where it can change sign.
+
+The core (:func:`msc_meta.tau2._likelihood`) evaluates the score of the (restricted)
+log-likelihood at every point of a geometric grid of τ² (about ten per decade, from 1/64 of
+the smallest sampling variance to a bound above which the score is negative) and refines every
+sign change from + to -. The batch engine needs the same sign changes, row by row, but not the
+score at every point: where bounds prove that the score keeps one sign over a stretch of the
+grid, the points of that stretch are given that sign without being evaluated.
+
+With :math:`A(\\tau^2) = Y'P^2Y` and :math:`B(\\tau^2) = \\operatorname{tr}P` (REML) or
+:math:`\\sum_i w_i` (ML), the score is :math:`S = A - B` (Viechtbauer 2005), and:
+
+- A and B are non-increasing in τ², because :math:`dP/d\\tau^2 = -P^2`;
+- :math:`B(\\tau^2)(v_{min} + \\tau^2)` is non-decreasing: B is non-decreasing in every weight
+  and homogeneous of degree one, and each weight falls by at most the factor of the smallest
+  variance; also :math:`B \\ge (k - 1)\\,w_{min}` (REML: the k - 1 non-zero eigenvalues of P
+  interlace the weights) or :math:`k\\,w_{min}` (ML);
+- :math:`A \\le w_{max}\\,Q` with :math:`Q = Y'PY`, and :math:`Q(\\tau^2)(v_{max} + \\tau^2)`
+  is non-increasing (a minimum over the mean of non-increasing sums).
+
+So the score has the sign of S(0) on [0, c] when :math:`A(c) > B(0)` (or :math:`A(0) < B(c)`),
+the bottom stretch below a quarter of the smallest variance, where the grid is densest and
+the score changes least; and it is negative for every τ² above an evaluated point z with
+:math:`S(z) < 0` once the bounds of the two bullets above, taken from z, meet (the top stretch).
+Every bound keeps a margin of several times the rounding error of the score, so that the
+core's own evaluation at any point of a stretch has the proven sign. Rows whose bounds do not
+prove a stretch are evaluated at every point, as before.
+
+The score itself is taken from power sums of the weights, five sums over the studies per
+point; where its rounding bound does not decide the sign, the point is evaluated again in
+the core's form (the ``careful`` function of :func:`scan_scores`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._batch_types import FloatArray, IntArray
+
+#: ``careful(t, Yt, Vt)``: the score in the core's form at τ² ``t[i]`` of the row in column i
+#: of the k x m studies-first arrays ``Yt``, ``Vt``.
+ScorePoints = Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
+
+#: The unit roundoff of double precision.
+_EPS = float(np.finfo(np.float64).eps)
+#: Above the bottom stretch, every _STRIDE-th grid point is evaluated first ...
+_STRIDE = 2
+#: ... _PASS of them per row in one pass.
+_PASS = 4
+#: Margin of the bounds, in units of the rounding bound of a score (see module docstring).
+_MARGIN = 4.0
+
+
+def _rounding(k: int) -> float:
+    """A bound on the relative rounding error of a power sum of k terms and of its products."""
+    return 16.0 * (k + 8) * _EPS
+
+
+class _Sums:
+    """The score and what its bounds need, at c x r points: c values of τ² for each of r rows.
+
+    ``t`` is c x r; ``Yt``, ``Y2t`` (squared effects) and ``Vt`` are k x r, studies first, so
+    that every sum over the studies runs over whole c x r slabs (``einsum``, which keeps one
+    order of summation per point whatever c and r). Attributes (c x r): ``S`` (score),
+    ``err`` (its rounding bound), ``A``, ``B`` and their rounding bounds ``eA``, ``eB``; and,
+    for the last of the c values only (r), ``Q`` and its bound ``eQ``.
+    """
+
+    def __init__(
+        self, t: FloatArray, Yt: FloatArray, Y2t: FloatArray, Vt: FloatArray, reml: bool
+    ) -> None:
+        k = Yt.shape[0]
+        W = np.add(Vt[:, None, :], t[None, :, :], order="C")
+        np.reciprocal(W, out=W)
+        s1 = np.add.reduce(W, axis=0)
+        sy = np.einsum("kcr,kr->cr", W, Yt)
+        g = _rounding(k)
+        # Q = Y'PY at the last value of each row (the bounds of the top stretch need it)
+        s1yy = np.einsum("kr,kr->r", W[:, -1, :], Y2t)
+        mu_last = sy[-1] / s1[-1]
+        self.Q = s1yy - mu_last * sy[-1]
+        self.eQ = g * s1yy
+        W *= W
+        s2 = np.add.reduce(W, axis=0)
+        s2y = np.einsum("kcr,kr->cr", W, Yt)
+        s2yy = np.einsum("kcr,kr->cr", W, Y2t)
+        mu = sy / s1
+        self.A = s2yy - 2.0 * mu * s2y + mu * mu * s2
+        self.eA = g * (s2yy + 2.0 * np.abs(mu * s2y) + mu * mu * s2)
+        if reml:
+            ratio = s2 / s1
+            self.B = s1 - ratio
+            self.eB = g * (s1 + ratio)
+        else:
+            self.B = s1
+            self.eB = g * s1
+        self.S = self.A - self.B
+        self.err = self.eA + self.eB
+
+
+def scan_scores(
+    grid: FloatArray,
+    n: IntArray,
+    Yt: FloatArray,
+    Vt: FloatArray,
+    vmin: FloatArray,
+    vmax: FloatArray,
+    bound: FloatArray,
+    k: IntArray,
+    reml: bool,
+    careful: ScorePoints,
+) -> FloatArray:
+    """The score at the grid points of b rows, or a number of its sign where it is proven.
+
+    Parameters
+    ----------
+    grid : ndarray
+        b x width: τ² = 0, then each row's ``n`` geometric points, NaN-padded.
+    n : ndarray
+        Geometric points per row.
+    Yt, Vt : ndarray
+        k x b effects (0 where absent) and variances (+inf where absent), studies first.
+    vmin, vmax, bound : ndarray
+        Per row: the smallest and largest variance present, and ``max(vmax, 4 range²)``,
+        above which the score is negative (:func:`msc_meta.tau2._scan_grid`).
+    k : ndarray
+        Studies per row (at least 2).
+    reml : bool
+        REML (True) or ML.
+    careful : callable
+        ``careful(t, Yt, Vt)``: the score at τ² ``t[i]`` of the row in column i, in the core's
+        form, for points whose sign the power sums leave in doubt.
+
+    Returns
+    -------
+    ndarray
+        b x width: the score at evaluated points; at points of a proven stretch, the score
+        of the evaluated point that proves it (the same sign, so the same sign changes);
+        NaN in the padding.
+    """
+    b, width = grid.shape
+    # studies first in memory too, so that each sum over the studies adds contiguous slabs
+    Yt, Vt = np.ascontiguousarray(Yt), np.ascontiguousarray(Vt)
+    Y2t = Yt * Yt
+    g = _MARGIN * _rounding(Yt.shape[0])
+    scores = np.full((b, width), np.nan)
+    last = n  # column of each row's last grid point
+
+    def evaluate(r: IntArray, cols: IntArray, every: bool = False) -> _Sums:
+        """Scores at columns ``cols`` (r.size x c) of rows ``r``, stored; their sums returned.
+
+        ``every``: ``r`` is every row in order (no copies of the rows' studies).
+        """
+        t = np.take_along_axis(grid[r], cols, axis=1).T
+        sums = _Sums(
+            t, Yt if every else Yt[:, r], Y2t if every else Y2t[:, r],
+            Vt if every else Vt[:, r], reml,
+        )  # fmt: skip
+        S = sums.S
+        j, i = np.nonzero(~(np.abs(S) > 2.0 * sums.err))
+        if i.size:  # the sign is in doubt: the core's form decides
+            S = S.copy()
+            at = r[i]
+            S[j, i] = careful(t[j, i], Yt[:, at], Vt[:, at])
+        scores[r[:, None], cols] = S.T
+        return sums
+
+    # τ² = 0 and the first point at or above a quarter of the smallest variance: the bottom
+    # stretch between them has the sign of S(0) if A(c) > B(0) or A(0) < B(c)
+    j0 = np.minimum(np.argmax(grid[:, 1:] >= 0.25 * vmin[:, None], axis=1) + 1, last)
+    rows = np.arange(b)
+    both = evaluate(rows, np.stack([np.zeros(b, np.int64), j0], axis=1), every=True)
+    A, B, eA, eB = both.A, both.B, both.eA, both.eB
+    margin = g * (A[0] + B[0])  # A and B are largest at 0
+    up = A[1] - eA[1] - (B[0] + eB[0]) > margin
+    down = A[0] + eA[0] - (B[1] - eB[1]) < -margin
+    todo = np.flatnonzero(~(up | down) & (j0 > 1))
+    if todo.size:  # not proven: every point of the stretch
+        cols = np.minimum(1 + np.arange(int(j0[todo].max()) - 1)[None, :], (j0[todo] - 1)[:, None])
+        evaluate(todo, cols)
+    # upward from j0: every _STRIDE-th point, _PASS of them per pass, until the top stretch is
+    # proven; a point between two evaluated ones has their sign if the bounds from the two
+    # (A and B non-increasing) prove it, else it is evaluated after the passes
+    kk = (k - 1 if reml else k).astype(np.float64)
+    cur = j0.copy()  # the last evaluated column
+    prev = [x[1].copy() for x in (A, B, eA, eB)]  # A, B and their bounds there
+    doubt_r: list[IntArray] = []
+    doubt_c: list[IntArray] = []
+    active = np.flatnonzero(cur < last)
+    steps = _STRIDE * np.arange(1, _PASS + 1)
+    while active.size:
+        cols = np.minimum(cur[active, None] + steps[None, :], last[active, None])
+        sums = evaluate(active, cols)
+        a = np.concatenate([prev[0][None, active], sums.A])
+        bb = np.concatenate([prev[1][None, active], sums.B])
+        ea = np.concatenate([prev[2][None, active], sums.eA])
+        eb = np.concatenate([prev[3][None, active], sums.eB])
+        margin = g * (a[:-1] + bb[:-1])
+        proven = a[1:] - ea[1:] - (bb[:-1] + eb[:-1]) > margin  # positive throughout
+        proven |= a[:-1] + ea[:-1] - (bb[1:] - eb[1:]) < -margin  # negative throughout
+        lo_col = np.concatenate([cur[None, active], cols.T[:-1]])
+        for o in range(1, _STRIDE):
+            ci, ri = np.nonzero(~proven & (lo_col + o < cols.T))
+            doubt_r.append(active[ri])
+            doubt_c.append(lo_col[ci, ri] + o)
+        # the top stretch, from the last point evaluated in this pass
+        z = grid[active, cols[:, -1]]
+        a_up = (sums.A[-1] + sums.eA[-1]) * (1.0 + g)
+        b_lo = (sums.B[-1] - sums.eB[-1]) * (1.0 - g)
+        q_up = (sums.Q + sums.eQ) * (1.0 + g)
+        lo, hi = vmin[active], vmax[active]
+        kl = kk[active] * (1.0 - g)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # S < 0 on [z, reach): A(u) <= A(z) against the two lower bounds of B
+            reach = np.maximum((lo + z) * b_lo / a_up - lo, kl / a_up - hi)
+            # S < 0 on [tail, inf): A <= w_max Q(z) (vmax + z) / (vmax + u) against them
+            tail = np.minimum(q_up * (hi + z) / (b_lo * (lo + z)) - hi, q_up * (hi + z) / kl - lo)
+            tail = np.minimum(tail, bound[active])
+            top = (a_up < b_lo) & (reach * (1.0 - g) >= tail)
+        cur[active] = cols[:, -1]
+        for x, y in zip(prev, (sums.A, sums.B, sums.eA, sums.eB), strict=True):
+            x[active] = y[-1]
+        active = active[~top & (cur[active] < last[active])]
+    r_doubt, c_doubt = np.concatenate(doubt_r or [rows[:0]]), np.concatenate(doubt_c or [rows[:0]])
+    if r_doubt.size:
+        evaluate(r_doubt, c_doubt[:, None])
+    # every point not evaluated takes the score of the last evaluated point before it (the
+    # proven stretches and cells), then the padding is NaN again
+    at = np.where(np.isnan(scores), 0, np.arange(width)[None, :])
+    np.maximum.accumulate(at, axis=1, out=at)
+    scores = np.take_along_axis(scores, at, axis=1)
+    scores[np.isnan(grid)] = np.nan
+    return scores

@@ -1,0 +1,103 @@
+"""The adaptive scan of the ML/REML score: the sign of every grid point, as the full scan has it.
+
+:func:`msc_meta._batch_scan.scan_scores` evaluates the score at some points of the core's grid
+and gives the others the sign that bounds prove. Every point must carry the sign the score
+has there (as the full evaluation of every point finds it), so that the sign changes, hence
+the candidates of the likelihood's maxima, are those of the core.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from msc_meta import _batch_iterative as bi
+from msc_meta import _batch_scan
+from tests.test_batch_iterative import _pack, _random_rows
+from tests.test_hardening import _bimodal_candidates
+
+
+def _signs(rows: list[tuple[np.ndarray, np.ndarray]], reml: bool) -> tuple[int, int]:
+    """Compare the adaptive and the full scan on rows; return (points, points evaluated)."""
+    Y, V, mask = _pack(rows)
+    Yz, Vz, k = bi._prepare(Y, V, mask)
+    t_min, t_max, n, vmin, vmax, bound = bi._scan_bounds(Yz, Vz, mask)
+    width = int(n.max()) + 1
+    grid = bi._grid_rows(t_min, t_max, n, width)
+    Yt, Vt = np.ascontiguousarray(Yz.T), np.ascontiguousarray(Vz.T)
+    evaluated = 0
+    real = _batch_scan._Sums
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, t: np.ndarray, *args: object) -> None:
+            nonlocal evaluated
+            evaluated += t.size
+            super().__init__(t, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_batch_scan, "_Sums", Counting)
+        with np.errstate(all="ignore"):
+            fast = _batch_scan.scan_scores(
+                grid, n, Yt, Vt, vmin, vmax, bound, k, reml, partial(bi._score_points, reml=reml)
+            )
+    with np.errstate(all="ignore"):
+        full = bi._score_grid(grid, Yt, Vt, reml)
+    inside = ~np.isnan(grid)
+    assert not np.isnan(fast[inside]).any()
+    assert np.isnan(fast[~inside]).all()
+    where = np.argwhere(inside & (np.sign(fast) != np.sign(full)))
+    assert where.size == 0, [
+        (int(i), int(j), rows[i], fast[i, j], full[i, j]) for i, j in where[:3]
+    ]
+    return int(inside.sum()), evaluated
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_random_rows_keep_every_sign(reml: bool) -> None:
+    rng = np.random.default_rng(20261201)
+    rows = _random_rows(rng, 1500, 12) + _random_rows(rng, 100, 60)
+    points, evaluated = _signs(rows, reml)
+    assert evaluated < 0.7 * points  # the scan skips points (the test of the skipping is real)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_bimodal_prone_rows_keep_every_sign(reml: bool) -> None:
+    rng = np.random.default_rng(20261201)
+    _signs(_bimodal_candidates(rng, 1500), reml)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_simulation_rows_keep_every_sign(reml: bool) -> None:
+    """The rows of benchmarks/scaling.py: k = 10, variances over three decades, small τ²."""
+    rng = np.random.default_rng(20261130)
+    v = 10 ** rng.uniform(-3.0, 0.0, (3000, 10))
+    y = rng.normal(0.3, np.sqrt(v + rng.uniform(0.0, 0.1, (3000, 1))))
+    points, evaluated = _signs(list(zip(y, v, strict=True)), reml)
+    assert evaluated < 0.5 * points
+
+
+def test_small_blocks_keep_every_sign() -> None:
+    """Blocks of 1 to 12 rows (chunks of a batch): the points evaluated again may number as
+    many as the rows, and must still be taken from their own rows."""
+    rng = np.random.default_rng(72)
+    rows = _random_rows(rng, 600, 6) + _bimodal_candidates(rng, 200)
+    start = 0
+    for size in range(1, 13):
+        for _ in range(9):
+            block = rows[start : start + size]
+            start = (start + size) % (len(rows) - 12)
+            for reml in (True, False):
+                _signs(block, reml)
+
+
+def test_rows_of_two_studies_and_identical_effects() -> None:
+    rows = [
+        (np.array([0.0, 1.0]), np.array([1e-6, 1e6])),
+        (np.array([0.3, 0.3, 0.3]), np.array([0.1, 0.2, 0.3])),
+        (np.array([0.0, 1e-9]), np.array([1.0, 1.0])),
+        (np.array([-5.0, 5.0]), np.array([1e-3, 1e-3])),
+    ]
+    for reml in (True, False):
+        _signs(rows, reml)
