@@ -34,7 +34,9 @@ from .heterogeneity import (
     typical_variance,
 )
 from .tau2 import (
+    ITERATIVE_METHODS,
     Tau2Control,
+    closed_form_designs,
     fit_messages,
     fit_working,
     likelihood_designs,
@@ -350,9 +352,11 @@ def estimate_designs(
     """τ² (data units) of each of n designs, as :func:`estimate` gives it; NaN where that raises.
 
     ML and REML are fitted for every design at once (:func:`msc_meta.tau2.likelihood_designs`:
-    the same grid, brackets, Newton steps and choice of maximum, stacked); the other methods,
-    and ML/REML when the effects' weighted sum of squares is not finite (a design might then
-    be refused) or a stacked solve fails, one design at a time by :func:`estimate`.
+    the same grid, brackets, Newton steps and choice of maximum, stacked), and so are the
+    closed forms EE, DL, HE, HS, HSk and SJ (:func:`msc_meta.tau2.closed_form_designs`); the
+    iterative Q-equation methods (PM, EB, PMM), and any method when a stacked solve fails or
+    gives a number that is not finite (a design might then be refused), one design at a time
+    by :func:`estimate`.
 
     Parameters
     ----------
@@ -371,6 +375,15 @@ def estimate_designs(
         τ² of each design, NaN where the fit is not possible.
     """
     n = int(Xs.shape[0])
+    if method not in ITERATIVE_METHODS and n:
+        try:
+            y_w, v_w, units = working_units(y, v, Xs[0])  # the same for every design
+            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+                t_w = closed_form_designs(y_w, v_w, Xs, method)
+        except (MetaAnalysisError, np.linalg.LinAlgError):  # one design at a time below
+            t_w = np.full(n, np.nan)
+        if np.isfinite(t_w).all():
+            return np.array([_variance_or_nan(units.variance, float(t)) for t in t_w])
     if method in ("ML", "REML") and n:
         try:
             y_w, v_w, units = working_units(y, v, Xs[0])  # the same for every design

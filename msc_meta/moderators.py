@@ -766,8 +766,9 @@ class MetaRegressionResult:
         :math:`\\sqrt{\\epsilon}`). A random test counts the observed
         arrangement as its first (Good 2000). Arrangements whose fit fails
         are left out. A progress bar appears when it takes more than 2 s.
-        τ² of each arrangement is estimated as :func:`meta_regression` does (ML and
-        REML stacked across the arrangements of a block); the coefficients and tests
+        τ² of each arrangement is estimated as :func:`meta_regression` does (ML, REML
+        and the closed forms stacked across the arrangements of a block; PM, EB and PMM
+        one at a time); the coefficients and tests
         of a block come from one stacked weighted least-squares fit
         (:data:`PERMUTATION_BLOCK_CELLS` cells at a time).
 

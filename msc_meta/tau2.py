@@ -733,6 +733,77 @@ def _loglik_designs(
     return out
 
 
+def _residual_q_designs(
+    y: FloatArray, w: FloatArray, Xs: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per design of ``Xs`` (n x k x p): the weighted residual sum of squares and tr P.
+
+    The stacked form of :func:`wls_residuals` and :func:`trace_p` at one vector of weights:
+    :math:`\\hat\\beta = (X'WX)^{-1}X'Wy`, :math:`Q = \\sum_i w_i r_i^2` and
+    :math:`\\operatorname{tr}P = \\sum_i w_i - \\sum_i (WX(X'WX)^{-1}X'W)_{ii}`. Raises
+    :class:`numpy.linalg.LinAlgError` if one X'WX is singular.
+    """
+    WX = Xs * w[None, :, None]
+    WXt = WX.transpose(0, 2, 1)
+    B = np.linalg.solve(WXt @ Xs, WXt)  # (X'WX)^-1 X'W, n x p x k
+    r = y[None, :] - (Xs @ (B @ y[:, None]))[:, :, 0]
+    q = (r * r) @ w
+    trP = float(_sum(w)) - np.einsum("nkp,npk->n", WX, B)
+    return np.asarray(q, dtype=np.float64), np.asarray(trP, dtype=np.float64)
+
+
+def closed_form_designs(y: FloatArray, v: FloatArray, Xs: FloatArray, method: str) -> FloatArray:
+    """τ² of a closed-form estimator (EE, DL, HE, HS, HSk, SJ) for n design matrices at once.
+
+    The formulas of :func:`_dl`, :func:`_he`, :func:`_hunter_schmidt` and :func:`_sj` with
+    their fits stacked across the designs (a permutation test's arrangements of one design);
+    each design gets the estimate of its own fit to rounding. In working units.
+
+    Parameters
+    ----------
+    y : ndarray
+        Effects in working units (k).
+    v : ndarray
+        Sampling variances in working units (k).
+    Xs : ndarray
+        ``n x k x p`` design matrices.
+    method : str
+        One of ``"EE"``, ``"DL"``, ``"HE"``, ``"HS"``, ``"HSk"``, ``"SJ"``.
+
+    Returns
+    -------
+    ndarray
+        τ² of each design (working units).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        If a design's X'WX is singular (the caller fits the designs one at a time).
+    """
+    n, k, p = Xs.shape
+    if method == "EE":
+        return np.zeros(n)
+    if method == "HE":
+        q, trP = _residual_q_designs(y, np.ones(k), Xs)  # the unweighted fit: tr P = k - p
+        # tr(PV) of the unweighted P: sum_i v_i (1 - H_ii), H the hat matrix
+        Xt = Xs.transpose(0, 2, 1)
+        hat = np.einsum("nkp,npk->nk", Xs, np.linalg.solve(Xt @ Xs, Xt))
+        trpv = (1.0 - hat) @ v
+        return np.asarray(np.maximum(0.0, (q - trpv) / (k - p)), dtype=np.float64)
+    if method == "SJ":
+        t0 = float(np.var(y))
+        q, _ = _residual_q_designs(y, 1.0 / (v + t0), Xs)
+        return np.asarray(np.maximum(0.0, t0 * q / (k - p)), dtype=np.float64)
+    w = 1.0 / v
+    q, trP = _residual_q_designs(y, w, Xs)
+    if method == "DL":
+        return np.asarray(np.maximum(0.0, (q - (k - p)) / trP), dtype=np.float64)
+    if method not in ("HS", "HSk"):
+        raise MetaAnalysisError(f"method={method!r} has no stacked closed form")
+    factor = k / (k - p) if method == "HSk" else 1.0
+    return np.asarray(np.maximum(0.0, (factor * q - k) / float(_sum(w))), dtype=np.float64)
+
+
 def likelihood_designs(
     y: FloatArray, v: FloatArray, Xs: FloatArray, control: Tau2Control, reml: bool
 ) -> FloatArray:

@@ -18,7 +18,7 @@ import pytest
 
 import msc_meta as mm
 from msc_meta import _metareg, moderators
-from msc_meta.tau2 import Tau2Control
+from msc_meta.tau2 import ITERATIVE_METHODS, TAU2_METHODS, Tau2Control
 
 #: The stacked fit gives each arrangement's statistics to rounding (one LAPACK call per
 #: design either way); the p-values, counts of statistics beyond the observed one with
@@ -170,7 +170,46 @@ def test_other_methods_estimate_one_design_at_a_time() -> None:
     y, v, X = _case(10, 1, 8)
     design = np.column_stack([np.ones(10), X])
     Xs = np.stack([design, design[::-1]])
-    for method in ("DL", "PM", "EB", "SJ"):
+    for method in ("PM", "EB", "PMM"):
         got = _metareg.estimate_designs(y, v, method, Xs, Tau2Control())
         want = [_metareg.estimate(y, v, method, X_, Tau2Control())[0] for X_ in Xs]
         assert got.tolist() == want
+
+
+@pytest.mark.parametrize("method", sorted(set(TAU2_METHODS) - ITERATIVE_METHODS))
+def test_stacked_closed_forms_are_those_of_each_design(method: str) -> None:
+    rng = np.random.default_rng(4)
+    at_zero = positive = 0
+    cases = ((5, 1, 0.0), (12, 2, 0.1), (30, 3, 0.4), (9, 1, 0.02), (4, 2, 1.0), (15, 2, 0.5))
+    for case, (k, p, spread) in enumerate(cases):
+        y, v, X = _case(k, p, int(rng.integers(1000)))
+        y = y + rng.normal(0.0, spread, k)
+        if case % 2:
+            v = v * 10.0 ** rng.uniform(-3, 3, k)  # variances over six decades
+        design = np.column_stack([np.ones(k), X])
+        Xs = np.stack([design[rng.permutation(k)] for _ in range(40)])
+        got = _metareg.estimate_designs(y, v, method, Xs, Tau2Control())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mm.MetaAnalysisWarning)
+            want = np.array([_metareg.estimate(y, v, method, X_, Tau2Control())[0] for X_ in Xs])
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-300)
+        at_zero += int((want == 0.0).sum())
+        positive += int((want > 0.0).sum())
+    assert method == "EE" or positive > 0  # not all on the boundary
+
+
+def test_closed_form_designs_are_fitted_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DL on 50 arrangements: one stacked fit, no one-design fit."""
+    y, v, X = _case(10, 1, 8)
+    design = np.column_stack([np.ones(10), X])
+    rng = np.random.default_rng(1)
+    Xs = np.stack([design[rng.permutation(10)] for _ in range(50)])
+    calls: list[int] = []
+    real = _metareg.estimate
+    monkeypatch.setattr(
+        _metareg, "estimate", lambda *a, **kw: (calls.append(1), real(*a, **kw))[1]
+    )
+    _metareg.estimate_designs(y, v, "DL", Xs, Tau2Control())
+    assert calls == []
+    _metareg.estimate_designs(y, v, "PM", Xs, Tau2Control())
+    assert len(calls) == 50  # the iterative PM: one design at a time
