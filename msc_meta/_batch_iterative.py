@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 from scipy import special
 
-from ._batch_scan import scan_scores
+from ._batch_scan import column_sum, scan_scores
 from ._batch_types import (
     MULTIMODAL,
     NOT_CONVERGED,
@@ -186,18 +186,36 @@ def _score_points(t: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> 
 def _score_slope(
     t: FloatArray, Y: FloatArray, V: FloatArray, reml: bool
 ) -> tuple[FloatArray, FloatArray]:
-    """Score and its derivative per row at ``t`` (as :func:`msc_meta.tau2._score_slope`)."""
-    w = 1.0 / (V + t[:, None])
-    s = row_total(w)
-    py = w * (Y - (row_total(w * Y) / s)[:, None])
+    """Score and its derivative per row at ``t`` (as :func:`msc_meta.tau2._score_slope`).
+
+    Computed studies first (k x m copies of the rows), so that every sum over the studies is
+    one reduction over whole slabs, in the order of the studies for every row.
+    """
+    add = column_sum
+    Yt = np.ascontiguousarray(Y.T)
+    w = np.add(V.T, t[None, :], order="C")
+    np.reciprocal(w, out=w)
+    s = add(w)
+    py = Yt - add(w * Yt) / s
+    py *= w
     wpy = w * py
-    ypppy = row_total(wpy * py) - row_total(wpy) ** 2 / s
+    ypppy = (
+        add(
+            wpy * py,
+        )
+        - add(wpy) ** 2 / s
+    )
     w2 = w * w
-    s2 = row_total(w2)
-    yppy = row_total(py * py)
+    s2 = add(w2)
+    yppy = add(py * py)
     if reml:
-        info = s2 - 2.0 * row_total(w2 * w) / s + (s2 / s) ** 2
-        trp = row_total(w * _others(w) / s[:, None])
+        info = s2 - 2.0 * add(w2 * w) / s + (s2 / s) ** 2
+        # tr P = sum_i w_i S_(-i) / S, the complement of the largest weight summed directly
+        others = s - w
+        big = w > 0.5 * s
+        if np.any(big):
+            np.copyto(others, add(np.where(big, 0.0, w))[None, :], where=big)
+        trp = add(w * others) / s
         return yppy - trp, -2.0 * ypppy + info
     return yppy - s, -2.0 * ypppy + s2
 

@@ -58,6 +58,23 @@ def _rounding(k: int) -> float:
     return 16.0 * (k + 8) * _EPS
 
 
+def column_sum(a: FloatArray) -> FloatArray:
+    """Sum over the studies of a studies-first (k x c, C-contiguous) array, one per row.
+
+    Each row's sum is formed study by study, ``((a_0 + a_1) + a_2) + ...``, whatever the
+    number of rows c, so a row gets the same bits in any chunk: NumPy reduces axis 0 of a
+    k x c array by adding whole rows of c numbers in order (c >= 2); a single column would
+    be summed pairwise, so it is added up here in the same order as the others.
+    """
+    a = np.ascontiguousarray(a)
+    if a.shape[1] != 1:
+        return np.asarray(np.add.reduce(a, axis=0), dtype=np.float64)
+    out: FloatArray = a[0].copy()
+    for j in range(1, a.shape[0]):
+        out += a[j]
+    return out
+
+
 class _Sums:
     """The score and what its bounds need, at c x r points: c values of τ² for each of r rows.
 
