@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 from scipy import special
 
-from ._batch_scan import column_sum, scan_scores
+from ._batch_scan import ScanGrid, column_sum, scan_scores
 from ._batch_types import (
     MULTIMODAL,
     NOT_CONVERGED,
@@ -137,17 +137,6 @@ def _scan_bounds(
     decades = np.log10(t_max / t_min)
     n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(_SCAN_PER_DECADE * decades)))
     return t_min, t_max, n.astype(np.int64), vmin, vmax, bound
-
-
-def _grid_rows(t_min: FloatArray, t_max: FloatArray, n: IntArray, width: int) -> FloatArray:
-    """The scan grids of some rows: 0, then n geometric points, NaN-padded to ``width``."""
-    steps = np.arange(width - 1, dtype=np.float64)
-    grid = np.empty((t_min.shape[0], width))
-    grid[:, 0] = 0.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        grid[:, 1:] = t_min[:, None] * (t_max / t_min)[:, None] ** (steps / (n - 1)[:, None])
-    grid[:, 1:][steps[None, :] >= n[:, None]] = np.nan
-    return grid
 
 
 def _score_grid(T: FloatArray, Yt: FloatArray, Vt: FloatArray, reml: bool) -> FloatArray:
@@ -312,9 +301,9 @@ def _likelihood(
                 width = int(n[by_length[min(fit_rows.size, start + block) - 1]]) + 1
             sl = slice(start, start + block)
             rel = by_length[sl]
-            g = _grid_rows(t_min[rel], t_max[rel], n[rel], width)
+            g = ScanGrid(t_min[rel], t_max[rel] / t_min[rel], n[rel])
             scores = scan_scores(
-                g, n[rel], Yt[:, sl], Vt[:, sl], vmin[rel], vmax[rel], bound[rel], kf[rel],
+                g, width, Yt[:, sl], Vt[:, sl], vmin[rel], vmax[rel], bound[rel], kf[rel],
                 reml, partial(_score_points, reml=reml),
             )  # fmt: skip
             start += block
@@ -326,20 +315,21 @@ def _likelihood(
             r, i = np.nonzero((scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0))
             # the scores at the ends of each bracket (the start of its refinement) again, row
             # by row: the scan's sums give their signs, but their last bits depend on the block
-            ends = np.concatenate([g[r, i], g[r, i + 1]])
+            lo, hi = g.at(r, i), g.at(r, i + 1)
+            ends = np.concatenate([lo, hi])
             both = np.concatenate([rel[r], rel[r]])
             u = _score_slope(ends, Yf[both], Vf[both], reml)[0]
             scores[r, i], scores[r, i + 1] = u[: r.size], u[r.size :]
             exact = scores[r, i + 1] == 0.0
             c_rows.append(rel[r[exact]])
-            c_t.append(g[r[exact], i[exact] + 1])
+            c_t.append(hi[exact])
             c_it.append(np.zeros(int(exact.sum()), dtype=np.int64))
             c_ok.append(np.ones(int(exact.sum()), dtype=bool))
-            r, i = r[~exact], i[~exact]
+            r, i, lo, hi = r[~exact], i[~exact], lo[~exact], hi[~exact]
             t, it, ok = _refine(
                 rel[r],
-                g[r, i],
-                g[r, i + 1],
+                lo,
+                hi,
                 scores[r, i],
                 scores[r, i + 1],
                 Yf,

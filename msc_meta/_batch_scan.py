@@ -34,6 +34,7 @@ the core's form (the ``careful`` function of :func:`scan_scores`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -56,6 +57,46 @@ _MARGIN = 4.0
 def _rounding(k: int) -> float:
     """A bound on the relative rounding error of a power sum of k terms and of its products."""
     return 16.0 * (k + 8) * _EPS
+
+
+@dataclass(frozen=True)
+class ScanGrid:
+    """The core's scan grids of some rows (:func:`msc_meta.tau2._scan_grid`), computed where asked.
+
+    Row i's grid is 0, then ``n[i]`` geometric points from ``t_min[i]`` to ``t_min[i] *
+    ratio[i]``; column j >= 1 is ``t_min * ratio ** ((j - 1) / (n - 1))``, the same
+    operations as the core's, so the same bits. The scan needs only a third of the points.
+    """
+
+    t_min: FloatArray
+    ratio: FloatArray
+    n: IntArray
+
+    def at(self, rows: IntArray, cols: IntArray) -> FloatArray:
+        """τ² at columns ``cols`` of rows ``rows`` (arrays of one shape, or broadcast)."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            steps = np.maximum(cols - 1, 0).astype(np.float64)
+            t = self.t_min[rows] * self.ratio[rows] ** (steps / (self.n[rows] - 1))
+        return np.asarray(np.where(cols == 0, 0.0, t), dtype=np.float64)
+
+    def full(self, width: int) -> FloatArray:
+        """Every row's whole grid, NaN-padded to ``width`` columns."""
+        rows = np.arange(self.n.shape[0])[:, None]
+        cols = np.arange(width)[None, :]
+        return np.where(cols <= self.n[:, None], self.at(rows, cols), np.nan)
+
+    def first_above(self, target: FloatArray) -> IntArray:
+        """Per row, the first column >= 1 whose τ² is at least ``target`` (n if none is)."""
+        rows = np.arange(self.n.shape[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            guess = 1.0 + np.ceil((self.n - 1) * np.log(target / self.t_min) / np.log(self.ratio))
+        j = np.clip(np.nan_to_num(guess, nan=1.0), 1, self.n).astype(np.int64)
+        for _ in range(2):  # the logarithms may be off by a column either way
+            down = (j > 1) & (self.at(rows, j - 1) >= target)
+            j = j - down
+            up = (j < self.n) & (self.at(rows, j) < target)
+            j = j + up
+        return j
 
 
 def column_sum(a: FloatArray) -> FloatArray:
@@ -118,8 +159,8 @@ class _Sums:
 
 
 def scan_scores(
-    grid: FloatArray,
-    n: IntArray,
+    grid: ScanGrid,
+    width: int,
     Yt: FloatArray,
     Vt: FloatArray,
     vmin: FloatArray,
@@ -133,10 +174,10 @@ def scan_scores(
 
     Parameters
     ----------
-    grid : ndarray
-        b x width: τ² = 0, then each row's ``n`` geometric points, NaN-padded.
-    n : ndarray
-        Geometric points per row.
+    grid : ScanGrid
+        The grids of the b rows: τ² = 0, then each row's ``n`` geometric points.
+    width : int
+        Columns of the result (at least the largest ``n`` + 1).
     Yt, Vt : ndarray
         k x b effects (0 where absent) and variances (+inf where absent), studies first.
     vmin, vmax, bound : ndarray
@@ -157,7 +198,7 @@ def scan_scores(
         of the evaluated point that proves it (the same sign, so the same sign changes);
         NaN in the padding.
     """
-    b, width = grid.shape
+    b, n = grid.n.shape[0], grid.n
     # studies first in memory too, so that each sum over the studies adds contiguous slabs
     Yt, Vt = np.ascontiguousarray(Yt), np.ascontiguousarray(Vt)
     Y2t = Yt * Yt
@@ -170,7 +211,7 @@ def scan_scores(
 
         ``every``: ``r`` is every row in order (no copies of the rows' studies).
         """
-        t = np.take_along_axis(grid[r], cols, axis=1).T
+        t = grid.at(r[:, None], cols).T
         sums = _Sums(
             t, Yt if every else Yt[:, r], Y2t if every else Y2t[:, r],
             Vt if every else Vt[:, r], reml,
@@ -186,7 +227,7 @@ def scan_scores(
 
     # τ² = 0 and the first point at or above a quarter of the smallest variance: the bottom
     # stretch between them has the sign of S(0) if A(c) > B(0) or A(0) < B(c)
-    j0 = np.minimum(np.argmax(grid[:, 1:] >= 0.25 * vmin[:, None], axis=1) + 1, last)
+    j0 = grid.first_above(0.25 * vmin)
     rows = np.arange(b)
     both = evaluate(rows, np.stack([np.zeros(b, np.int64), j0], axis=1), every=True)
     A, B, eA, eB = both.A, both.B, both.eA, both.eB
@@ -223,7 +264,7 @@ def scan_scores(
             doubt_r.append(active[ri])
             doubt_c.append(lo_col[ci, ri] + o)
         # the top stretch, from the last point evaluated in this pass
-        z = grid[active, cols[:, -1]]
+        z = grid.at(active, cols[:, -1])
         a_up = (sums.A[-1] + sums.eA[-1]) * (1.0 + g)
         b_lo = (sums.B[-1] - sums.eB[-1]) * (1.0 - g)
         q_up = (sums.Q + sums.eQ) * (1.0 + g)
@@ -248,5 +289,5 @@ def scan_scores(
     at = np.where(np.isnan(scores), 0, np.arange(width)[None, :])
     np.maximum.accumulate(at, axis=1, out=at)
     scores = np.take_along_axis(scores, at, axis=1)
-    scores[np.isnan(grid)] = np.nan
+    scores[np.arange(width)[None, :] > n[:, None]] = np.nan
     return scores

@@ -25,7 +25,8 @@ def _signs(rows: list[tuple[np.ndarray, np.ndarray]], reml: bool) -> tuple[int, 
     Yz, Vz, k = bi._prepare(Y, V, mask)
     t_min, t_max, n, vmin, vmax, bound = bi._scan_bounds(Yz, Vz, mask)
     width = int(n.max()) + 1
-    grid = bi._grid_rows(t_min, t_max, n, width)
+    scan_grid = _batch_scan.ScanGrid(t_min, t_max / t_min, n)
+    grid = scan_grid.full(width)
     Yt, Vt = np.ascontiguousarray(Yz.T), np.ascontiguousarray(Vz.T)
     evaluated = 0
     real = _batch_scan._Sums
@@ -40,8 +41,9 @@ def _signs(rows: list[tuple[np.ndarray, np.ndarray]], reml: bool) -> tuple[int, 
         mp.setattr(_batch_scan, "_Sums", Counting)
         with np.errstate(all="ignore"):
             fast = _batch_scan.scan_scores(
-                grid, n, Yt, Vt, vmin, vmax, bound, k, reml, partial(bi._score_points, reml=reml)
-            )
+                scan_grid, width, Yt, Vt, vmin, vmax, bound, k, reml,
+                partial(bi._score_points, reml=reml),
+            )  # fmt: skip
     with np.errstate(all="ignore"):
         full = bi._score_grid(grid, Yt, Vt, reml)
     inside = ~np.isnan(grid)
@@ -101,3 +103,25 @@ def test_rows_of_two_studies_and_identical_effects() -> None:
     ]
     for reml in (True, False):
         _signs(rows, reml)
+
+
+def test_scan_grid_is_the_core_grid_bit_for_bit() -> None:
+    from msc_meta import tau2
+
+    rng = np.random.default_rng(9)
+    rows = _random_rows(rng, 300, 12)
+    Y, V, mask = _pack(rows)
+    Yz, Vz, _ = bi._prepare(Y, V, mask)
+    t_min, t_max, n, vmin, _, _ = bi._scan_bounds(Yz, Vz, mask)
+    grid = _batch_scan.ScanGrid(t_min, t_max / t_min, n)
+    full = grid.full(int(n.max()) + 1)
+    for i, (y, v) in enumerate(rows):
+        y_w, v_w, _ = tau2.working_units(y, v)
+        core = tau2._scan_grid(y_w, v_w)
+        assert np.array_equal(full[i, : core.size], core)
+        assert np.isnan(full[i, core.size :]).all()
+    # the first point at or above a target, as a search of the whole grid finds it
+    for target in (0.25 * vmin, vmin, 3.0 * t_min, t_max):
+        want = np.argmax(full[:, 1:] >= target[:, None], axis=1) + 1
+        want = np.where((full[:, 1:] >= target[:, None]).any(axis=1), want, n)
+        np.testing.assert_array_equal(grid.first_above(target), want)
