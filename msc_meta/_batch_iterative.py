@@ -398,12 +398,17 @@ def _reml(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -
 # --------------------------------------------------------------------------- Q equation
 
 
-def _q_and_py(t: FloatArray, Y: FloatArray, V: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Generalised Q and ``P y`` per row at ``t``."""
-    w = 1.0 / (V + t[:, None])
-    r = Y - (row_total(w * Y) / row_total(w))[:, None]
+def _q_and_slope(t: FloatArray, Yt: FloatArray, Vt: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Generalised Q and its slope term :math:`\\|Py\\|^2` per row at ``t``.
+
+    ``Yt``, ``Vt`` are k x m, studies first: each sum over the studies is one pass over whole
+    slabs, in study order for any number of rows (:func:`column_sum`).
+    """
+    w = np.add(Vt, t[None, :], order="C")
+    np.reciprocal(w, out=w)
+    r = Yt - column_sum(w * Yt) / column_sum(w)
     py = w * r
-    return row_total(py * r), py
+    return column_sum(py * r), column_sum(py * py)
 
 
 def _q_root(
@@ -416,6 +421,7 @@ def _q_root(
     """
     m = Y.shape[0]
     Yz, Vz, k = _prepare(Y, V, mask)
+    Yt, Vt = np.ascontiguousarray(Yz.T), np.ascontiguousarray(Vz.T)
     df = (k - 1).astype(np.float64)
     tau2 = np.where(k >= 1, 0.0, np.nan)
     se = np.full(m, np.nan)
@@ -425,7 +431,7 @@ def _q_root(
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         target = special.chdtri(df, 0.5) if median else df
         zeros = np.zeros(m)
-        q, py = _q_and_py(zeros, Yz, Vz)
+        q, slopes = _q_and_slope(zeros, Yt, Vt)
         active = np.flatnonzero((k >= 2) & ~(q <= target))
         t = zeros
         lo = np.zeros(m)
@@ -433,8 +439,7 @@ def _q_root(
         for it in range(1, control.max_iter + 1):
             if active.size == 0:
                 break
-            ta, qa, pya, tg = t[active], q[active], py[active], target[active]
-            slope = row_total(pya * pya)
+            ta, qa, slope, tg = t[active], q[active], slopes[active], target[active]
             stuck = (slope <= 0.0) | ~np.isfinite(slope)
             la, ha = lo[active], hi[active]
             cand = ta + qa * (qa - tg) / (tg * slope)
@@ -442,7 +447,10 @@ def _q_root(
             cand[out] = (ta + (qa - tg) / slope)[out]
             out = ~((la < cand) & (cand < ha))
             cand[out] = 0.5 * (la[out] + ha[out])
-            qn, pyn = _q_and_py(cand, Yz[active], Vz[active])
+            every = active.size == m  # every row, in order (active is increasing)
+            qn, sn = _q_and_slope(
+                cand, Yt if every else Yt[:, active], Vt if every else Vt[:, active]
+            )
             above = qn > tg
             lo[active] = np.where(above, cand, la)
             hi[active] = np.where(above, ha, cand)
@@ -451,18 +459,18 @@ def _q_root(
             keep = ~stuck
             t[active[keep]] = cand[keep]
             q[active[keep]] = qn[keep]
-            py[active[keep]] = pyn[keep]
+            slopes[active[keep]] = sn[keep]
             iterations[active[stuck | done]] = it
             converged[active[stuck]] = False
             active = active[~(stuck | done)]
         if active.size:
             iterations[active] = control.max_iter
             converged[active] = False
-        fit = k >= 2
+        fit = np.flatnonzero(k >= 2)
         tau2[fit] = t[fit]
-        w = 1.0 / (Vz[fit] + t[fit, None])
+        w = 1.0 / (Vt[:, fit] + t[None, fit])
         kf = k[fit].astype(np.float64)
-        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / row_total(w)
+        se[fit] = np.sqrt(2.0 * kf * kf / (kf - 1.0)) / column_sum(w)
     codes[~converged] |= NOT_CONVERGED
     return BatchTau2Fit(tau2, se, iterations, converged, codes)
 
