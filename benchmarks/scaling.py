@@ -7,13 +7,13 @@ and then times, best of N calls (N = 5, 5, 3, 2, 1 as m grows; at most 3 for the
 Every series runs at one m before any runs at the next, so that a busy machine slows them
 alike. The series:
 
-- ``msc_meta.meta_analysis_many(y, v, method=..., progress=False)`` with DL and REML
+- ``msc_meta.meta_analysis_many(y, v, method=..., progress=False)`` with DL, REML and PM
   (every field: estimate, tests, prediction interval, Q, I², H²);
 - PyMARE's ``DerSimonianLaird().fit(y.T, v.T, X)`` and
   ``VarianceBasedLikelihoodEstimator("REML").fit(y.T, v.T, X)``, vectorized over all rows
   (the calls of ``benchmarks/bench_batch.py``);
-- a loop over statsmodels' ``combine_effects`` (``method_re="chi2"``, i.e. DL, and
-  ``"iterated"``, i.e. Paule-Mandel: statsmodels has no REML, so PM stands beside REML);
+- a loop over statsmodels' ``combine_effects`` (``method_re="chi2"``, i.e. DL, and its
+  default ``"iterated"``, i.e. Paule-Mandel, beside msc_meta's PM: statsmodels has no REML);
 - a loop over metafor's ``rma`` in ``Rscript`` (timed inside R), when R and metafor are
   installed and ``--skip-r`` is not given;
 - one pass of numpy over the input (``y.sum() + v.sum()``): the memory-bandwidth floor.
@@ -77,6 +77,7 @@ MEMORY_SHARE = 0.8  # a point runs only if its predicted peak fits in this share
 METHODS: dict[str, dict[str, str]] = {
     "msc_meta-DL": {"library": "msc_meta", "tau2": "DL", "label": "msc_meta DL"},
     "msc_meta-REML": {"library": "msc_meta", "tau2": "REML", "label": "msc_meta REML"},
+    "msc_meta-PM": {"library": "msc_meta", "tau2": "PM", "label": "msc_meta PM"},
     "pymare-DL": {
         "library": "PyMARE",
         "tau2": "DL",
@@ -99,7 +100,7 @@ METHODS: dict[str, dict[str, str]] = {
         "library": "statsmodels",
         "tau2": "PM",
         "label": "statsmodels loop PM",
-        "versus": "msc_meta-REML",
+        "versus": "msc_meta-PM",
     },
     "metafor-DL": {
         "library": "metafor",
@@ -483,7 +484,8 @@ def tables(results: dict[str, Any]) -> str:
     sizes = sorted({p["m"] for p in results["points"]})
     lines = [
         f"k = {results['k']}; seconds for m meta-analyses, best of N calls; ratio = the "
-        "peer's time over msc_meta's (the same tau2 method; statsmodels' PM beside REML)"
+        "peer's time over msc_meta's with the same tau2 method (statsmodels' default, PM, "
+        "has its own table: statsmodels has no REML)"
     ]
     loads = [p["load_average_1min_before"] for p in results["points"] if "repeats" in p]
     if loads:
@@ -493,7 +495,8 @@ def tables(results: dict[str, Any]) -> str:
         )
     for tau2, peers in (
         ("DL", ["pymare-DL", "statsmodels-DL", "metafor-DL"]),
-        ("REML", ["pymare-REML", "statsmodels-PM", "metafor-REML"]),
+        ("REML", ["pymare-REML", "metafor-REML"]),
+        ("PM", ["statsmodels-PM"]),
     ):
         ours = f"msc_meta-{tau2}"
         peers = [p for p in peers if p in results["methods"]]
@@ -617,6 +620,7 @@ STYLE = {  # colour by library, line by tau2 method
     "metafor": "#b3261e",
     "numpy": "0.45",
 }
+LINES = {"DL": "-", "REML": "--", "PM": ":"}  # the extrapolations are dotted more sparsely
 MARKERS = {"msc_meta": "o", "PyMARE": "s", "statsmodels": "^", "metafor": "D", "numpy": "x"}
 
 
@@ -625,7 +629,7 @@ def draw(frame: pd.DataFrame, ax: Any) -> Any:
     for method, part in frame.groupby("method", sort=False):
         info = METHODS[str(method)]
         colour, marker = STYLE[info["library"]], MARKERS[info["library"]]
-        style = "-." if info["library"] == "numpy" else ("-" if info["tau2"] == "DL" else "--")
+        style = "-." if info["library"] == "numpy" else LINES[info["tau2"]]
         done = part[part["measured"]]
         ax.loglog(
             done["m"],
