@@ -12,6 +12,8 @@ vectorized root of the generalised Q equation used by the Q-profile interval
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others, row_max, row_min
@@ -151,40 +153,114 @@ def p_diag(W: FloatArray) -> FloatArray:
     return W * _others(W) / row_sum(W)[:, None]
 
 
+def column_sum(a: FloatArray) -> FloatArray:
+    """Sum over the studies of a studies-first (k x c, C-contiguous) array, one per row.
+
+    Each row's sum is formed study by study, ``((a_0 + a_1) + a_2) + ...``, whatever the
+    number of rows c, so a row gets the same bits in any chunk: NumPy reduces axis 0 of a
+    k x c array by adding whole rows of c numbers in order (c >= 2); a single column would
+    be summed pairwise, so it is added up here in the same order as the others. About
+    twice as fast as a reduction along the short last axis of the m x k layout.
+    """
+    a = np.ascontiguousarray(a)  # (a no-op for the arrays of the batch engine)
+    if a.shape[1] != 1:
+        return np.asarray(np.add.reduce(a, axis=0), dtype=np.float64)
+    out: FloatArray = a[0].copy()
+    for j in range(1, a.shape[0]):
+        out += a[j]
+    return out
+
+
+def studies_first(
+    Y: FloatArray, V: FloatArray, mask: BoolArray | None
+) -> tuple[FloatArray, FloatArray, BoolArray | None]:
+    """``(Dt, Vt, absent)``: effects and variances as k x c arrays (studies first).
+
+    Absent studies get effect 0 and variance +inf (weight exactly 0); ``absent`` is the
+    k x c mask of them, None when every study is present (``mask`` None or all True), and
+    then ``Vt`` is a transposed view of ``V``, not a copy.
+    """
+    Dt = np.empty(Y.shape[::-1])
+    np.copyto(Dt, Y.T)
+    if mask is None or mask.all():
+        return Dt, V.T, None
+    absent = np.empty(Dt.shape, np.bool_)
+    np.logical_not(mask.T, out=absent)
+    Dt[absent] = 0.0
+    Vt = np.empty(Dt.shape)
+    np.copyto(Vt, V.T)
+    Vt[absent] = np.inf
+    return Dt, Vt, absent
+
+
 def trace_p_rows(W: FloatArray) -> FloatArray:
-    """tr(P) per row (:func:`msc_meta.tau2.trace_p`)."""
-    return trace_p_pp_rows(W, pp=False)[0]
+    """tr(P) per row (:func:`msc_meta.tau2.trace_p`) of m x k weights (0 where absent)."""
+    Wt = np.ascontiguousarray(W.T)
+    return trace_p_pp_columns(Wt, column_sum(Wt), pp=False)[0]
 
 
-def trace_p_pp_rows(
-    W: FloatArray, pp: bool = True, S: FloatArray | None = None
+def trace_p_pp_columns(
+    Wt: FloatArray, S: FloatArray, pp: bool = True
 ) -> tuple[FloatArray, FloatArray | None]:
-    """tr(P) and (if ``pp``) tr(PP) per row, from the power sums of the weights.
+    """tr(P) and (if ``pp``) tr(PP) per row, from the power sums of studies-first weights.
 
     With S_j the sum of ``w_i**j``: tr P = S_1 - S_2/S_1 and
     tr PP = S_2 - 2 S_3/S_1 + (S_2/S_1)². Where no weight exceeds half its row's total,
     tr P loses at most one bit to cancellation and tr PP at most three (tr PP >= S_2/4
     there, and each term is at most 2 S_2); rows with such a weight take the core's
-    cancellation-free forms (:func:`p_diag`, :func:`_p2_sum`), as the one-row functions do.
-    Only rows with S_2 >= S_1²/4 can hold such a weight (w > S_1/2 gives w² > S_1²/4), so
-    only those are searched for it. ``S`` is S_1 where the caller has it.
+    cancellation-free forms (:func:`_traces_one_heavy`), as the one-row functions do.
+    ``Wt`` is k x c (0 where a study is absent), ``S`` its :func:`column_sum`.
     """
-    S = row_sum(W) if S is None else S
-    W2 = W * W
-    S2 = row_sum(W2)
+    W2 = Wt * Wt
+    S2 = column_sum(W2)
     a = S2 / S
     trP = S - a
     trPP = None
     if pp:
-        trPP = S2 - 2.0 * row_dot(W2, W) / S + a * a
-    maybe = np.flatnonzero(S2 >= 0.24 * S * S)  # 0.24, not 0.25: a margin for rounding
-    big = maybe[row_max(W[maybe]) > 0.5 * S[maybe]] if maybe.size else maybe
+        W2 *= Wt
+        trPP = S2 - 2.0 * column_sum(W2) / S + a * a
+    big = np.flatnonzero(np.maximum.reduce(Wt, axis=0) > 0.5 * S)
     if big.size:
-        Wb = W[big]
-        trP[big] = row_sum(p_diag(Wb))
+        trP[big], pp_big = _traces_one_heavy(np.take(Wt, big, axis=1), S[big], pp)
         if trPP is not None:
-            trPP[big] = _p2_sum(Wb, None, None)
+            trPP[big] = pp_big
     return trP, trPP
+
+
+def _others_columns(A: FloatArray, total: FloatArray) -> FloatArray:
+    """``total - a_i`` per cell of a k x c array ``A >= 0``, without cancellation.
+
+    The studies-first :func:`~msc_meta._batch_iterative._others`: the one cell of a row
+    above half its total gets the sum of the row's other cells, added up directly.
+    """
+    out: FloatArray = total - A
+    heavy = np.greater(A, 0.5 * total)
+    if heavy.any():
+        rest = column_sum(np.where(heavy, 0.0, A))
+        np.copyto(out, np.broadcast_to(rest, A.shape), where=heavy)
+    return out
+
+
+def _traces_one_heavy(
+    Wb: FloatArray, S: FloatArray, pp: bool
+) -> tuple[FloatArray, FloatArray | None]:
+    """The traces tr P and tr PP of rows with one weight above half the total (studies first).
+
+    The core's forms without cancellation (``trace_p``, ``_p2_sum``): tr P = sum of
+    ``w_i (S - w_i) / S`` and tr PP = sum of its squares plus the sum over i != j of
+    ``(w_i² / S)(w_j² / S)``, with every "sum of the others" added up directly where it
+    would cancel (:func:`_others_columns`).
+    """
+    pdiag = Wb * _others_columns(Wb, S)
+    pdiag /= S
+    trP = column_sum(pdiag)
+    if not pp:
+        return trP, None
+    A = Wb * Wb
+    A /= S
+    cross = A * _others_columns(A, column_sum(A))
+    pdiag *= pdiag
+    return trP, column_sum(pdiag) + column_sum(cross)
 
 
 def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
@@ -235,21 +311,37 @@ def _prep(
 def fixed_effect_rows(
     Y: FloatArray, V: FloatArray, mask: BoolArray, pp: bool = False
 ) -> FixedEffectRows:
-    """The common-effect fit of every row (working units, NaN where absent).
+    """The common-effect fit of every row (m x k working units, NaN where absent).
 
-    Weighted mean, Q from the residuals (two passes, as the core), tr P and (if ``pp``)
-    tr PP (:func:`trace_p_pp_rows`).
+    :func:`fixed_effect_columns` of the rows laid out studies first (:func:`studies_first`).
     """
-    _, Yz, _, W = _prep(Y, V, mask)
-    sw = row_sum(W)
-    mean = row_dot(W, Yz) / sw
-    R = Yz - mean[:, None]
-    if not mask.all():
-        R[~mask] = 0.0
+    Dt, Vt, absent = studies_first(Y, V, mask)
+    return fixed_effect_columns(Dt, np.reciprocal(Vt), absent, pp)
+
+
+def fixed_effect_columns(
+    Dt: FloatArray, Wt: FloatArray, absent: BoolArray | None, pp: bool = False
+) -> FixedEffectRows:
+    """The common-effect fit of every row from studies-first (k x c) effects and weights.
+
+    ``Dt`` holds the effects in working units (0 where absent), ``Wt`` the inverse
+    variances (0 where absent), ``absent`` the absent studies (None: none). Weighted mean,
+    Q from the residuals (two passes, as the core: a one-pass Q would cancel where the
+    effects are far from their mean), tr P and (if ``pp``) tr PP
+    (:func:`trace_p_pp_columns`). Every sum is a :func:`column_sum`, so a row's numbers do
+    not depend on the other rows of its chunk.
+    """
+    sw = column_sum(Wt)
+    R = Wt * Dt
+    mean = column_sum(R) / sw
+    np.subtract(Dt, mean, out=R)
+    if absent is not None:
+        R[absent] = 0.0
     R *= R
-    q = row_dot(R, W)
-    trP, trPP = trace_p_pp_rows(W, pp, sw)
-    return FixedEffectRows(W, sw, mean, q, trP, trPP)
+    R *= Wt
+    q = column_sum(R)
+    trP, trPP = trace_p_pp_columns(Wt, sw, pp)
+    return FixedEffectRows(Wt.T, sw, mean, q, trP, trPP)
 
 
 def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) -> FloatArray:
@@ -260,42 +352,59 @@ def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) 
     )
 
 
-def batch_ee(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Common effect: τ² = 0 (no standard error)."""
-    m = Y.shape[0]
-    return _fit(np.zeros(m), np.full(m, np.nan))
+def _ee_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
+    return _fit(np.zeros(k.shape[0]), np.full(k.shape[0], np.nan), fe)
 
 
-def batch_dl(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """DerSimonian-Laird per row."""
-    k = studies_per_row(mask)
-    fe = fixed_effect_rows(Y, V, mask, pp=True)
+def _dl_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
     trP, trpp = fe.trace_p, fe.trace_pp
     assert trpp is not None
     t = np.maximum(0.0, (fe.q - (k - 1)) / trP)
     return _fit(t, _moment_se(t, k, trP, trpp), fe)
 
 
-def _hunter_schmidt(
-    Y: FloatArray, V: FloatArray, mask: BoolArray, small_sample: bool
-) -> BatchTau2Fit:
-    k = studies_per_row(mask)
-    factor = k / (k - 1) if small_sample else np.ones_like(k)
-    fe = fixed_effect_rows(Y, V, mask, pp=True)
+def _hunter_schmidt(fe: FixedEffectRows, k: FloatArray, small_sample: bool) -> BatchTau2Fit:
     sw, trP, trpp = fe.sum_w, fe.trace_p, fe.trace_pp
     assert trpp is not None
-    t = np.maximum(0.0, (factor * fe.q - k) / sw)
-    return _fit(t, factor * (trP / sw) * _moment_se(t, k, trP, trpp), fe)
+    if small_sample:
+        factor = k / (k - 1)
+        t = np.maximum(0.0, (factor * fe.q - k) / sw)
+        return _fit(t, factor * (trP / sw) * _moment_se(t, k, trP, trpp), fe)
+    t = np.maximum(0.0, (fe.q - k) / sw)
+    return _fit(t, (trP / sw) * _moment_se(t, k, trP, trpp), fe)
 
 
-def batch_hs(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Hunter-Schmidt per row."""
-    return _hunter_schmidt(Y, V, mask, small_sample=False)
+def _hs_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
+    return _hunter_schmidt(fe, k, small_sample=False)
 
 
-def batch_hsk(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Hunter-Schmidt with the small-sample factor k/(k-1) per row."""
-    return _hunter_schmidt(Y, V, mask, small_sample=True)
+def _hsk_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
+    return _hunter_schmidt(fe, k, small_sample=True)
+
+
+#: The estimators that are functions of the common-effect fit alone (its Q, tr P, tr PP and
+#: sum of weights) and the number of studies k per row: the batch result computes that fit
+#: once and hands it to them (:data:`BATCH_TAU2_METHODS` wraps them for m x k inputs).
+MOMENT_ESTIMATORS: dict[str, Callable[[FixedEffectRows, FloatArray], BatchTau2Fit]] = {
+    "EE": _ee_from_fixed,
+    "DL": _dl_from_fixed,
+    "HS": _hs_from_fixed,
+    "HSk": _hsk_from_fixed,
+}
+
+
+def _moment(code: str) -> BatchTau2:
+    """The m x k estimator of :data:`MOMENT_ESTIMATORS` ``[code]``."""
+    pp = code != "EE"
+
+    def estimate(
+        Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
+    ) -> BatchTau2Fit:
+        return MOMENT_ESTIMATORS[code](fixed_effect_rows(Y, V, mask, pp), studies_per_row(mask))
+
+    estimate.__name__ = f"batch_{code.lower()}"
+    estimate.__doc__ = f"{code} per row, from the common-effect fit (:data:`MOMENT_ESTIMATORS`)."
+    return estimate
 
 
 def batch_he(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
@@ -384,19 +493,22 @@ def solve_q_rows(
 #: Vectorized τ² estimators by metafor's code (the keys of :data:`msc_meta.tau2.TAU2_METHODS`).
 #: The iterative ones (ML, REML, EB, PM, PMM) join from ``msc_meta._batch_iterative``.
 BATCH_TAU2_METHODS: dict[str, BatchTau2] = {
-    "EE": batch_ee,
-    "DL": batch_dl,
+    "EE": _moment("EE"),
+    "DL": _moment("DL"),
     "HE": batch_he,
-    "HS": batch_hs,
-    "HSk": batch_hsk,
+    "HS": _moment("HS"),
+    "HSk": _moment("HSk"),
     "SJ": batch_sj,
     **ITERATIVE_BATCH_METHODS,  # ML, REML, EB, PM, PMM
 }
 
 __all__ = [
     "BATCH_TAU2_METHODS",
+    "MOMENT_ESTIMATORS",
     "NOT_CONVERGED",
     "batch_working_units",
+    "column_sum",
+    "fixed_effect_columns",
     "fixed_effect_rows",
     "solve_q_rows",
 ]
