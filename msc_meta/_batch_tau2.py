@@ -208,7 +208,7 @@ def trace_p_pp_columns(
     tr PP = S_2 - 2 S_3/S_1 + (S_2/S_1)². Where no weight exceeds half its row's total,
     tr P loses at most one bit to cancellation and tr PP at most three (tr PP >= S_2/4
     there, and each term is at most 2 S_2); rows with such a weight take the core's
-    cancellation-free forms (:func:`_traces_one_heavy`), as the one-row functions do.
+    forms without cancellation (:func:`_traces_one_heavy`), as the one-row functions do.
     ``Wt`` is k x c (0 where a study is absent), ``S`` its :func:`column_sum`.
     """
     W2 = Wt * Wt
@@ -219,48 +219,47 @@ def trace_p_pp_columns(
     if pp:
         W2 *= Wt
         trPP = S2 - 2.0 * column_sum(W2) / S + a * a
-    big = np.flatnonzero(np.maximum.reduce(Wt, axis=0) > 0.5 * S)
+    wmax = np.maximum.reduce(Wt, axis=0)
+    big = np.flatnonzero(wmax > 0.5 * S)
     if big.size:
-        trP[big], pp_big = _traces_one_heavy(np.take(Wt, big, axis=1), S[big], pp)
+        trP[big], pp_big = _traces_one_heavy(np.take(Wt, big, axis=1), S[big], wmax[big], pp)
         if trPP is not None:
             trPP[big] = pp_big
     return trP, trPP
 
 
-def _others_columns(A: FloatArray, total: FloatArray) -> FloatArray:
-    """``total - a_i`` per cell of a k x c array ``A >= 0``, without cancellation.
-
-    The studies-first :func:`~msc_meta._batch_iterative._others`: the one cell of a row
-    above half its total gets the sum of the row's other cells, added up directly.
-    """
-    out: FloatArray = total - A
-    heavy = np.greater(A, 0.5 * total)
-    if heavy.any():
-        rest = column_sum(np.where(heavy, 0.0, A))
-        np.copyto(out, np.broadcast_to(rest, A.shape), where=heavy)
-    return out
-
-
 def _traces_one_heavy(
-    Wb: FloatArray, S: FloatArray, pp: bool
+    Wb: FloatArray, S: FloatArray, wmax: FloatArray, pp: bool
 ) -> tuple[FloatArray, FloatArray | None]:
-    """The traces tr P and tr PP of rows with one weight above half the total (studies first).
+    """The traces tr P and tr PP of rows with one weight w_b above half the total S.
 
-    The core's forms without cancellation (``trace_p``, ``_p2_sum``): tr P = sum of
-    ``w_i (S - w_i) / S`` and tr PP = sum of its squares plus the sum over i != j of
-    ``(w_i² / S)(w_j² / S)``, with every "sum of the others" added up directly where it
-    would cancel (:func:`_others_columns`).
+    From the power sums O, Q_2, Q_3 of the *other* weights (added up directly, so without
+    cancellation) and w_b, the core's sums (``trace_p``, ``_p2_sum``) with ``S - w_b``
+    replaced by O, expanded:
+
+    - tr P = sum_i w_i o_i / S = (O (S + w_b) - Q_2) / S (o_i = S - w_i, o_b = O), where
+      Q_2 <= O S/2 (each other weight is below S/2): at most one bit lost;
+    - tr PP = sum_i (w_i o_i / S)² + sum_{i != j} w_i² w_j² / S²
+      = ((w_b O)² + S² Q_2 - 2 S Q_3 + 2 w_b² Q_2 + Q_2²) / S² (the fourth powers cancel
+      exactly in the algebra), where 2 S Q_3 <= S² Q_2 and the positive term
+      2 w_b² Q_2 > S² Q_2 / 2, so the one subtraction loses at most two bits.
+
+    ``Wb`` is k x c (studies first, 0 where absent), ``S`` and ``wmax`` its sums and maxima.
+    The heavy weight is the only cell equal to the maximum: two weights above half the
+    total cannot be equal.
     """
-    pdiag = Wb * _others_columns(Wb, S)
-    pdiag /= S
-    trP = column_sum(pdiag)
+    others = np.where(Wb == wmax, 0.0, Wb)
+    rest = column_sum(others)
+    sq = others * others
+    Q2 = column_sum(sq)
+    trP = (rest * (S + wmax) - Q2) / S
     if not pp:
         return trP, None
-    A = Wb * Wb
-    A /= S
-    cross = A * _others_columns(A, column_sum(A))
-    pdiag *= pdiag
-    return trP, column_sum(pdiag) + column_sum(cross)
+    sq *= others
+    Q3 = column_sum(sq)
+    wo = wmax * rest
+    trPP = (wo * wo + S * S * Q2 - 2.0 * S * Q3 + 2.0 * wmax * wmax * Q2 + Q2 * Q2) / (S * S)
+    return trP, trPP
 
 
 def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:

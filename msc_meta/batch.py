@@ -459,22 +459,24 @@ def meta_analysis_many(
     m, k_max = Y.shape
     step = chunk_size or max(1, CHUNK_ELEMENTS // max(1, k_max))
     step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
-    # every chunk is checked before any is fitted: cheap reductions, cell by cell only if needed
     starts = range(0, m, step)
     if m == 0:
         _chunk_mask(Y, V, 0)
     errors = np.geterr()  # the caller's floating-point error handling, for every thread
+    # the whole result, allocated once; each chunk writes its rows of it (no second copy)
+    out = _allocate(m, k_max, method_code, test_code, q_profile)
+    masked: list[int] = []  # the chunks with an absent study (list.append is thread-safe)
 
-    def check(start: int) -> BoolArray | None:
-        with np.errstate(**errors):
-            return _chunk_mask(Y[start : start + step], V[start : start + step], start)
-
-    out: dict[str, Any] = {}  # the whole result, allocated once the chunks are checked
-
-    def fit(start: int, mask: BoolArray | None) -> IntArray:
+    def fit(start: int) -> IntArray:
+        """Check the chunk's cells (cheap reductions, cell by cell only if needed), fit it."""
         sl = slice(start, start + step)
-        o = {name: a[sl] for name, a in out.items()}
         with np.errstate(**errors):
+            mask = _chunk_mask(Y[sl], V[sl], start)
+            o = {name: a[sl] for name, a in out.items()}
+            if mask is None:  # k and q_df: written below, once every chunk is known
+                del o["k"], o["q_df"]
+            else:
+                masked.append(start)
             todo = _fit_rows(
                 Y[sl], V[sl], mask, method_code, test_code, level, control, q_profile, o
             )
@@ -491,12 +493,16 @@ def meta_analysis_many(
         ThreadPoolExecutor(jobs) if jobs > 1 else nullcontext() as pool,
     ):
         # in order: the first bad cell of the input is the one reported
-        masks = list(pool.map(check, starts)) if pool else [check(s) for s in starts]
-        full = all(mk is None for mk in masks)  # every study of every row present
-        out.update(_allocate(m, k_max, method_code, test_code, q_profile, full))
-        for todo in _in_order(pool, jobs, fit, starts, masks):
+        for todo in _in_order(pool, jobs, fit, starts):
             refits.append(todo)
             bar.update(1)
+    if m and not masked:  # every study of every row present: k and q_df are constants
+        out["k"] = np.broadcast_to(np.int64(k_max), (m,))
+        out["q_df"] = np.broadcast_to(np.int64(k_max - 1), (m,))
+    else:
+        for start in sorted(set(starts) - set(masked)):
+            out["k"][start : start + step] = k_max
+            out["q_df"][start : start + step] = k_max - 1
     # rows the vectorized path cannot represent, through the core in the calling thread (its
     # warnings are caught there: warnings.catch_warnings is not thread-safe)
     for i in np.concatenate(refits) if refits else ():
@@ -518,28 +524,21 @@ def meta_analysis_many(
     )
 
 
-def _allocate(
-    m: int, k_max: int, method: str, test: str, q_profile: bool, full: bool
-) -> dict[str, Any]:
+def _allocate(m: int, k_max: int, method: str, test: str, q_profile: bool) -> dict[str, Any]:
     """The arrays of the whole result, which each chunk fills with its rows.
 
     A field that is the same for every row whatever the data (``df`` under the z test, the
-    Q-profile intervals when not asked for, ``k`` and ``q_df`` when every study of every
-    row is present) is one read-only value broadcast to m rows: no memory, nothing to
-    write. ``codes`` and ``iterations`` start as zeros (pages the system maps on demand),
-    so chunks whose rows are all 0 there write nothing. The other fields are written once
-    per row.
+    Q-profile intervals when not asked for) is one read-only value broadcast to m rows: no
+    memory, nothing to write (``k`` and ``q_df`` become so when every study of every row is
+    present). ``codes`` and ``iterations`` start as zeros (pages the system maps on
+    demand), so chunks whose rows are all 0 there write nothing. The other fields are
+    written once per row.
     """
-    constant: dict[str, float] = {}
-    if test == "z":
-        constant["df"] = np.nan
-    if full:
-        constant.update(k=k_max, q_df=k_max - 1)
     out: dict[str, Any] = {}
     for name, dtype in _DTYPES.items():
-        if name in constant:
-            out[name] = np.broadcast_to(np.asarray(constant[name], dtype), (m,))
-        elif name in ("codes", "iterations"):
+        if name == "df" and test == "z":
+            out[name] = np.broadcast_to(np.float64(np.nan), (m,))
+        elif name in ("codes", "iterations", "k", "q_df"):
             out[name] = np.zeros(m, dtype)
         else:
             out[name] = np.empty(m, dtype)
@@ -563,30 +562,31 @@ def _check_n_jobs(n_jobs: object) -> int:
 def _in_order(
     pool: ThreadPoolExecutor | None,
     jobs: int,
-    fit: Callable[[int, BoolArray | None], IntArray],
+    fit: Callable[[int], IntArray],
     starts: range,
-    masks: list[BoolArray | None],
 ) -> Iterator[IntArray]:
     """The rows to refit of each chunk, in order, as the chunks are fitted.
 
     Without a pool they are fitted here, one after the other; with one, at most two chunks
-    per thread are in flight, so their work arrays stay a small multiple of a chunk.
+    per thread are in flight, so their work arrays stay a small multiple of a chunk. A
+    chunk's error (a bad cell) is raised when its turn comes, so the first in row order is
+    the one reported.
     """
-    todo = iter(zip(starts, masks, strict=True))
+    todo = iter(starts)
     if pool is None:
-        for start, mask in todo:
-            yield fit(start, mask)
+        for start in todo:
+            yield fit(start)
         return
     running: deque[Future[IntArray]] = deque()
-    for start, mask in todo:
-        running.append(pool.submit(fit, start, mask))
+    for start in todo:
+        running.append(pool.submit(fit, start))
         if len(running) >= 2 * jobs:
             break
     while running:
         yield running.popleft().result()
         nxt = next(todo, None)
         if nxt is not None:
-            running.append(pool.submit(fit, *nxt))
+            running.append(pool.submit(fit, nxt))
 
 
 def _chunk_mask(Y: FloatArray, V: FloatArray, offset: int) -> BoolArray | None:
@@ -638,16 +638,28 @@ def _fit_rows(
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         # closed forms without Q-profile: no threshold depends on the scale of a row
         exact_scale = q_profile or method in ITERATIVE_METHODS
-        Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask, exact_scale)
-        Dt, Vt, absent = studies_first(Y_w, V_w, mask)
-        Wt = np.reciprocal(Vt, out=np.empty(Dt.shape))  # studies first, as every sum needs
         moment = MOMENT_ESTIMATORS.get(method)
+        units: tuple[FloatArray, FloatArray, BoolArray | None] | None = None
+        if mask is None and not exact_scale:
+            # every row in the safe bounds: unscaled and centred at its first effect, as
+            # batch_working_units would, straight into the studies-first layout
+            center = Y[:, 0].copy()
+            Dt = np.subtract(Y.T, center, out=np.empty((k_max, m)))
+            Vt, absent = V.T, None
+            exponent, ok = np.zeros(m, np.int64), np.ones(m, np.bool_)
+        else:
+            Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask, exact_scale)
+            Dt, Vt, absent = studies_first(Y_w, V_w, mask)
+            units = (Y_w, V_w, mask)
+        Wt = np.reciprocal(Vt, out=np.empty(Dt.shape))  # studies first, as every sum needs
         if moment is not None:
             fe = fixed_effect_columns(Dt, Wt, absent, pp=method != "EE")
             fit = moment(fe, kf)
         else:
+            if units is None:  # the m x k working units the estimator takes
+                units = (Y - center[:, None], V, mask)
             mask_ = np.ones((m, k_max), np.bool_) if mask is None else mask
-            fit = BATCH_TAU2_METHODS[method](Y_w, V_w, mask_, control)
+            fit = BATCH_TAU2_METHODS[method](units[0], units[1], mask_, control)
             fe = fixed_effect_columns(Dt, Wt, absent) if fit.fixed is None else fit.fixed
         t_w = np.where(one, 0.0, fit.tau2) if any_one else fit.tau2
         # the random-effects fit: weights 1/(v + τ²), exactly 0 where absent (v = inf)
@@ -667,7 +679,7 @@ def _fit_rows(
         del R, Wt, Dt
         return _assemble(
             o, k, kf, one, any_one, t_w, fit, fe, sw, mu_w, rss, center, exponent, ok, method,
-            test, level, control, q_profile, (Y_w, V_w, mask),
+            test, level, control, q_profile, units,
         )  # fmt: skip
 
 
@@ -699,7 +711,7 @@ def _assemble(
     level: float,
     control: Tau2Control,
     q_profile: bool,
-    units: tuple[FloatArray, FloatArray, BoolArray | None],
+    units: tuple[FloatArray, FloatArray, BoolArray | None] | None,
 ) -> IntArray:
     """The fields of :class:`BatchResult` from the fits of a chunk, written into ``o``.
 
@@ -800,6 +812,7 @@ def _assemble(
     # Q-profile intervals of τ², I², H²
     tau2_ci, i2_ci, h2_ci = o["tau2_ci"], o["i2_ci"], o["h2_ci"]
     if q_profile:
+        assert units is not None  # Q-profile rows are in the working units of the core
         Y_w, V_w, mask = units
         mask = np.ones(Y_w.shape, np.bool_) if mask is None else mask
         ci_w = np.full((m, 2), np.nan)
@@ -828,7 +841,7 @@ def _assemble(
     np.add(ce_est, ce_half, out=o["ce_ci_high"])
     # counts and convergence
     for name, value in (("k", k), ("q_df", q_df)):
-        if o[name].flags.writeable:  # else the same for every row (a constant field)
+        if name in o:  # else written by the caller (every study present)
             np.copyto(o[name], value)
     if fit.iterations.any():  # else the zeros the field starts with
         np.copyto(o["iterations"], np.where(one, 0, fit.iterations))
