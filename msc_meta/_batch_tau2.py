@@ -237,12 +237,15 @@ def _traces_one_heavy(
     cancellation) and w_b, the core's sums (``trace_p``, ``_p2_sum``) with ``S - w_b``
     replaced by O, expanded:
 
-    - tr P = sum_i w_i o_i / S = (O (S + w_b) - Q_2) / S (o_i = S - w_i, o_b = O), where
-      Q_2 <= O S/2 (each other weight is below S/2): at most one bit lost;
+    - tr P = sum_i w_i o_i / S = (O (S + w_b) - Q_2) / S (o_i = S - w_i, o_b = O)
+      = O (1 + u) - Q_2 / S with u = w_b / S, where Q_2 <= O S/2 (each other weight is
+      below S/2): at most one bit lost;
     - tr PP = sum_i (w_i o_i / S)² + sum_{i != j} w_i² w_j² / S²
       = ((w_b O)² + S² Q_2 - 2 S Q_3 + 2 w_b² Q_2 + Q_2²) / S² (the fourth powers cancel
-      exactly in the algebra), where 2 S Q_3 <= S² Q_2 and the positive term
-      2 w_b² Q_2 > S² Q_2 / 2, so the one subtraction loses at most two bits.
+      exactly in the algebra) = (O u)² + (Q_2 - 2 Q_3 / S) + 2 u² Q_2 + (Q_2 / S)²,
+      where 2 Q_3 / S <= Q_2 and the positive term 2 u² Q_2 > Q_2 / 2, so the one
+      subtraction loses at most two bits. Each term is of the order of a squared weight
+      (no product of four weights), so nothing overflows or underflows early.
 
     ``Wb`` is k x c (studies first, 0 where absent), ``S`` and ``wmax`` its sums and maxima.
     The heavy weight is the only cell equal to the maximum: two weights above half the
@@ -252,14 +255,15 @@ def _traces_one_heavy(
     rest = column_sum(others)
     sq = others * others
     Q2 = column_sum(sq)
-    trP = (rest * (S + wmax) - Q2) / S
+    u = wmax / S
+    b = Q2 / S
+    trP = rest * (1.0 + u) - b
     if not pp:
         return trP, None
     sq *= others
     Q3 = column_sum(sq)
-    wo = wmax * rest
-    trPP = (wo * wo + S * S * Q2 - 2.0 * S * Q3 + 2.0 * wmax * wmax * Q2 + Q2 * Q2) / (S * S)
-    return trP, trPP
+    a = rest * u
+    return trP, a * a + (Q2 - 2.0 * Q3 / S) + 2.0 * u * u * Q2 + b * b
 
 
 def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
