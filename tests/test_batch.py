@@ -404,3 +404,13 @@ def test_full_rows_by_the_moment_path_equal_meta_analysis(method: str, test: str
     res = meta_analysis_many(Y, V, method=method, test=test)
     _compare(res, V, range(m), q_profile=False)
     np.testing.assert_array_equal(res.codes & NOT_REPRESENTABLE, 0)
+
+
+@pytest.mark.parametrize("method", ["DL", "HS"])
+def test_moment_estimators_give_the_same_bits_whatever_the_memory_layout(method: str) -> None:
+    # docs/batch.md: their sums run over a studies-first copy of each chunk, in a fixed order
+    Y, V = _random_rows(400, 9, seed=83)
+    for Yx, Vx in ((Y, V), (Y[~np.isnan(Y).any(axis=1)], V[~np.isnan(V).any(axis=1)])):
+        c_order = meta_analysis_many(Yx, Vx, method=method, chunk_size=64)
+        f_order = meta_analysis_many(np.asfortranarray(Yx), np.asfortranarray(Vx), method=method)
+        _frames_identical(c_order, f_order)
