@@ -101,7 +101,10 @@ class BatchResult:
     """Results of :func:`meta_analysis_many`: one entry per meta-analysis (row).
 
     The fields carry the names of :class:`~msc_meta.MetaAnalysisResult`, each a
-    1-D array over the rows (the intervals of τ², I² and H² are m x 2).
+    1-D array over the rows (the intervals of τ², I² and H² are m x 2). A field that is the
+    same for every row whatever the data (``df`` under the z test, the intervals without
+    ``q_profile``, ``k`` and ``q_df`` when every study of every row is present) is one
+    read-only value broadcast to m rows, which takes no memory.
 
     Attributes
     ----------
