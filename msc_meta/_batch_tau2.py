@@ -3,9 +3,12 @@
 The row-wise counterparts of :func:`msc_meta.tau2.working_units` and of the
 closed forms of :mod:`msc_meta.tau2` (EE, DL, HE, HS, HSk, SJ) for the
 intercept-only model, on m x k arrays whose absent studies are NaN (``mask``
-False). Each follows the one-row formula term for term, including the sums of
-"all the other weights" formed without cancellation, so that a row gives the
-number :func:`~msc_meta.tau2.estimate_tau2` gives for it to rounding. Also the
+False). The estimators work on the rows laid out studies first (k x c, one column
+per row, :func:`studies_first`), whose sums over studies (:func:`column_sum`) add
+each row's studies in order whatever the chunk. Each follows the one-row formula,
+including the sums of "all the other weights" formed without cancellation, so
+that a row gives the number :func:`~msc_meta.tau2.estimate_tau2` gives for it to
+rounding. Also the
 vectorized root of the generalised Q equation used by the Q-profile interval
 (the algorithm of :func:`msc_meta.tau2.solve_q_equation`, row by row).
 """
@@ -16,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others, row_max, row_min
+from ._batch_iterative import ITERATIVE_BATCH_METHODS, row_max, row_min
 from ._batch_types import (
     NOT_CONVERGED,
     BatchTau2,
@@ -148,11 +151,6 @@ def residuals(Y: FloatArray, W: FloatArray) -> FloatArray:
     return Y - (row_dot(W, Y) / row_sum(W))[:, None]
 
 
-def p_diag(W: FloatArray) -> FloatArray:
-    """Diagonal of P per row: ``w_i (S - w_i) / S`` (the one-row ``_p_diag``)."""
-    return W * _others(W) / row_sum(W)[:, None]
-
-
 def column_sum(a: FloatArray) -> FloatArray:
     """Sum over the studies of a studies-first (k x c, C-contiguous) array, one per row.
 
@@ -191,12 +189,6 @@ def studies_first(
     np.copyto(Vt, V.T)
     Vt[absent] = np.inf
     return Dt, Vt, absent
-
-
-def trace_p_rows(W: FloatArray) -> FloatArray:
-    """tr(P) per row (:func:`msc_meta.tau2.trace_p`) of m x k weights (0 where absent)."""
-    Wt = np.ascontiguousarray(W.T)
-    return trace_p_pp_columns(Wt, column_sum(Wt), pp=False)[0]
 
 
 def trace_p_pp_columns(
@@ -266,24 +258,6 @@ def _traces_one_heavy(
     return trP, a * a + (Q2 - 2.0 * Q3 / S) + 2.0 * u * u * Q2 + b * b
 
 
-def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
-    """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation.
-
-    ``None`` for ``D1`` or ``D2`` stands for ones (no product).
-    """
-    sw = row_sum(W)[:, None]
-    pd = W * _others(W) / sw
-    A = W * W / sw
-    pp = pd * pd
-    A1 = A if D1 is None else A * D1
-    A2 = A if D2 is None else A * D2
-    if D1 is not None:
-        pp *= D1
-    if D2 is not None:
-        pp *= D2
-    return row_sum(pp) + row_sum(A1 * _others(A2))
-
-
 def _fit(tau2: FloatArray, se: FloatArray, fixed: FixedEffectRows | None = None) -> BatchTau2Fit:
     m = tau2.shape[0]
     return BatchTau2Fit(
@@ -296,19 +270,6 @@ def studies_per_row(mask: BoolArray) -> FloatArray:
     if mask.all():
         return np.full(mask.shape[0], float(mask.shape[1]))
     return np.asarray(np.count_nonzero(mask, axis=1), dtype=np.float64)
-
-
-def _prep(
-    Y: FloatArray, V: FloatArray, mask: BoolArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(k, Y with 0 for absent, V with 1 for absent, inverse-variance weights with 0)."""
-    k = studies_per_row(mask)
-    if mask.all():
-        return k, Y, V, np.reciprocal(V)
-    Vz = np.where(mask, V, 1.0)
-    W = np.reciprocal(Vz)
-    W[~mask] = 0.0
-    return k, np.where(mask, Y, 0.0), Vz, W
 
 
 def fixed_effect_rows(
@@ -410,36 +371,124 @@ def _moment(code: str) -> BatchTau2:
     return estimate
 
 
-def batch_he(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Hedges' unweighted method of moments per row."""
-    k, Yz, Vz, _ = _prep(Y, V, mask)
-    ones = mask.astype(np.float64)
-    R = _zero(residuals(Yz, ones), mask)
-    rss = row_sum(R * R)
-    Vz = _zero(Vz, mask)
-    trpv = row_sum(p_diag(ones) * Vz)
+def _others_columns(A: FloatArray) -> FloatArray:
+    """``sum(A) - a_i`` per cell of a studies-first array ``A >= 0``, without cancellation.
+
+    The studies-first :func:`~msc_meta._batch_iterative._others`: ``total - a_i`` loses at
+    most a factor 2 where ``a_i <= total / 2``; the one cell of a row above half its total
+    gets the sum of the row's other cells, added up directly.
+    """
+    total = column_sum(A)
+    out: FloatArray = total - A
+    heavy = np.greater(A, 0.5 * total)
+    if heavy.any():
+        rest = column_sum(np.where(heavy, 0.0, A))
+        np.copyto(out, np.broadcast_to(rest, A.shape), where=heavy)
+    return out
+
+
+def _finite_columns(Vt: FloatArray, absent: BoolArray | None) -> FloatArray:
+    """The studies-first variances as a C-contiguous array with 0 (not +inf) where absent."""
+    Vz = np.empty(Vt.shape)
+    np.copyto(Vz, Vt)
+    if absent is not None:
+        Vz[absent] = 0.0
+    return Vz
+
+
+def he_columns(
+    Dt: FloatArray, Vt: FloatArray, absent: BoolArray | None, k: FloatArray
+) -> BatchTau2Fit:
+    """Hedges' unweighted method of moments per row, from studies-first effects and variances.
+
+    As the core's ``_he``: the residuals from the unweighted mean, tr(PV) with the
+    unweighted P (whose diagonal is (k - 1)/k) and metafor's SE, whose tr(PVPV) is
+    ``((k-1)/k)² sum v² + sum_i (v_i/k)(sum_j v_j/k - v_i/k)``, the last factor added up
+    without cancellation (:func:`_others_columns`). ``Dt`` holds 0 and ``Vt`` +inf where a
+    study is absent (:func:`studies_first`).
+    """
+    R = Dt - column_sum(Dt) / k
+    if absent is not None:
+        R[absent] = 0.0
+    R *= R
+    rss = column_sum(R)
+    Vz = _finite_columns(Vt, absent)
+    pdiag = (k - 1) / k  # the diagonal of the unweighted P, one value per row
+    trpv = pdiag * column_sum(Vz)
     t = np.maximum(0.0, (rss - trpv) / (k - 1))
-    trpvpv = _p2_sum(ones, Vz, Vz)
+    A = Vz / k
+    np.multiply(Vz, Vz, out=R)
+    trpvpv = pdiag * pdiag * column_sum(R) + column_sum(A * _others_columns(A))
     se = np.sqrt(2.0 * trpvpv + 4.0 * t * trpv + 2.0 * t * t * (k - 1)) / (k - 1)
     return _fit(t, se)
 
 
-def batch_sj(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Sidik-Jonkman per row, with metafor's starting value var(y)(k-1)/k."""
-    k, Yz, Vz, _ = _prep(Y, V, mask)
-    dev = _zero(Yz - (row_sum(Yz) / k)[:, None], mask)
-    t0 = row_sum(dev * dev) / k
-    W = _zero(1.0 / (Vz + t0[:, None]), mask)
-    R = _zero(residuals(Yz, W), mask)
-    q = row_dot(W, R * R)
+def sj_columns(
+    Dt: FloatArray, Vt: FloatArray, absent: BoolArray | None, k: FloatArray
+) -> BatchTau2Fit:
+    """Sidik-Jonkman per row, with metafor's starting value var(y)(k-1)/k (studies first).
+
+    As the core's ``_sj``: τ²_0 the unweighted variance, Q at τ²_0, and metafor's SE from
+    ``sum P_ij² d1_i d2_j`` for d = 1 or v, each as the core's ``_p2_sum``: the squared
+    diagonal of P plus ``sum_i (A_i d1_i)(sum_j A_j d2_j - A_i d2_i)`` with
+    ``A = w² / S``, the "sums of the others" without cancellation (:func:`_others_columns`).
+    ``Dt`` holds 0 and ``Vt`` +inf where a study is absent (:func:`studies_first`).
+    """
+    dev = Dt - column_sum(Dt) / k
+    if absent is not None:
+        dev[absent] = 0.0
+    dev *= dev
+    t0 = column_sum(dev) / k
+    W = np.add(Vt, t0, out=dev)  # weight 0 where absent (v = +inf)
+    np.reciprocal(W, out=W)
+    S = column_sum(W)
+    R = Dt - column_sum(W * Dt) / S
+    if absent is not None:
+        R[absent] = 0.0
+    R *= R
+    R *= W
+    q = column_sum(R)
     t = np.maximum(0.0, t0 * q / (k - 1))
-    Vz = _zero(Vz, mask)
-    inner = (
-        2.0 * _p2_sum(W, Vz, Vz)
-        + 4.0 * t * _p2_sum(W, None, Vz)
-        + 2.0 * t * t * _p2_sum(W, None, None)
-    )
+    Vz = _finite_columns(Vt, absent)
+    pdiag = W * _others_columns(W)
+    pdiag /= S
+    pdiag *= pdiag  # the squared diagonal of P
+    A = W * W
+    A /= S
+    AV = A * Vz
+    others_av = _others_columns(AV)
+    np.multiply(pdiag, Vz, out=R)
+    p2_1v = column_sum(R) + column_sum(A * others_av)
+    R *= Vz
+    p2_vv = column_sum(R) + column_sum(AV * others_av)
+    p2_11 = column_sum(pdiag) + column_sum(A * _others_columns(A))
+    inner = 2.0 * p2_vv + 4.0 * t * p2_1v + 2.0 * t * t * p2_11
     return _fit(t, t0 / (k - 1) * np.sqrt(inner))
+
+
+#: The closed forms computed from the rows laid out studies first (effects, 0 where absent;
+#: variances, +inf where absent; the absent cells; k per row): the batch result lays a chunk
+#: out so once for them and for its own sums (:data:`BATCH_TAU2_METHODS` wraps them for
+#: m x k inputs).
+COLUMN_ESTIMATORS: dict[
+    str, Callable[[FloatArray, FloatArray, BoolArray | None, FloatArray], BatchTau2Fit]
+] = {"HE": he_columns, "SJ": sj_columns}
+
+
+def _by_columns(code: str) -> BatchTau2:
+    """The m x k estimator of :data:`COLUMN_ESTIMATORS` ``[code]``."""
+
+    def estimate(
+        Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
+    ) -> BatchTau2Fit:
+        Dt, Vt, absent = studies_first(_zero(Y, mask), V, mask)
+        if absent is None:
+            Vt = np.ascontiguousarray(Vt)
+        return COLUMN_ESTIMATORS[code](Dt, Vt, absent, studies_per_row(mask))
+
+    estimate.__name__ = f"batch_{code.lower()}"
+    estimate.__doc__ = f"{code} per row, laid out studies first (:data:`COLUMN_ESTIMATORS`)."
+    return estimate
 
 
 def solve_q_rows(
@@ -498,15 +547,16 @@ def solve_q_rows(
 BATCH_TAU2_METHODS: dict[str, BatchTau2] = {
     "EE": _moment("EE"),
     "DL": _moment("DL"),
-    "HE": batch_he,
+    "HE": _by_columns("HE"),
     "HS": _moment("HS"),
     "HSk": _moment("HSk"),
-    "SJ": batch_sj,
+    "SJ": _by_columns("SJ"),
     **ITERATIVE_BATCH_METHODS,  # ML, REML, EB, PM, PMM
 }
 
 __all__ = [
     "BATCH_TAU2_METHODS",
+    "COLUMN_ESTIMATORS",
     "MOMENT_ESTIMATORS",
     "NOT_CONVERGED",
     "batch_working_units",

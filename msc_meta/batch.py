@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ._batch_tau2 import (
     BATCH_TAU2_METHODS,
+    COLUMN_ESTIMATORS,
     MOMENT_ESTIMATORS,
     batch_working_units,
     column_sum,
@@ -658,9 +659,13 @@ def _fit_rows(
             Dt, Vt, absent = studies_first(Y_w, V_w, mask)
             units = (Y_w, V_w, mask)
         Wt = np.reciprocal(Vt, out=np.empty(Dt.shape))  # studies first, as every sum needs
+        column = COLUMN_ESTIMATORS.get(method)
         if moment is not None:
             fe = fixed_effect_columns(Dt, Wt, absent, pp=method != "EE")
             fit = moment(fe, kf)
+        elif column is not None:
+            fit = column(Dt, Vt, absent, kf)
+            fe = fixed_effect_columns(Dt, Wt, absent)
         else:
             if units is None:  # the m x k working units the estimator takes
                 units = (Y - center[:, None], V, mask)

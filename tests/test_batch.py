@@ -390,11 +390,11 @@ def test_fields_equal_for_every_row_are_read_only_broadcasts_and_refits_keep_the
     _compare(refused, Vr, [i for i in range(40) if i != 7], q_profile=False)
 
 
-@pytest.mark.parametrize("method", ["EE", "DL", "HS", "HSk"])
+@pytest.mark.parametrize("method", CLOSED_FORMS)
 @pytest.mark.parametrize("test", TESTS)
-def test_full_rows_by_the_moment_path_equal_meta_analysis(method: str, test: str) -> None:
-    """Every study present, in the safe bounds: the fast path of the moment estimators,
-    including rows with one heavy weight (variances over many decades) and identical effects."""
+def test_full_rows_by_the_closed_forms_path_equal_meta_analysis(method: str, test: str) -> None:
+    """Every study present, in the safe bounds: the fast path of the closed forms, including
+    rows with one heavy weight (variances over many decades) and identical effects."""
     rng = np.random.default_rng(90 + TESTS.index(test))
     m, k = 300, 7
     V = 10.0 ** rng.uniform(-6, 6, size=(m, k))
@@ -406,8 +406,8 @@ def test_full_rows_by_the_moment_path_equal_meta_analysis(method: str, test: str
     np.testing.assert_array_equal(res.codes & NOT_REPRESENTABLE, 0)
 
 
-@pytest.mark.parametrize("method", ["DL", "HS"])
-def test_moment_estimators_give_the_same_bits_whatever_the_memory_layout(method: str) -> None:
+@pytest.mark.parametrize("method", CLOSED_FORMS)
+def test_closed_forms_give_the_same_bits_whatever_the_memory_layout(method: str) -> None:
     # docs/batch.md: their sums run over a studies-first copy of each chunk, in a fixed order
     Y, V = _random_rows(400, 9, seed=83)
     for Yx, Vx in ((Y, V), (Y[~np.isnan(Y).any(axis=1)], V[~np.isnan(V).any(axis=1)])):
