@@ -3,18 +3,24 @@
 The row-wise counterparts of :func:`msc_meta.tau2.working_units` and of the
 closed forms of :mod:`msc_meta.tau2` (EE, DL, HE, HS, HSk, SJ) for the
 intercept-only model, on m x k arrays whose absent studies are NaN (``mask``
-False). Each follows the one-row formula term for term, including the sums of
-"all the other weights" formed without cancellation, so that a row gives the
-number :func:`~msc_meta.tau2.estimate_tau2` gives for it to rounding. Also the
+False). The estimators work on the rows laid out studies first (k x c, one column
+per row, :func:`studies_first`), whose sums over studies (:func:`~msc_meta._batch_scan.column_sum`) add
+each row's studies in order whatever the chunk. Each follows the one-row formula,
+including the sums of "all the other weights" formed without cancellation, so
+that a row gives the number :func:`~msc_meta.tau2.estimate_tau2` gives for it to
+rounding. Also the
 vectorized root of the generalised Q equation used by the Q-profile interval
 (the algorithm of :func:`msc_meta.tau2.solve_q_equation`, row by row).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from ._batch_iterative import ITERATIVE_BATCH_METHODS, _others, row_max, row_min
+from ._batch_iterative import ITERATIVE_BATCH_METHODS, row_max, row_min
+from ._batch_scan import column_sum
 from ._batch_types import (
     NOT_CONVERGED,
     BatchTau2,
@@ -146,63 +152,93 @@ def residuals(Y: FloatArray, W: FloatArray) -> FloatArray:
     return Y - (row_dot(W, Y) / row_sum(W))[:, None]
 
 
-def p_diag(W: FloatArray) -> FloatArray:
-    """Diagonal of P per row: ``w_i (S - w_i) / S`` (the one-row ``_p_diag``)."""
-    return W * _others(W) / row_sum(W)[:, None]
+def studies_first(
+    Y: FloatArray, V: FloatArray, mask: BoolArray | None
+) -> tuple[FloatArray, FloatArray, BoolArray | None]:
+    """``(Dt, Vt, absent)``: effects and variances as k x c arrays (studies first).
+
+    Absent studies get effect 0 and variance +inf (weight exactly 0); ``absent`` is the
+    k x c mask of them, None when every study is present (``mask`` None or all True), and
+    then ``Vt`` is a transposed view of ``V``, not a copy.
+    """
+    Dt = np.empty(Y.shape[::-1])
+    np.copyto(Dt, Y.T)
+    if mask is None or mask.all():
+        return Dt, V.T, None
+    absent = np.empty(Dt.shape, np.bool_)
+    np.logical_not(mask.T, out=absent)
+    Dt[absent] = 0.0
+    Vt = np.empty(Dt.shape)
+    np.copyto(Vt, V.T)
+    Vt[absent] = np.inf
+    return Dt, Vt, absent
 
 
-def trace_p_rows(W: FloatArray) -> FloatArray:
-    """tr(P) per row (:func:`msc_meta.tau2.trace_p`)."""
-    return trace_p_pp_rows(W, pp=False)[0]
-
-
-def trace_p_pp_rows(
-    W: FloatArray, pp: bool = True, S: FloatArray | None = None
+def trace_p_pp_columns(
+    Wt: FloatArray, S: FloatArray, pp: bool = True
 ) -> tuple[FloatArray, FloatArray | None]:
-    """tr(P) and (if ``pp``) tr(PP) per row, from the power sums of the weights.
+    """tr(P) and (if ``pp``) tr(PP) per row, from the power sums of studies-first weights.
 
     With S_j the sum of ``w_i**j``: tr P = S_1 - S_2/S_1 and
     tr PP = S_2 - 2 S_3/S_1 + (S_2/S_1)². Where no weight exceeds half its row's total,
     tr P loses at most one bit to cancellation and tr PP at most three (tr PP >= S_2/4
     there, and each term is at most 2 S_2); rows with such a weight take the core's
-    cancellation-free forms (:func:`p_diag`, :func:`_p2_sum`), as the one-row functions do.
-    Only rows with S_2 >= S_1²/4 can hold such a weight (w > S_1/2 gives w² > S_1²/4), so
-    only those are searched for it. ``S`` is S_1 where the caller has it.
+    forms without cancellation (:func:`_traces_one_heavy`), as the one-row functions do.
+    ``Wt`` is k x c (0 where a study is absent), ``S`` its :func:`column_sum`.
     """
-    S = row_sum(W) if S is None else S
-    W2 = W * W
-    S2 = row_sum(W2)
+    W2 = Wt * Wt
+    S2 = column_sum(W2)
     a = S2 / S
     trP = S - a
     trPP = None
     if pp:
-        trPP = S2 - 2.0 * row_dot(W2, W) / S + a * a
-    maybe = np.flatnonzero(S2 >= 0.24 * S * S)  # 0.24, not 0.25: a margin for rounding
-    big = maybe[row_max(W[maybe]) > 0.5 * S[maybe]] if maybe.size else maybe
+        W2 *= Wt
+        trPP = S2 - 2.0 * column_sum(W2) / S + a * a
+    wmax = np.maximum.reduce(Wt, axis=0)
+    big = np.flatnonzero(wmax > 0.5 * S)
     if big.size:
-        Wb = W[big]
-        trP[big] = row_sum(p_diag(Wb))
+        trP[big], pp_big = _traces_one_heavy(np.take(Wt, big, axis=1), S[big], wmax[big], pp)
         if trPP is not None:
-            trPP[big] = _p2_sum(Wb, None, None)
+            trPP[big] = pp_big
     return trP, trPP
 
 
-def _p2_sum(W: FloatArray, D1: FloatArray | None, D2: FloatArray | None) -> FloatArray:
-    """The one-row ``_p2_sum`` per row: sum of P_ij² d1_i d2_j without cancellation.
+def _traces_one_heavy(
+    Wb: FloatArray, S: FloatArray, wmax: FloatArray, pp: bool
+) -> tuple[FloatArray, FloatArray | None]:
+    """The traces tr P and tr PP of rows with one weight w_b above half the total S.
 
-    ``None`` for ``D1`` or ``D2`` stands for ones (no product).
+    From the power sums O, Q_2, Q_3 of the *other* weights (added up directly, so without
+    cancellation) and w_b, the core's sums (``trace_p``, ``_p2_sum``) with ``S - w_b``
+    replaced by O, expanded:
+
+    - tr P = sum_i w_i o_i / S = (O (S + w_b) - Q_2) / S (o_i = S - w_i, o_b = O)
+      = O (1 + u) - Q_2 / S with u = w_b / S, where Q_2 <= O S/2 (each other weight is
+      below S/2): at most one bit lost;
+    - tr PP = sum_i (w_i o_i / S)² + sum_{i != j} w_i² w_j² / S²
+      = ((w_b O)² + S² Q_2 - 2 S Q_3 + 2 w_b² Q_2 + Q_2²) / S² (the fourth powers cancel
+      exactly in the algebra) = (O u)² + (Q_2 - 2 Q_3 / S) + 2 u² Q_2 + (Q_2 / S)²,
+      where 2 Q_3 / S <= Q_2 and the positive term 2 u² Q_2 > Q_2 / 2, so the one
+      subtraction loses at most two bits. Each term is of the order of a squared weight
+      (no product of four weights), so nothing overflows or underflows early.
+
+    ``Wb`` is k x c (studies first, 0 where absent), ``S`` and ``wmax`` its sums and maxima.
+    The heavy weight is the only cell equal to the maximum: two weights above half the
+    total cannot be equal.
     """
-    sw = row_sum(W)[:, None]
-    pd = W * _others(W) / sw
-    A = W * W / sw
-    pp = pd * pd
-    A1 = A if D1 is None else A * D1
-    A2 = A if D2 is None else A * D2
-    if D1 is not None:
-        pp *= D1
-    if D2 is not None:
-        pp *= D2
-    return row_sum(pp) + row_sum(A1 * _others(A2))
+    others = np.where(Wb == wmax, 0.0, Wb)
+    rest = column_sum(others)
+    sq = others * others
+    Q2 = column_sum(sq)
+    u = wmax / S
+    b = Q2 / S
+    trP = rest * (1.0 + u) - b
+    if not pp:
+        return trP, None
+    sq *= others
+    Q3 = column_sum(sq)
+    a = rest * u
+    return trP, a * a + (Q2 - 2.0 * Q3 / S) + 2.0 * u * u * Q2 + b * b
 
 
 def _fit(tau2: FloatArray, se: FloatArray, fixed: FixedEffectRows | None = None) -> BatchTau2Fit:
@@ -219,37 +255,40 @@ def studies_per_row(mask: BoolArray) -> FloatArray:
     return np.asarray(np.count_nonzero(mask, axis=1), dtype=np.float64)
 
 
-def _prep(
-    Y: FloatArray, V: FloatArray, mask: BoolArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(k, Y with 0 for absent, V with 1 for absent, inverse-variance weights with 0)."""
-    k = studies_per_row(mask)
-    if mask.all():
-        return k, Y, V, np.reciprocal(V)
-    Vz = np.where(mask, V, 1.0)
-    W = np.reciprocal(Vz)
-    W[~mask] = 0.0
-    return k, np.where(mask, Y, 0.0), Vz, W
-
-
 def fixed_effect_rows(
     Y: FloatArray, V: FloatArray, mask: BoolArray, pp: bool = False
 ) -> FixedEffectRows:
-    """The common-effect fit of every row (working units, NaN where absent).
+    """The common-effect fit of every row (m x k working units, NaN where absent).
 
-    Weighted mean, Q from the residuals (two passes, as the core), tr P and (if ``pp``)
-    tr PP (:func:`trace_p_pp_rows`).
+    :func:`fixed_effect_columns` of the rows laid out studies first (:func:`studies_first`).
     """
-    _, Yz, _, W = _prep(Y, V, mask)
-    sw = row_sum(W)
-    mean = row_dot(W, Yz) / sw
-    R = Yz - mean[:, None]
-    if not mask.all():
-        R[~mask] = 0.0
+    Dt, Vt, absent = studies_first(Y, V, mask)
+    return fixed_effect_columns(Dt, np.reciprocal(Vt), absent, pp)
+
+
+def fixed_effect_columns(
+    Dt: FloatArray, Wt: FloatArray, absent: BoolArray | None, pp: bool = False
+) -> FixedEffectRows:
+    """The common-effect fit of every row from studies-first (k x c) effects and weights.
+
+    ``Dt`` holds the effects in working units (0 where absent), ``Wt`` the inverse
+    variances (0 where absent), ``absent`` the absent studies (None: none). Weighted mean,
+    Q from the residuals (two passes, as the core: a one-pass Q would cancel where the
+    effects are far from their mean), tr P and (if ``pp``) tr PP
+    (:func:`trace_p_pp_columns`). Every sum is a :func:`column_sum`, so a row's numbers do
+    not depend on the other rows of its chunk.
+    """
+    sw = column_sum(Wt)
+    R = Wt * Dt
+    mean = column_sum(R) / sw
+    np.subtract(Dt, mean, out=R)
+    if absent is not None:
+        R[absent] = 0.0
     R *= R
-    q = row_dot(R, W)
-    trP, trPP = trace_p_pp_rows(W, pp, sw)
-    return FixedEffectRows(W, sw, mean, q, trP, trPP)
+    R *= Wt
+    q = column_sum(R)
+    trP, trPP = trace_p_pp_columns(Wt, sw, pp)
+    return FixedEffectRows(Wt.T, sw, mean, q, trP, trPP)
 
 
 def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) -> FloatArray:
@@ -260,74 +299,179 @@ def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) 
     )
 
 
-def batch_ee(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Common effect: τ² = 0 (no standard error)."""
-    m = Y.shape[0]
-    return _fit(np.zeros(m), np.full(m, np.nan))
+def _ee_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
+    return _fit(np.zeros(k.shape[0]), np.full(k.shape[0], np.nan), fe)
 
 
-def batch_dl(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """DerSimonian-Laird per row."""
-    k = studies_per_row(mask)
-    fe = fixed_effect_rows(Y, V, mask, pp=True)
+def _dl_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
     trP, trpp = fe.trace_p, fe.trace_pp
     assert trpp is not None
     t = np.maximum(0.0, (fe.q - (k - 1)) / trP)
     return _fit(t, _moment_se(t, k, trP, trpp), fe)
 
 
-def _hunter_schmidt(
-    Y: FloatArray, V: FloatArray, mask: BoolArray, small_sample: bool
-) -> BatchTau2Fit:
-    k = studies_per_row(mask)
-    factor = k / (k - 1) if small_sample else np.ones_like(k)
-    fe = fixed_effect_rows(Y, V, mask, pp=True)
+def _hunter_schmidt(fe: FixedEffectRows, k: FloatArray, small_sample: bool) -> BatchTau2Fit:
     sw, trP, trpp = fe.sum_w, fe.trace_p, fe.trace_pp
     assert trpp is not None
-    t = np.maximum(0.0, (factor * fe.q - k) / sw)
-    return _fit(t, factor * (trP / sw) * _moment_se(t, k, trP, trpp), fe)
+    if small_sample:
+        factor = k / (k - 1)
+        t = np.maximum(0.0, (factor * fe.q - k) / sw)
+        return _fit(t, factor * (trP / sw) * _moment_se(t, k, trP, trpp), fe)
+    t = np.maximum(0.0, (fe.q - k) / sw)
+    return _fit(t, (trP / sw) * _moment_se(t, k, trP, trpp), fe)
 
 
-def batch_hs(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Hunter-Schmidt per row."""
-    return _hunter_schmidt(Y, V, mask, small_sample=False)
+def _hs_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
+    return _hunter_schmidt(fe, k, small_sample=False)
 
 
-def batch_hsk(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Hunter-Schmidt with the small-sample factor k/(k-1) per row."""
-    return _hunter_schmidt(Y, V, mask, small_sample=True)
+def _hsk_from_fixed(fe: FixedEffectRows, k: FloatArray) -> BatchTau2Fit:
+    return _hunter_schmidt(fe, k, small_sample=True)
 
 
-def batch_he(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Hedges' unweighted method of moments per row."""
-    k, Yz, Vz, _ = _prep(Y, V, mask)
-    ones = mask.astype(np.float64)
-    R = _zero(residuals(Yz, ones), mask)
-    rss = row_sum(R * R)
-    Vz = _zero(Vz, mask)
-    trpv = row_sum(p_diag(ones) * Vz)
+#: The estimators that are functions of the common-effect fit alone (its Q, tr P, tr PP and
+#: sum of weights) and the number of studies k per row: the batch result computes that fit
+#: once and hands it to them (:data:`BATCH_TAU2_METHODS` wraps them for m x k inputs).
+MOMENT_ESTIMATORS: dict[str, Callable[[FixedEffectRows, FloatArray], BatchTau2Fit]] = {
+    "EE": _ee_from_fixed,
+    "DL": _dl_from_fixed,
+    "HS": _hs_from_fixed,
+    "HSk": _hsk_from_fixed,
+}
+
+
+def _moment(code: str) -> BatchTau2:
+    """The m x k estimator of :data:`MOMENT_ESTIMATORS` ``[code]``."""
+    pp = code != "EE"
+
+    def estimate(
+        Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
+    ) -> BatchTau2Fit:
+        return MOMENT_ESTIMATORS[code](fixed_effect_rows(Y, V, mask, pp), studies_per_row(mask))
+
+    estimate.__name__ = f"batch_{code.lower()}"
+    estimate.__doc__ = f"{code} per row, from the common-effect fit (:data:`MOMENT_ESTIMATORS`)."
+    return estimate
+
+
+def _others_columns(A: FloatArray) -> FloatArray:
+    """``sum(A) - a_i`` per cell of a studies-first array ``A >= 0``, without cancellation.
+
+    The studies-first :func:`~msc_meta._batch_iterative._others`: ``total - a_i`` loses at
+    most a factor 2 where ``a_i <= total / 2``; the one cell of a row above half its total
+    gets the sum of the row's other cells, added up directly.
+    """
+    total = column_sum(A)
+    out: FloatArray = total - A
+    heavy = np.greater(A, 0.5 * total)
+    if heavy.any():
+        rest = column_sum(np.where(heavy, 0.0, A))
+        np.copyto(out, np.broadcast_to(rest, A.shape), where=heavy)
+    return out
+
+
+def _finite_columns(Vt: FloatArray, absent: BoolArray | None) -> FloatArray:
+    """The studies-first variances as a C-contiguous array with 0 (not +inf) where absent."""
+    Vz = np.empty(Vt.shape)
+    np.copyto(Vz, Vt)
+    if absent is not None:
+        Vz[absent] = 0.0
+    return Vz
+
+
+def he_columns(
+    Dt: FloatArray, Vt: FloatArray, absent: BoolArray | None, k: FloatArray
+) -> BatchTau2Fit:
+    """Hedges' unweighted method of moments per row, from studies-first effects and variances.
+
+    As the core's ``_he``: the residuals from the unweighted mean, tr(PV) with the
+    unweighted P (whose diagonal is (k - 1)/k) and metafor's SE, whose tr(PVPV) is
+    ``((k-1)/k)² sum v² + sum_i (v_i/k)(sum_j v_j/k - v_i/k)``, the last factor added up
+    without cancellation (:func:`_others_columns`). ``Dt`` holds 0 and ``Vt`` +inf where a
+    study is absent (:func:`studies_first`).
+    """
+    R = Dt - column_sum(Dt) / k
+    if absent is not None:
+        R[absent] = 0.0
+    R *= R
+    rss = column_sum(R)
+    Vz = _finite_columns(Vt, absent)
+    pdiag = (k - 1) / k  # the diagonal of the unweighted P, one value per row
+    trpv = pdiag * column_sum(Vz)
     t = np.maximum(0.0, (rss - trpv) / (k - 1))
-    trpvpv = _p2_sum(ones, Vz, Vz)
+    A = Vz / k
+    np.multiply(Vz, Vz, out=R)
+    trpvpv = pdiag * pdiag * column_sum(R) + column_sum(A * _others_columns(A))
     se = np.sqrt(2.0 * trpvpv + 4.0 * t * trpv + 2.0 * t * t * (k - 1)) / (k - 1)
     return _fit(t, se)
 
 
-def batch_sj(Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control) -> BatchTau2Fit:
-    """Sidik-Jonkman per row, with metafor's starting value var(y)(k-1)/k."""
-    k, Yz, Vz, _ = _prep(Y, V, mask)
-    dev = _zero(Yz - (row_sum(Yz) / k)[:, None], mask)
-    t0 = row_sum(dev * dev) / k
-    W = _zero(1.0 / (Vz + t0[:, None]), mask)
-    R = _zero(residuals(Yz, W), mask)
-    q = row_dot(W, R * R)
+def sj_columns(
+    Dt: FloatArray, Vt: FloatArray, absent: BoolArray | None, k: FloatArray
+) -> BatchTau2Fit:
+    """Sidik-Jonkman per row, with metafor's starting value var(y)(k-1)/k (studies first).
+
+    As the core's ``_sj``: τ²_0 the unweighted variance, Q at τ²_0, and metafor's SE from
+    ``sum P_ij² d1_i d2_j`` for d = 1 or v, each as the core's ``_p2_sum``: the squared
+    diagonal of P plus ``sum_i (A_i d1_i)(sum_j A_j d2_j - A_i d2_i)`` with
+    ``A = w² / S``, the "sums of the others" without cancellation (:func:`_others_columns`).
+    ``Dt`` holds 0 and ``Vt`` +inf where a study is absent (:func:`studies_first`).
+    """
+    dev = Dt - column_sum(Dt) / k
+    if absent is not None:
+        dev[absent] = 0.0
+    dev *= dev
+    t0 = column_sum(dev) / k
+    W = np.add(Vt, t0, out=dev)  # weight 0 where absent (v = +inf)
+    np.reciprocal(W, out=W)
+    S = column_sum(W)
+    R = Dt - column_sum(W * Dt) / S
+    if absent is not None:
+        R[absent] = 0.0
+    R *= R
+    R *= W
+    q = column_sum(R)
     t = np.maximum(0.0, t0 * q / (k - 1))
-    Vz = _zero(Vz, mask)
-    inner = (
-        2.0 * _p2_sum(W, Vz, Vz)
-        + 4.0 * t * _p2_sum(W, None, Vz)
-        + 2.0 * t * t * _p2_sum(W, None, None)
-    )
+    Vz = _finite_columns(Vt, absent)
+    pdiag = W * _others_columns(W)
+    pdiag /= S
+    pdiag *= pdiag  # the squared diagonal of P
+    A = W * W
+    A /= S
+    AV = A * Vz
+    others_av = _others_columns(AV)
+    np.multiply(pdiag, Vz, out=R)
+    p2_1v = column_sum(R) + column_sum(A * others_av)
+    R *= Vz
+    p2_vv = column_sum(R) + column_sum(AV * others_av)
+    p2_11 = column_sum(pdiag) + column_sum(A * _others_columns(A))
+    inner = 2.0 * p2_vv + 4.0 * t * p2_1v + 2.0 * t * t * p2_11
     return _fit(t, t0 / (k - 1) * np.sqrt(inner))
+
+
+#: The closed forms computed from the rows laid out studies first (effects, 0 where absent;
+#: variances, +inf where absent; the absent cells; k per row): the batch result lays a chunk
+#: out so once for them and for its own sums (:data:`BATCH_TAU2_METHODS` wraps them for
+#: m x k inputs).
+COLUMN_ESTIMATORS: dict[
+    str, Callable[[FloatArray, FloatArray, BoolArray | None, FloatArray], BatchTau2Fit]
+] = {"HE": he_columns, "SJ": sj_columns}
+
+
+def _by_columns(code: str) -> BatchTau2:
+    """The m x k estimator of :data:`COLUMN_ESTIMATORS` ``[code]``."""
+
+    def estimate(
+        Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control
+    ) -> BatchTau2Fit:
+        Dt, Vt, absent = studies_first(_zero(Y, mask), V, mask)
+        if absent is None:
+            Vt = np.ascontiguousarray(Vt)
+        return COLUMN_ESTIMATORS[code](Dt, Vt, absent, studies_per_row(mask))
+
+    estimate.__name__ = f"batch_{code.lower()}"
+    estimate.__doc__ = f"{code} per row, laid out studies first (:data:`COLUMN_ESTIMATORS`)."
+    return estimate
 
 
 def solve_q_rows(
@@ -384,19 +528,23 @@ def solve_q_rows(
 #: Vectorized τ² estimators by metafor's code (the keys of :data:`msc_meta.tau2.TAU2_METHODS`).
 #: The iterative ones (ML, REML, EB, PM, PMM) join from ``msc_meta._batch_iterative``.
 BATCH_TAU2_METHODS: dict[str, BatchTau2] = {
-    "EE": batch_ee,
-    "DL": batch_dl,
-    "HE": batch_he,
-    "HS": batch_hs,
-    "HSk": batch_hsk,
-    "SJ": batch_sj,
+    "EE": _moment("EE"),
+    "DL": _moment("DL"),
+    "HE": _by_columns("HE"),
+    "HS": _moment("HS"),
+    "HSk": _moment("HSk"),
+    "SJ": _by_columns("SJ"),
     **ITERATIVE_BATCH_METHODS,  # ML, REML, EB, PM, PMM
 }
 
 __all__ = [
     "BATCH_TAU2_METHODS",
+    "COLUMN_ESTIMATORS",
+    "MOMENT_ESTIMATORS",
     "NOT_CONVERGED",
     "batch_working_units",
+    "column_sum",
+    "fixed_effect_columns",
     "fixed_effect_rows",
     "solve_q_rows",
 ]

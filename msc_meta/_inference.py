@@ -258,7 +258,8 @@ def chi2_sf_rows(statistic: FloatArray, df: int) -> FloatArray:
         return np.asarray(special.chdtrc(df, x), dtype=np.float64)
     y = 0.5 * x
     near = y <= 600.0  # beyond, e^-y y^j underflows term by term: chdtrc for those
-    yn = np.where(near, y, 0.0)
+    every = bool(near.all())  # (NaN is not near): no masking passes
+    yn = y if every else np.where(near, y, 0.0)
     e = np.exp(-yn)
     if df % 2 == 0:  # e^-y sum_{j < df/2} y^j / j!
         term = e.copy()
@@ -275,6 +276,8 @@ def chi2_sf_rows(statistic: FloatArray, df: int) -> FloatArray:
             for j in range(2, (df + 1) // 2):
                 term *= yn / (j - 0.5)
                 total += term
+    if every:
+        return np.asarray(total, dtype=np.float64)
     out = np.where(near, total, np.nan)
     far = ~near & ~np.isnan(x)
     if far.any():

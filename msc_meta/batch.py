@@ -29,14 +29,24 @@ from tqdm import tqdm
 
 from ._batch_tau2 import (
     BATCH_TAU2_METHODS,
+    COLUMN_ESTIMATORS,
+    MOMENT_ESTIMATORS,
     batch_working_units,
-    fixed_effect_rows,
-    row_dot,
-    row_sum,
+    column_sum,
+    fixed_effect_columns,
     safe_cells,
     solve_q_rows,
+    studies_first,
 )
-from ._batch_types import MULTIMODAL, NOT_CONVERGED, BoolArray, FloatArray, IntArray
+from ._batch_types import (
+    MULTIMODAL,
+    NOT_CONVERGED,
+    BatchTau2Fit,
+    BoolArray,
+    FixedEffectRows,
+    FloatArray,
+    IntArray,
+)
 from ._errors import (
     BoundaryWarning,
     ConvergenceWarning,
@@ -66,9 +76,12 @@ Q_PROFILE_NOT_CONVERGED = 16
 #: The row cannot be represented in double precision (meta_analysis refuses it): all NaN.
 NOT_REPRESENTABLE = 32
 
-#: Default budget of array elements per chunk (each of the m x k work arrays): small enough
-#: that the work arrays stay in cache and peak memory is about twice the input (k = 10).
-CHUNK_ELEMENTS = 1 << 16
+#: Default budget of array elements per chunk (each of the k x c work arrays, 1 MiB): small
+#: enough that a chunk's work arrays stay in the per-core cache (L2, a few MiB) and peak memory
+#: is a small multiple of the input; large enough that NumPy's cost per call (which holds the
+#: GIL, so threads cannot share it) stays a small part of each call. Measured here (2 cores,
+#: 1e6 x 10, DL): 2**17 took 0.21 s with 2 threads where 2**16 took 0.25 s.
+CHUNK_ELEMENTS = 1 << 17
 
 #: Held while the core refits one row and its warnings are recorded: ``warnings.catch_warnings``
 #: changes process-wide state and is not thread-safe (Python < 3.14), so refits in several
@@ -83,6 +96,12 @@ _SCALARS = (
     "codes", "ce_estimate", "ce_se", "ce_ci_low", "ce_ci_high",
 )  # fmt: skip
 _INTERVALS = ("tau2_ci", "i2_ci", "h2_ci")
+#: The type of each field of :data:`_SCALARS` (the intervals are m x 2 float64).
+_DTYPES: dict[str, type] = {
+    name: np.int64 if name in ("q_df", "k", "iterations", "codes")
+    else np.bool_ if name == "converged" else np.float64
+    for name in _SCALARS
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,10 @@ class BatchResult:
     """Results of :func:`meta_analysis_many`: one entry per meta-analysis (row).
 
     The fields carry the names of :class:`~msc_meta.MetaAnalysisResult`, each a
-    1-D array over the rows (the intervals of τ², I² and H² are m x 2).
+    1-D array over the rows (the intervals of τ², I² and H² are m x 2). A field that is the
+    same for every row whatever the data (``df`` under the z test, the intervals without
+    ``q_profile``, ``k`` and ``q_df`` when every study of every row is present) is one
+    read-only value broadcast to m rows, which takes no memory.
 
     Attributes
     ----------
@@ -344,7 +366,7 @@ def meta_analysis_many(
     q_profile : bool, default False
         Also compute Q-profile intervals for τ², I² and H² (vectorized root finding).
     chunk_size : int, optional
-        Rows per chunk; by default about 2**16 array elements per chunk, so peak memory is a
+        Rows per chunk; by default about 2**17 array elements per chunk, so peak memory is a
         small multiple of the input.
     progress : bool, optional
         Show a tqdm progress bar: True always, False never, None (default) when the run
@@ -451,22 +473,29 @@ def meta_analysis_many(
     m, k_max = Y.shape
     step = chunk_size or max(1, CHUNK_ELEMENTS // max(1, k_max))
     step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
-    # every chunk is checked before any is fitted: cheap reductions, cell by cell only if needed
     starts = range(0, m, step)
     if m == 0:
         _chunk_mask(Y, V, 0)
     errors = np.geterr()  # the caller's floating-point error handling, for every thread
+    # the whole result, allocated once; each chunk writes its rows of it (no second copy)
+    out = _allocate(m, k_max, method_code, test_code, q_profile)
+    masked: list[int] = []  # the chunks with an absent study (list.append is thread-safe)
 
-    def check(start: int) -> BoolArray | None:
-        with np.errstate(**errors):
-            return _chunk_mask(Y[start : start + step], V[start : start + step], start)
-
-    def fit(start: int, mask: BoolArray | None) -> _Chunk:
+    def fit(start: int) -> IntArray:
+        """Check the chunk's cells (cheap reductions, cell by cell only if needed), fit it."""
         sl = slice(start, start + step)
         with np.errstate(**errors):
-            return _fit_rows(Y[sl], V[sl], mask, method_code, test_code, level, control, q_profile)
+            mask = _chunk_mask(Y[sl], V[sl], start)
+            o = {name: a[sl] for name, a in out.items()}
+            if mask is None:  # k and q_df: written below, once every chunk is known
+                del o["k"], o["q_df"]
+            else:
+                masked.append(start)
+            todo = _fit_rows(
+                Y[sl], V[sl], mask, method_code, test_code, level, control, q_profile, o
+            )
+        return start + todo
 
-    out: dict[str, Any] = {}
     refits: list[IntArray] = []
     jobs = min(jobs, len(starts))
     with (
@@ -478,22 +507,16 @@ def meta_analysis_many(
         ThreadPoolExecutor(jobs) if jobs > 1 else nullcontext() as pool,
     ):
         # in order: the first bad cell of the input is the one reported
-        masks = list(pool.map(check, starts)) if pool else [check(s) for s in starts]
-        chunks = _in_order(pool, jobs, fit, starts, masks)
-        for start, (part, todo) in zip(starts, chunks, strict=True):
-            if not out:  # the whole result, filled chunk by chunk (no second copy)
-                out = {n: np.empty((m, *a.shape[1:]), a.dtype) for n, a in part.items()}
-            for name, values in part.items():
-                out[name][start : start + step] = values
-            refits.append(start + todo)
+        for todo in _in_order(pool, jobs, fit, starts):
+            refits.append(todo)
             bar.update(1)
-    if not out:  # no rows (m = 0, e.g. an empty Dask block): every field empty, typed as usual
-        one = max(k_max, 1)
-        template, _ = _fit_rows(
-            np.zeros((1, one)), np.ones((1, one)), None, method_code, test_code, level, control,
-            q_profile,
-        )  # fmt: skip
-        out = {n: a[:0] for n, a in template.items()}
+    if m and not masked:  # every study of every row present: k and q_df are constants
+        out["k"] = np.broadcast_to(np.int64(k_max), (m,))
+        out["q_df"] = np.broadcast_to(np.int64(k_max - 1), (m,))
+    else:
+        for start in sorted(set(starts) - set(masked)):
+            out["k"][start : start + step] = k_max
+            out["q_df"][start : start + step] = k_max - 1
     # rows the vectorized path cannot represent, through the core in the calling thread (its
     # warnings are caught there: warnings.catch_warnings is not thread-safe)
     for i in np.concatenate(refits) if refits else ():
@@ -515,6 +538,29 @@ def meta_analysis_many(
     )
 
 
+def _allocate(m: int, k_max: int, method: str, test: str, q_profile: bool) -> dict[str, Any]:
+    """The arrays of the whole result, which each chunk fills with its rows.
+
+    A field that is the same for every row whatever the data (``df`` under the z test, the
+    Q-profile intervals when not asked for) is one read-only value broadcast to m rows: no
+    memory, nothing to write (``k`` and ``q_df`` become so when every study of every row is
+    present). ``codes`` and ``iterations`` start as zeros (pages the system maps on
+    demand), so chunks whose rows are all 0 there write nothing. The other fields are
+    written once per row.
+    """
+    out: dict[str, Any] = {}
+    for name, dtype in _DTYPES.items():
+        if name == "df" and test == "z":
+            out[name] = np.broadcast_to(np.float64(np.nan), (m,))
+        elif name in ("codes", "iterations", "k", "q_df"):
+            out[name] = np.zeros(m, dtype)
+        else:
+            out[name] = np.empty(m, dtype)
+    for name in _INTERVALS:
+        out[name] = np.broadcast_to(np.nan, (m, 2)) if not q_profile else np.empty((m, 2))
+    return out
+
+
 def _check_n_jobs(n_jobs: object) -> int:
     """``n_jobs`` as a positive number of threads (None: every core)."""
     if n_jobs is None:
@@ -527,36 +573,34 @@ def _check_n_jobs(n_jobs: object) -> int:
     return int(n_jobs)
 
 
-_Chunk = tuple[dict[str, Any], IntArray]
-
-
 def _in_order(
     pool: ThreadPoolExecutor | None,
     jobs: int,
-    fit: Callable[[int, BoolArray | None], _Chunk],
+    fit: Callable[[int], IntArray],
     starts: range,
-    masks: list[BoolArray | None],
-) -> Iterator[_Chunk]:
-    """The fitted chunks in order.
+) -> Iterator[IntArray]:
+    """The rows to refit of each chunk, in order, as the chunks are fitted.
 
     Without a pool they are fitted here, one after the other; with one, at most two chunks
-    per thread are in flight, so memory stays a small multiple of the input.
+    per thread are in flight, so their work arrays stay a small multiple of a chunk. A
+    chunk's error (a bad cell) is raised when its turn comes, so the first in row order is
+    the one reported.
     """
-    todo = iter(zip(starts, masks, strict=True))
+    todo = iter(starts)
     if pool is None:
-        for start, mask in todo:
-            yield fit(start, mask)
+        for start in todo:
+            yield fit(start)
         return
-    running: deque[Future[_Chunk]] = deque()
-    for start, mask in todo:
-        running.append(pool.submit(fit, start, mask))
+    running: deque[Future[IntArray]] = deque()
+    for start in todo:
+        running.append(pool.submit(fit, start))
         if len(running) >= 2 * jobs:
             break
     while running:
         yield running.popleft().result()
         nxt = next(todo, None)
         if nxt is not None:
-            running.append(pool.submit(fit, *nxt))
+            running.append(pool.submit(fit, nxt))
 
 
 def _chunk_mask(Y: FloatArray, V: FloatArray, offset: int) -> BoolArray | None:
@@ -588,144 +632,254 @@ def _fit_rows(
     level: float,
     control: Tau2Control,
     q_profile: bool,
-) -> _Chunk:
-    """Every number of :class:`BatchResult` for one chunk of rows, and the rows to refit.
+    o: dict[str, Any],
+) -> IntArray:
+    """Every number of :class:`BatchResult` for one chunk of rows, written into ``o``.
 
+    ``o`` maps each field to its rows of the whole result (views, written once).
     ``mask`` None: every study is present and in the safe bounds of
     :func:`~msc_meta._batch_tau2.batch_working_units` (no masking, no rescaling passes).
-    The second value numbers (in the chunk) the rows that the vectorized path cannot
-    represent; the caller refits them by the core (:func:`_fit_one`).
+    The sums over studies run on studies-first (k x c) arrays (:func:`column_sum`), so a
+    row gets the same bits in any chunk, masked or not. Returns the rows (numbered in the
+    chunk) that the vectorized path cannot represent; the caller refits them by the core
+    (:func:`_fit_one`).
     """
     m, k_max = Y.shape
-    full = mask is None or bool(mask.all())  # every study present: no masking passes
     k = np.full(m, k_max, np.int64) if mask is None else np.count_nonzero(mask, axis=1)
     kf = k.astype(np.float64)
     one = k == 1
+    any_one = bool(one.any())
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         # closed forms without Q-profile: no threshold depends on the scale of a row
         exact_scale = q_profile or method in ITERATIVE_METHODS
-        Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask, exact_scale)
-        mask = np.ones((m, k_max), np.bool_) if mask is None else mask
-        fit = BATCH_TAU2_METHODS[method](Y_w, V_w, mask, control)
-        t_w = np.where(one, 0.0, fit.tau2) if one.any() else fit.tau2
-        Yz, Vz = (Y_w, V_w) if full else (np.where(mask, Y_w, 0.0), np.where(mask, V_w, 1.0))
-        fe = fit.fixed if fit.fixed is not None else fixed_effect_rows(Y_w, V_w, mask)
-        sw_fe, ce_w = fe.sum_w, fe.mean
-        ce_se_w = np.sqrt(1.0 / sw_fe)
-        W = Vz + t_w[:, None]
-        np.reciprocal(W, out=W)
-        if not full:
-            W[~mask] = 0.0
-        sw = row_sum(W)
-        mu_w = row_dot(W, Yz) / sw
-        var_w = 1.0 / sw
-
-        spec = TESTS[test]
-        uses_t = spec.uses_t & ~one
-        df = np.where(uses_t, kf - 1, np.nan)
-        crit = np.full(m, critical_value(level))
-        if spec.uses_t:
-            crit[~one] = critical_values(level, kf[~one] - 1)
-        # k = 1 rows are not fitted (τ² = 0), whatever the estimator said about them
-        fit_codes = np.where(one, 0, fit.codes | np.where(fit.converged, 0, NOT_CONVERGED))
-        codes = np.where(one, FEW_STUDIES, 0).astype(np.int64) | fit_codes
+        moment = MOMENT_ESTIMATORS.get(method)
+        units: tuple[FloatArray, FloatArray, BoolArray | None] | None = None
+        if mask is None and not exact_scale:
+            # every row in the safe bounds: unscaled and centred at its first effect, as
+            # batch_working_units would, straight into the studies-first layout
+            center = Y[:, 0].copy()
+            Dt = np.subtract(Y.T, center, out=np.empty((k_max, m)))
+            Vt, absent = V.T, None
+            exponent, ok = np.zeros(m, np.int64), np.ones(m, np.bool_)
+        else:
+            Y_w, V_w, center, exponent, ok = batch_working_units(Y, V, mask, exact_scale)
+            Dt, Vt, absent = studies_first(Y_w, V_w, mask)
+            units = (Y_w, V_w, mask)
+        Wt = np.reciprocal(Vt, out=np.empty(Dt.shape))  # studies first, as every sum needs
+        column = COLUMN_ESTIMATORS.get(method)
+        if moment is not None:
+            fe = fixed_effect_columns(Dt, Wt, absent, pp=method != "EE")
+            fit = moment(fe, kf)
+        elif column is not None:
+            fit = column(Dt, Vt, absent, kf)
+            fe = fixed_effect_columns(Dt, Wt, absent)
+        else:
+            if units is None:  # the m x k working units the estimator takes
+                units = (Y - center[:, None], V, mask)
+            mask_ = np.ones((m, k_max), np.bool_) if mask is None else mask
+            fit = BATCH_TAU2_METHODS[method](units[0], units[1], mask_, control)
+            fe = fixed_effect_columns(Dt, Wt, absent) if fit.fixed is None else fit.fixed
+        t_w = np.where(one, 0.0, fit.tau2) if any_one else fit.tau2
+        # the random-effects fit: weights 1/(v + τ²), exactly 0 where absent (v = inf)
+        Wt = np.add(Vt, t_w, out=np.empty(Dt.shape))
+        np.reciprocal(Wt, out=Wt)
+        sw = column_sum(Wt)
+        R = Wt * Dt
+        mu_w = column_sum(R) / sw
+        rss = None
         if test in ("knha", "adhoc"):
-            R = np.where(mask, Yz - mu_w[:, None], 0.0)
+            np.subtract(Dt, mu_w, out=R)
+            if absent is not None:
+                R[absent] = 0.0
             R *= R
-            rss = row_dot(W, R)
-            factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
-            factor = np.ones(m)
-            factor[~one] = factor_of(rss[~one], k[~one] - 1).astype(np.float64)
-            codes |= np.where(factor == 0.0, ZERO_HK_FACTOR, 0)
-            var_w = var_w * factor
-        se_w = np.sqrt(var_w)
-        pi_half_w = crit * np.sqrt(var_w + t_w)
+            R *= Wt
+            rss = column_sum(R)
+        del R, Wt, Dt
+        return _assemble(
+            o, k, kf, one, any_one, t_w, fit, fe, sw, mu_w, rss, center, exponent, ok, method,
+            test, level, control, q_profile, units,
+        )  # fmt: skip
 
-        q = np.maximum(0.0, fe.q)
-        q_df = k - 1
-        if one.any():
-            q = np.where(one, 0.0, q)
-        q_p = _q_pvalues(q, q_df)
-        vt = (kf - 1) / fe.trace_p
-        if method == "EE":
-            i2 = np.where(q > 0.0, np.maximum(0.0, 100.0 * (q - q_df) / q), 0.0)
-            h2 = q / q_df
-        else:
-            i2 = 100.0 * t_w / (vt + t_w)
-            h2 = t_w / vt + 1.0
-        if one.any():
-            i2 = np.where(one, 0.0, i2)
-            h2 = np.where(one, 1.0, h2)
+
+def _per_k(k: IntArray, value: Callable[[IntArray], FloatArray]) -> FloatArray:
+    """``value(k)`` per row, computed once per distinct k (one value when k is constant)."""
+    if k.size and k.min() == k.max():
+        return np.full(k.shape, value(k[:1])[0])
+    ks, inverse = np.unique(k, return_inverse=True)
+    return np.asarray(value(ks), dtype=np.float64)[inverse.reshape(k.shape)]
+
+
+def _assemble(
+    o: dict[str, Any],
+    k: IntArray,
+    kf: FloatArray,
+    one: BoolArray,
+    any_one: bool,
+    t_w: FloatArray,
+    fit: BatchTau2Fit,
+    fe: FixedEffectRows,
+    sw: FloatArray,
+    mu_w: FloatArray,
+    rss: FloatArray | None,
+    center: FloatArray,
+    exponent: IntArray,
+    ok: BoolArray,
+    method: str,
+    test: str,
+    level: float,
+    control: Tau2Control,
+    q_profile: bool,
+    units: tuple[FloatArray, FloatArray, BoolArray | None] | None,
+) -> IntArray:
+    """The fields of :class:`BatchResult` from the fits of a chunk, written into ``o``.
+
+    Each output is computed into its slice of the whole result where NumPy allows
+    (``out=``), so every number is written once. Returns the rows to refit by the core.
+    """
+    m = k.shape[0]
+    spec = TESTS[test]
+    z_crit = critical_value(level)
+    # codes: the fit's flags; k = 1 rows are not fitted (τ² = 0), whatever the estimator said
+    codes = fit.codes.copy()
+    if not fit.converged.all():
+        codes |= np.where(fit.converged, 0, NOT_CONVERGED)
+    if any_one:
+        codes[one] = FEW_STUDIES
+    good = np.ones(m, np.bool_)  # rows that need no refit by the core
+    # the variance of the estimate, the Hartung-Knapp factor, critical values
+    var_w = np.reciprocal(sw)
+    if rss is not None:
+        factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
+        factor = np.ones(m)
+        factor[~one] = np.asarray(factor_of(rss[~one], k[~one] - 1), dtype=np.float64)
+        codes |= np.where(factor == 0.0, ZERO_HK_FACTOR, 0)
+        var_w *= factor
+    if spec.uses_t:
+        df = np.subtract(kf, 1.0, out=o["df"])
+        crit: FloatArray | float = _per_k(k, lambda ks: critical_values(level, ks - 1))
+        if any_one:
+            df[one] = np.nan
+            crit = np.where(one, z_crit, crit)
+    else:  # df is NaN for every row (a constant field)
+        crit = z_crit
+    e1 = exponent if exponent.any() else None
+    # the estimate, its SE, interval, test and prediction interval
+    est, se = o["estimate"], o["se"]
+    np.sqrt(var_w, out=se)
+    pi_half = var_w
+    pi_half += t_w
+    np.sqrt(pi_half, out=pi_half)
+    pi_half *= crit
+    if e1 is not None:
+        np.ldexp(mu_w, e1, out=mu_w)
+        np.ldexp(se, e1, out=se)
+        np.ldexp(pi_half, e1, out=pi_half)
+    np.add(center, mu_w, out=est)
+    half = np.multiply(se, crit, out=mu_w)
+    np.subtract(est, half, out=o["ci_low"])
+    np.add(est, half, out=o["ci_high"])
+    np.subtract(est, pi_half, out=o["pi_low"])
+    np.add(est, pi_half, out=o["pi_high"])
+    # est / se is ±inf at a zero SE (NaN if est is 0 too), as the core's statistic
+    stat = np.divide(est, se, out=o["statistic"])
+    p = o["pvalue"]
+    np.abs(stat, out=p)
+    if spec.uses_t:
+        uses_t = ~one
+        a = -p
+        p[uses_t] = special.stdtr(df[uses_t], a[uses_t])
+        if any_one:
+            p[one] = special.ndtr(a[one])
+        p *= 2.0
+    else:  # 2 Φ(-|z|) = erfc(|z| / √2): cephes computes ndtr by erfc (erf below |z| = 1)
+        p *= np.sqrt(0.5)
+        special.erfc(p, out=p)
+    nan_stat = np.isnan(stat)
+    if nan_stat.any():
+        p[nan_stat] = 1.0
+    # τ² and its SE (NaN where the method has none, and for k = 1)
+    tau2, tau2_se = o["tau2"], o["tau2_se"]
+    np.copyto(tau2, t_w)
+    np.copyto(tau2_se, fit.se)
+    if e1 is not None:
+        e2 = 2 * e1
+        np.ldexp(tau2, e2, out=tau2)
+        np.ldexp(tau2_se, e2, out=tau2_se)
+    if any_one:
+        tau2_se[one] = np.nan
+    # heterogeneity: Q, its p-value, I², H²
+    q = np.maximum(fe.q, 0.0, out=o["q"])
+    q_df = k - 1
+    if any_one:
+        q[one] = 0.0
+    np.copyto(o["q_pvalue"], _q_pvalues(q, q_df))
+    vt = np.divide(kf - 1.0, fe.trace_p)
+    i2, h2 = o["i2"], o["h2"]
+    if method == "EE":
+        np.copyto(i2, np.where(q > 0.0, np.maximum(0.0, 100.0 * (q - q_df) / q), 0.0))
+        np.divide(q, q_df, out=h2)
+    else:
+        np.add(vt, t_w, out=i2)
+        np.divide(t_w, i2, out=i2)
+        i2 *= 100.0
+        np.divide(t_w, vt, out=h2)
+        h2 += 1.0
+    if any_one:
+        i2[one] = 0.0
+        h2[one] = 1.0
+    # Q-profile intervals of τ², I², H²
+    tau2_ci, i2_ci, h2_ci = o["tau2_ci"], o["i2_ci"], o["h2_ci"]
+    if q_profile:
+        assert units is not None  # Q-profile rows are in the working units of the core
+        Y_w, V_w, mask = units
+        mask = np.ones(Y_w.shape, np.bool_) if mask is None else mask
         ci_w = np.full((m, 2), np.nan)
-        if q_profile:
-            alpha = 1.0 - level
-            rows = np.flatnonzero(~one)
-            for j, tail in enumerate((alpha / 2, 1 - alpha / 2)):
-                target = special.chdtri(q_df[rows], tail)
-                root, conv = solve_q_rows(Y_w[rows], V_w[rows], mask[rows], target, control)
-                ci_w[rows, j] = root
-                codes[rows] |= np.where(conv, 0, Q_PROFILE_NOT_CONVERGED)
-        e1, e2 = exponent, 2 * exponent
-        if exponent.any():
-            mu_w, se_w, pi_half_w = np.ldexp(mu_w, e1), np.ldexp(se_w, e1), np.ldexp(pi_half_w, e1)
-            ce_w, ce_se_w = np.ldexp(ce_w, e1), np.ldexp(ce_se_w, e1)
-        # unscaled rows: the numbers as they are (ldexp by 0 is the identity)
-        est = center + mu_w
-        half = crit * se_w
-        pi_half = pi_half_w
-        ce_est = center + ce_w
-        ce_se = ce_se_w
-        ce_half = critical_value(level) * ce_se
-        with_se = ~one & ~np.isnan(fit.se)
-        tau2_se = np.where(with_se, _scaled(np.where(with_se, fit.se, 0.0), e2), np.nan)
-        se_ = se_w
-        stat = np.where(se_ > 0, est / se_, np.where(est != 0, np.copysign(np.inf, est), np.nan))
-        a = -np.abs(stat)
-        if spec.uses_t:
-            p = 2.0 * np.where(
-                uses_t, special.stdtr(np.where(uses_t, df, 1.0), a), special.ndtr(a)
-            )
-        else:
-            p = 2.0 * special.ndtr(a)
-        p = np.where(np.isnan(stat), 1.0, p)
-        out: dict[str, Any] = {
-            "estimate": est,
-            "se": se_,
-            "ci_low": est - half,
-            "ci_high": est + half,
-            "statistic": stat,
-            "pvalue": p,
-            "df": df,
-            "tau2": _scaled(t_w, e2),
-            "tau2_se": tau2_se,
-            "tau2_ci": _scaled(ci_w, e2[:, None]),
-            "i2": i2,
-            "i2_ci": 100.0 * ci_w / (vt[:, None] + ci_w) if q_profile else ci_w.copy(),
-            "h2": h2,
-            "h2_ci": ci_w / vt[:, None] + 1.0 if q_profile else ci_w.copy(),
-            "q": q,
-            "q_df": q_df,
-            "q_pvalue": q_p,
-            "pi_low": est - pi_half,
-            "pi_high": est + pi_half,
-            "k": k,
-            "iterations": np.where(one, 0, fit.iterations),
-            "converged": fit.converged | one,
-            "codes": codes,
-            "ce_estimate": ce_est,
-            "ce_se": ce_se,
-            "ce_ci_low": ce_est - ce_half,
-            "ce_ci_high": ce_est + ce_half,
-        }
-    finite = (
-        "estimate", "se", "ci_low", "ci_high", "tau2", "pi_low", "pi_high", "i2", "h2", "q",
-        "ce_estimate", "ce_se",
-    )  # fmt: skip
-    good = ok & np.logical_and.reduce([np.isfinite(out[n]) for n in finite]) & np.isfinite(sw)
+        alpha = 1.0 - level
+        rows = np.flatnonzero(~one)
+        for j, tail in enumerate((alpha / 2, 1 - alpha / 2)):
+            target = special.chdtri(q_df[rows], tail)
+            root, conv = solve_q_rows(Y_w[rows], V_w[rows], mask[rows], target, control)
+            ci_w[rows, j] = root
+            codes[rows] |= np.where(conv, 0, Q_PROFILE_NOT_CONVERGED)
+        np.copyto(i2_ci, 100.0 * ci_w / (vt[:, None] + ci_w))
+        np.copyto(h2_ci, ci_w / vt[:, None] + 1.0)
+        np.copyto(tau2_ci, ci_w if e1 is None else np.ldexp(ci_w, 2 * e1[:, None]))
+    # (without q_profile the intervals are NaN for every row: constant fields)
+    # the common-effect fit
+    ce_est, ce_se = o["ce_estimate"], o["ce_se"]
+    np.reciprocal(fe.sum_w, out=ce_se)
+    np.sqrt(ce_se, out=ce_se)
+    ce_w = fe.mean
+    if e1 is not None:
+        ce_w = np.ldexp(ce_w, e1)
+        np.ldexp(ce_se, e1, out=ce_se)
+    np.add(center, ce_w, out=ce_est)
+    ce_half = np.multiply(ce_se, z_crit, out=ce_w if e1 is not None else None)
+    np.subtract(ce_est, ce_half, out=o["ce_ci_low"])
+    np.add(ce_est, ce_half, out=o["ce_ci_high"])
+    # counts and convergence
+    for name, value in (("k", k), ("q_df", q_df)):
+        if name in o:  # else written by the caller (every study present)
+            np.copyto(o[name], value)
+    if fit.iterations.any():  # else the zeros the field starts with
+        np.copyto(o["iterations"], np.where(one, 0, fit.iterations))
+    np.logical_or(fit.converged, one, out=o["converged"])
+    # rows whose numbers are not all finite go to the core: one sum carries any NaN or inf
+    # (an overflow of the sum only sends a good row to the core, which gives its numbers)
+    total = sw + est
+    for name in ("se", "ci_low", "ci_high", "tau2", "pi_low", "pi_high", "ce_estimate", "ce_se"):
+        total += o[name]
+    total += q
+    total += i2
+    total += h2
+    good &= ok
+    good &= np.isfinite(total)
     good &= sw > 0.0
     if fit.ambiguous is not None:  # maxima tied to rounding: the core's search decides them
         good &= ~fit.ambiguous
-    return out, np.flatnonzero(~good).astype(np.int64)
+    if codes.any():  # else the zeros the field starts with
+        np.copyto(o["codes"], codes)
+    return np.flatnonzero(~good).astype(np.int64)
 
 
 def _q_pvalues(q: FloatArray, q_df: IntArray) -> FloatArray:
@@ -737,11 +891,6 @@ def _q_pvalues(q: FloatArray, q_df: IntArray) -> FloatArray:
         rows = q_df == df
         p[rows] = chi2_sf_rows(q[rows], int(df))
     return p
-
-
-def _scaled(x: FloatArray, e: IntArray) -> FloatArray:
-    """``x * 2**e`` (``x`` itself, not a copy, when every exponent is 0)."""
-    return x if not e.any() else np.asarray(np.ldexp(x, e), dtype=np.float64)
 
 
 def _fit_one(
@@ -765,19 +914,18 @@ def _fit_one(
             )  # fmt: skip
     except (MetaAnalysisError, ArithmeticError):  # the core refuses (or fails on) the row
         for col in out.values():
-            if col.dtype.kind == "f":
+            if col.dtype.kind == "f" and col.flags.writeable:  # constant fields: as they are
                 col[i] = np.nan
         out["codes"][i] |= NOT_REPRESENTABLE
         return
     # the conditions meta_analysis warned about, as the vectorized rows flag them
     out["codes"][i] = _codes_of(caught, res.converged)
-    for name in _SCALARS:
-        if name in ("codes", "k"):
+    for name in (*_SCALARS, *_INTERVALS):
+        # constant fields (the same for every row, read-only) hold the core's value already
+        if name in ("codes", "k") or not out[name].flags.writeable:
             continue
         value = getattr(res, name)
         out[name][i] = np.nan if value is None else value
-    for name in _INTERVALS:
-        out[name][i] = getattr(res, name) if q_profile else (np.nan, np.nan)
 
 
 def _codes_of(caught: list[warnings.WarningMessage], converged: bool) -> int:

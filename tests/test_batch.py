@@ -19,7 +19,8 @@ from scipy import special
 
 import msc_meta as mm
 from msc_meta import batch
-from msc_meta._batch_tau2 import BATCH_TAU2_METHODS
+from msc_meta._batch_scan import column_sum
+from msc_meta._batch_tau2 import BATCH_TAU2_METHODS, trace_p_pp_columns
 from msc_meta._inference import chi2_sf_rows
 from msc_meta.batch import (
     FEW_STUDIES,
@@ -29,7 +30,7 @@ from msc_meta.batch import (
     BatchResult,
     meta_analysis_many,
 )
-from msc_meta.tau2 import TAU2_METHODS
+from msc_meta.tau2 import TAU2_METHODS, _trace_pp, trace_p
 
 CLOSED_FORMS = ("EE", "DL", "HE", "HS", "HSk", "SJ")
 TESTS = ("z", "t", "knha", "adhoc")
@@ -361,3 +362,88 @@ def test_no_rows_give_an_empty_result_of_the_usual_fields(method: str) -> None:
     assert len(empty.to_frame()) == 0 and empty.estimate.shape == (0,)
     assert empty.tau2_ci.shape[1:] == full.tau2_ci.shape[1:]
     assert empty.estimate.dtype == full.estimate.dtype and empty.k.dtype == full.k.dtype
+
+
+@pytest.mark.parametrize("k", [2, 8, 9, 10, 33])
+@pytest.mark.parametrize("c", [1, 2, 3, 17, 4096])
+def test_column_sum_adds_each_rows_studies_in_order_whatever_the_chunk(k: int, c: int) -> None:
+    # the property that makes a row's bits independent of its chunk (c = 1 included, which
+    # NumPy alone would sum pairwise)
+    rng = np.random.default_rng(k * 1000 + c)
+    A = rng.standard_normal((k, c)) * 10.0 ** rng.integers(-8, 9, size=(k, c))
+    want = A[0].copy()
+    for j in range(1, k):
+        want += A[j]
+    assert np.array_equal(column_sum(A), want)
+
+
+def test_traces_of_rows_with_a_heavy_weight_equal_the_cores_cancellation_free_forms() -> None:
+    rng = np.random.default_rng(81)
+    rows = [
+        [1e12, 1.0, 2.0, 3.0],  # one weight dominates by 12 orders of magnitude
+        [1.0, 0.999, 1e-9, 1e-9],  # a second weight just below half the total
+        [5.0, 1.0, 1.0, 1.0],
+        [1e-30, 1e-40, 3e-45, 1e-42],
+        [1e30, 1e20, 3e25, 1e12],
+        [1.0, 1.0, 1.0, 1.0],  # equal weights: no heavy one
+        [3.0, 2.0, 0.0, 0.0],  # absent studies carry weight 0
+    ]
+    rows += list(10.0 ** rng.uniform(-6, 6, size=(200, 4)))
+    W = np.array(rows, dtype=float)
+    Wt = np.ascontiguousarray(W.T)
+    trP, trPP = trace_p_pp_columns(Wt, column_sum(Wt))
+    assert trPP is not None
+    for i, w in enumerate(W):
+        w = w[w > 0]
+        assert trP[i] == pytest.approx(trace_p(w), rel=1e-13, abs=0.0), i
+        assert trPP[i] == pytest.approx(_trace_pp(w, None), rel=1e-12, abs=0.0), i
+
+
+def test_fields_equal_for_every_row_are_read_only_broadcasts_and_refits_keep_them() -> None:
+    Y, V = _random_rows(300, 6, seed=82)
+    full = ~np.isnan(Y).any(axis=1)
+    Yf, Vf = Y[full], V[full]
+    res = meta_analysis_many(Yf, Vf, method="DL", chunk_size=16)
+    for name in ("df", "k", "q_df", "tau2_ci", "i2_ci", "h2_ci"):
+        field = getattr(res, name)
+        assert not field.flags.writeable and field.strides[0] == 0, name
+    assert np.isnan(res.df).all() and (res.k == 6).all() and (res.q_df == 5).all()
+    assert np.isnan(res.tau2_ci).all()
+    # with an absent study somewhere, k and q_df are per row (and right in the full chunks)
+    mixed = meta_analysis_many(Y, V, method="DL", chunk_size=16)
+    assert mixed.k.flags.writeable
+    np.testing.assert_array_equal(mixed.k, (~np.isnan(Y)).sum(axis=1))
+    np.testing.assert_array_equal(mixed.q_df, mixed.k - 1)
+    # a row the core refuses, in an input whose other rows are all full and safe
+    Yr, Vr = Yf[:40].copy(), Vf[:40].copy()
+    Yr[7, :2], Vr[7, :2] = [0.0, 1.0], [1e-300, 1e300]
+    refused = meta_analysis_many(Yr, Vr, method="DL", test="t", chunk_size=8)
+    assert refused.codes[7] & NOT_REPRESENTABLE and np.isnan(refused.df[7])
+    assert refused.k[7] == 6 and np.isnan(refused.estimate[7])
+    _compare(refused, Vr, [i for i in range(40) if i != 7], q_profile=False)
+
+
+@pytest.mark.parametrize("method", CLOSED_FORMS)
+@pytest.mark.parametrize("test", TESTS)
+def test_full_rows_by_the_closed_forms_path_equal_meta_analysis(method: str, test: str) -> None:
+    """Every study present, in the safe bounds: the fast path of the closed forms, including
+    rows with one heavy weight (variances over many decades) and identical effects."""
+    rng = np.random.default_rng(90 + TESTS.index(test))
+    m, k = 300, 7
+    V = 10.0 ** rng.uniform(-6, 6, size=(m, k))
+    V[:50] = 10.0 ** rng.uniform(-1, 1, size=(50, k))  # weights of one order
+    Y = rng.normal(0.3, np.sqrt(V + 0.05))
+    Y[50:60] = 2.5  # identical effects: τ² = 0, Q = 0
+    res = meta_analysis_many(Y, V, method=method, test=test)
+    _compare(res, V, range(m), q_profile=False)
+    np.testing.assert_array_equal(res.codes & NOT_REPRESENTABLE, 0)
+
+
+@pytest.mark.parametrize("method", CLOSED_FORMS)
+def test_closed_forms_give_the_same_bits_whatever_the_memory_layout(method: str) -> None:
+    # docs/batch.md: their sums run over a studies-first copy of each chunk, in a fixed order
+    Y, V = _random_rows(400, 9, seed=83)
+    for Yx, Vx in ((Y, V), (Y[~np.isnan(Y).any(axis=1)], V[~np.isnan(V).any(axis=1)])):
+        c_order = meta_analysis_many(Yx, Vx, method=method, chunk_size=64)
+        f_order = meta_analysis_many(np.asfortranarray(Yx), np.asfortranarray(Vx), method=method)
+        _frames_identical(c_order, f_order)
