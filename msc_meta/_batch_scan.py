@@ -235,16 +235,14 @@ def scan_scores(
     margin = g * (A[0] + B[0])  # A and B are largest at 0
     up = A[1] - eA[1] - (B[0] + eB[0]) > margin
     down = A[0] + eA[0] - (B[1] - eB[1]) < -margin
-    todo = np.flatnonzero(~(up | down) & (j0 > 1))
-    if todo.size:  # not proven: every point of the stretch
-        cols = np.minimum(1 + np.arange(int(j0[todo].max()) - 1)[None, :], (j0[todo] - 1)[:, None])
-        evaluate(todo, cols)
-    # upward from j0: every _STRIDE-th point, _PASS of them per pass, until the top stretch is
-    # proven; a point between two evaluated ones has their sign if the bounds from the two
-    # (A and B non-increasing) prove it, else it is evaluated after the passes
+    bottom = up | down
+    # upward from j0 (from τ² = 0 where the bottom stretch is not proven): every _STRIDE-th
+    # point, _PASS of them per pass, until the top stretch is proven; a point between two
+    # evaluated ones has their sign if the bounds from the two (A and B non-increasing) prove
+    # it, else it is evaluated after the passes
     kk = (k - 1 if reml else k).astype(np.float64)
-    cur = j0.copy()  # the last evaluated column
-    prev = [x[1].copy() for x in (A, B, eA, eB)]  # A, B and their bounds there
+    cur = np.where(bottom, j0, 0)  # the last evaluated column
+    prev = [np.where(bottom, x[1], x[0]) for x in (A, B, eA, eB)]  # A, B and bounds there
     doubt_r: list[IntArray] = []
     doubt_c: list[IntArray] = []
     active = np.flatnonzero(cur < last)
