@@ -622,7 +622,7 @@ STYLE = {  # colour by library, line by tau2 method
     "metafor": "#b3261e",
     "numpy": "0.45",
 }
-LINES = {"DL": "-", "REML": "--", "PM": ":"}  # the extrapolations are dotted more sparsely
+LINES: dict[str, Any] = {"DL": "-", "REML": "--", "PM": (0, (4, 1, 1, 1, 1, 1))}  # dash-dot-dot
 MARKERS = {"msc_meta": "o", "PyMARE": "s", "statsmodels": "^", "metafor": "D", "numpy": "x"}
 
 
@@ -636,7 +636,7 @@ def draw(frame: pd.DataFrame, ax: Any) -> Any:
         ax.loglog(
             done["m"],
             done["seconds"],
-            style,
+            linestyle=style,
             color=colour,
             marker=marker,
             ms=4,
