@@ -24,12 +24,13 @@ grid scan over blocks of rows of at most ``_SCAN_CELLS`` grid points.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
 from scipy import special
 
-from ._batch_scan import ScanGrid, column_sum, scan_scores
+from ._batch_scan import _EPS, ScanGrid, column_sum, others_columns, scan_scores
 from ._batch_types import (
     MULTIMODAL,
     NOT_CONVERGED,
@@ -41,8 +42,6 @@ from ._batch_types import (
 )
 from .tau2 import _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
 
-#: The unit roundoff of double precision.
-_EPS = float(np.finfo(np.float64).eps)
 #: Two local maxima whose log-likelihoods differ by at most this (relative) tie: the rounding
 #: of the log-likelihood decides which the core takes, so the core fits the row.
 _TIE = 1e-9
@@ -136,8 +135,13 @@ def _scan_bounds(
     bound = np.maximum(vmax, 4.0 * rng * rng)
     t_max = 1.01 * bound
     t_min = np.minimum(vmin, t_max) / 64.0
-    decades = np.log10(t_max / t_min)
-    n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(_SCAN_PER_DECADE * decades)))
+    points = _SCAN_PER_DECADE * np.log10(t_max / t_min)
+    # the core takes math.log10, which may differ from NumPy's in the last bit: where the
+    # number of points is within rounding of a whole number, its ceiling is the core's
+    near = np.flatnonzero(np.abs(points - np.rint(points)) <= 1e-9 * np.maximum(1.0, points))
+    for i in near:
+        points[i] = _SCAN_PER_DECADE * math.log10(float(t_max[i]) / float(t_min[i]))
+    n = np.minimum(_SCAN_MAX_POINTS, np.maximum(16, np.ceil(points)))
     return t_min, t_max, n.astype(np.int64), vmin, vmax, bound
 
 
@@ -190,23 +194,13 @@ def _score_slope(
     py = Yt - add(w * Yt) / s
     py *= w
     wpy = w * py
-    ypppy = (
-        add(
-            wpy * py,
-        )
-        - add(wpy) ** 2 / s
-    )
+    ypppy = add(wpy * py) - add(wpy) ** 2 / s
     w2 = w * w
     s2 = add(w2)
     yppy = add(py * py)
     if reml:
         info = s2 - 2.0 * add(w2 * w) / s + (s2 / s) ** 2
-        # tr P = sum_i w_i S_(-i) / S, the complement of the largest weight summed directly
-        others = s - w
-        big = w > 0.5 * s
-        if np.any(big):
-            np.copyto(others, add(np.where(big, 0.0, w))[None, :], where=big)
-        trp = add(w * others) / s
+        trp = add(w * others_columns(w)) / s  # tr P = sum_i w_i S_(-i) / S
         return yppy - trp, -2.0 * ypppy + info
     return yppy - s, -2.0 * ypppy + s2
 

@@ -19,8 +19,8 @@ With :math:`A(\\tau^2) = Y'P^2Y` and :math:`B(\\tau^2) = \\operatorname{tr}P` (R
   is non-increasing (a minimum over the mean of non-increasing sums).
 
 So the score has the sign of S(0) on [0, c] when :math:`A(c) > B(0)` (or :math:`A(0) < B(c)`),
-the bottom stretch below a quarter of the smallest variance, where the grid is densest and
-the score changes least; and it is negative for every τ² above an evaluated point z with
+the bottom stretch below a quarter of the smallest variance, where the score changes least
+between neighbouring grid points; and it is negative for every τ² above an evaluated point z with
 :math:`S(z) < 0` once the bounds of the two bullets above, taken from z, meet (the top stretch).
 Every bound keeps a margin of several times the rounding error of the score, so that the
 core's own evaluation at any point of a stretch has the proven sign. Rows whose bounds do not
@@ -97,6 +97,22 @@ class ScanGrid:
             up = (j < self.n) & (self.at(rows, j) < target)
             j = j + up
         return j
+
+
+def others_columns(A: FloatArray) -> FloatArray:
+    """``sum(A) - a_i`` per cell of a studies-first array ``A >= 0``, without cancellation.
+
+    The studies-first :func:`msc_meta.tau2._others`: ``total - a_i`` loses at most a factor 2
+    where ``a_i <= total / 2``; the one cell of a row above half its total gets the sum of the
+    row's other cells, added up directly.
+    """
+    total = column_sum(A)
+    out: FloatArray = total - A
+    heavy = np.greater(A, 0.5 * total)
+    if heavy.any():
+        rest = column_sum(np.where(heavy, 0.0, A))
+        np.copyto(out, np.broadcast_to(rest, A.shape), where=heavy)
+    return out
 
 
 def column_sum(a: FloatArray) -> FloatArray:

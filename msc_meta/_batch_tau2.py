@@ -1,16 +1,15 @@
 """Closed-form τ² estimators of many meta-analyses at once, and the batch registry.
 
-The row-wise counterparts of :func:`msc_meta.tau2.working_units` and of the
-closed forms of :mod:`msc_meta.tau2` (EE, DL, HE, HS, HSk, SJ) for the
-intercept-only model, on m x k arrays whose absent studies are NaN (``mask``
-False). The estimators work on the rows laid out studies first (k x c, one column
-per row, :func:`studies_first`), whose sums over studies (:func:`~msc_meta._batch_scan.column_sum`) add
-each row's studies in order whatever the chunk. Each follows the one-row formula,
-including the sums of "all the other weights" formed without cancellation, so
-that a row gives the number :func:`~msc_meta.tau2.estimate_tau2` gives for it to
-rounding. Also the
-vectorized root of the generalised Q equation used by the Q-profile interval
-(the algorithm of :func:`msc_meta.tau2.solve_q_equation`, row by row).
+The row-wise counterparts of :func:`msc_meta.tau2.working_units` and of the closed forms of
+:mod:`msc_meta.tau2` (EE, DL, HE, HS, HSk, SJ) for the intercept-only model, on m x k arrays
+whose absent studies are NaN (``mask`` False). The estimators work on the rows laid out
+studies first (k x c, one column per row, :func:`studies_first`), whose sums over studies
+(:func:`~msc_meta._batch_scan.column_sum`) add each row's studies in order whatever the
+chunk. Each follows the one-row formula, including the sums of "all the other weights"
+formed without cancellation, so that a row gives the number
+:func:`~msc_meta.tau2.estimate_tau2` gives for it to rounding. Also the vectorized root of
+the generalised Q equation used by the Q-profile interval (the algorithm of
+:func:`msc_meta.tau2.solve_q_equation`, row by row).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._batch_iterative import ITERATIVE_BATCH_METHODS, row_max, row_min
-from ._batch_scan import column_sum
+from ._batch_scan import column_sum, others_columns
 from ._batch_types import (
     NOT_CONVERGED,
     BatchTau2,
@@ -354,22 +353,6 @@ def _moment(code: str) -> BatchTau2:
     return estimate
 
 
-def _others_columns(A: FloatArray) -> FloatArray:
-    """``sum(A) - a_i`` per cell of a studies-first array ``A >= 0``, without cancellation.
-
-    The studies-first :func:`~msc_meta._batch_iterative._others`: ``total - a_i`` loses at
-    most a factor 2 where ``a_i <= total / 2``; the one cell of a row above half its total
-    gets the sum of the row's other cells, added up directly.
-    """
-    total = column_sum(A)
-    out: FloatArray = total - A
-    heavy = np.greater(A, 0.5 * total)
-    if heavy.any():
-        rest = column_sum(np.where(heavy, 0.0, A))
-        np.copyto(out, np.broadcast_to(rest, A.shape), where=heavy)
-    return out
-
-
 def _finite_columns(Vt: FloatArray, absent: BoolArray | None) -> FloatArray:
     """The studies-first variances as a C-contiguous array with 0 (not +inf) where absent."""
     Vz = np.empty(Vt.shape)
@@ -387,7 +370,7 @@ def he_columns(
     As the core's ``_he``: the residuals from the unweighted mean, tr(PV) with the
     unweighted P (whose diagonal is (k - 1)/k) and metafor's SE, whose tr(PVPV) is
     ``((k-1)/k)² sum v² + sum_i (v_i/k)(sum_j v_j/k - v_i/k)``, the last factor added up
-    without cancellation (:func:`_others_columns`). ``Dt`` holds 0 and ``Vt`` +inf where a
+    without cancellation (:func:`~msc_meta._batch_scan.others_columns`). ``Dt`` holds 0 and ``Vt`` +inf where a
     study is absent (:func:`studies_first`).
     """
     R = Dt - column_sum(Dt) / k
@@ -401,7 +384,7 @@ def he_columns(
     t = np.maximum(0.0, (rss - trpv) / (k - 1))
     A = Vz / k
     np.multiply(Vz, Vz, out=R)
-    trpvpv = pdiag * pdiag * column_sum(R) + column_sum(A * _others_columns(A))
+    trpvpv = pdiag * pdiag * column_sum(R) + column_sum(A * others_columns(A))
     se = np.sqrt(2.0 * trpvpv + 4.0 * t * trpv + 2.0 * t * t * (k - 1)) / (k - 1)
     return _fit(t, se)
 
@@ -414,7 +397,7 @@ def sj_columns(
     As the core's ``_sj``: τ²_0 the unweighted variance, Q at τ²_0, and metafor's SE from
     ``sum P_ij² d1_i d2_j`` for d = 1 or v, each as the core's ``_p2_sum``: the squared
     diagonal of P plus ``sum_i (A_i d1_i)(sum_j A_j d2_j - A_i d2_i)`` with
-    ``A = w² / S``, the "sums of the others" without cancellation (:func:`_others_columns`).
+    ``A = w² / S``, the "sums of the others" without cancellation (:func:`~msc_meta._batch_scan.others_columns`).
     ``Dt`` holds 0 and ``Vt`` +inf where a study is absent (:func:`studies_first`).
     """
     dev = Dt - column_sum(Dt) / k
@@ -433,18 +416,18 @@ def sj_columns(
     q = column_sum(R)
     t = np.maximum(0.0, t0 * q / (k - 1))
     Vz = _finite_columns(Vt, absent)
-    pdiag = W * _others_columns(W)
+    pdiag = W * others_columns(W)
     pdiag /= S
     pdiag *= pdiag  # the squared diagonal of P
     A = W * W
     A /= S
     AV = A * Vz
-    others_av = _others_columns(AV)
+    others_av = others_columns(AV)
     np.multiply(pdiag, Vz, out=R)
     p2_1v = column_sum(R) + column_sum(A * others_av)
     R *= Vz
     p2_vv = column_sum(R) + column_sum(AV * others_av)
-    p2_11 = column_sum(pdiag) + column_sum(A * _others_columns(A))
+    p2_11 = column_sum(pdiag) + column_sum(A * others_columns(A))
     inner = 2.0 * p2_vv + 4.0 * t * p2_1v + 2.0 * t * t * p2_11
     return _fit(t, t0 / (k - 1) * np.sqrt(inner))
 

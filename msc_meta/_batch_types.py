@@ -22,8 +22,9 @@ BoolArray = NDArray[np.bool_]
 
 #: Bit flags of :attr:`BatchTau2Fit.codes` (and of the batch result's ``codes``).
 NOT_CONVERGED = 1
-#: The likelihood may have more than one local maximum on [0, inf): the row was refitted by
-#: (or must be refitted by) the core's global search, :func:`msc_meta.tau2.estimate_tau2`.
+#: The likelihood has more than one local maximum on [0, inf): the batch took the global one
+#: by the core's rule (a row whose two best maxima are tied to rounding is marked
+#: ``ambiguous`` and refitted by the core, :func:`msc_meta.tau2.estimate_tau2`).
 MULTIMODAL = 2
 
 

@@ -736,20 +736,21 @@ def _loglik_designs(
 def _residual_q_designs(
     y: FloatArray, w: FloatArray, Xs: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Per design of ``Xs`` (n x k x p): the weighted residual sum of squares and tr P.
+    """Per design of ``Xs`` (n x k x p): the weighted Q and the diagonal of WX(X'WX)^-1 X'W.
 
-    The stacked form of :func:`wls_residuals` and :func:`trace_p` at one vector of weights:
-    :math:`\\hat\\beta = (X'WX)^{-1}X'Wy`, :math:`Q = \\sum_i w_i r_i^2` and
-    :math:`\\operatorname{tr}P = \\sum_i w_i - \\sum_i (WX(X'WX)^{-1}X'W)_{ii}`. Raises
-    :class:`numpy.linalg.LinAlgError` if one X'WX is singular.
+    The stacked form of :func:`wls_residuals` at one vector of weights:
+    :math:`\\hat\\beta = (X'WX)^{-1}X'Wy` and :math:`Q = \\sum_i w_i r_i^2`; with the diagonal,
+    :math:`\\operatorname{tr}P = \\sum_i w_i - \\sum_i (WX(X'WX)^{-1}X'W)_{ii}`, and with
+    ``w`` = 1 it is the hat matrix's. Raises :class:`numpy.linalg.LinAlgError` if one X'WX
+    is singular.
     """
     WX = Xs * w[None, :, None]
     WXt = WX.transpose(0, 2, 1)
     B = np.linalg.solve(WXt @ Xs, WXt)  # (X'WX)^-1 X'W, n x p x k
     r = y[None, :] - (Xs @ (B @ y[:, None]))[:, :, 0]
     q = (r * r) @ w
-    trP = float(_sum(w)) - np.einsum("nkp,npk->n", WX, B)
-    return np.asarray(q, dtype=np.float64), np.asarray(trP, dtype=np.float64)
+    diag = np.einsum("nkp,npk->nk", WX, B)
+    return np.asarray(q, dtype=np.float64), np.asarray(diag, dtype=np.float64)
 
 
 def closed_form_designs(y: FloatArray, v: FloatArray, Xs: FloatArray, method: str) -> FloatArray:
@@ -784,10 +785,8 @@ def closed_form_designs(y: FloatArray, v: FloatArray, Xs: FloatArray, method: st
     if method == "EE":
         return np.zeros(n)
     if method == "HE":
-        q, trP = _residual_q_designs(y, np.ones(k), Xs)  # the unweighted fit: tr P = k - p
-        # tr(PV) of the unweighted P: sum_i v_i (1 - H_ii), H the hat matrix
-        Xt = Xs.transpose(0, 2, 1)
-        hat = np.einsum("nkp,npk->nk", Xs, np.linalg.solve(Xt @ Xs, Xt))
+        # the unweighted fit; tr(PV) of its P: sum_i v_i (1 - H_ii), H the hat matrix
+        q, hat = _residual_q_designs(y, np.ones(k), Xs)
         trpv = (1.0 - hat) @ v
         return np.asarray(np.maximum(0.0, (q - trpv) / (k - p)), dtype=np.float64)
     if method == "SJ":
@@ -795,8 +794,9 @@ def closed_form_designs(y: FloatArray, v: FloatArray, Xs: FloatArray, method: st
         q, _ = _residual_q_designs(y, 1.0 / (v + t0), Xs)
         return np.asarray(np.maximum(0.0, t0 * q / (k - p)), dtype=np.float64)
     w = 1.0 / v
-    q, trP = _residual_q_designs(y, w, Xs)
+    q, diag = _residual_q_designs(y, w, Xs)
     if method == "DL":
+        trP = float(_sum(w)) - diag.sum(axis=1)
         return np.asarray(np.maximum(0.0, (q - (k - p)) / trP), dtype=np.float64)
     if method not in ("HS", "HSk"):
         raise MetaAnalysisError(f"method={method!r} has no stacked closed form")

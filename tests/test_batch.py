@@ -303,6 +303,45 @@ def test_multimodal_rows_equal_the_core_without_a_refit(
         assert res.se[i] == pytest.approx(ref.se, rel=1e-8)
 
 
+#: An ML row with two local maxima (τ² = 0 and 6.87) whose log-likelihoods are equal to
+#: rounding: which one the core takes, rounding decides, so the batch refits it by the core.
+TIED_ML = (np.array([0.5, -5.390185649856394, 3.0]), np.array([0.0462, 3.8295, 4.3455]))
+
+
+def test_rows_with_maxima_tied_to_rounding_are_refitted_by_the_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from msc_meta import batch
+
+    y, v = TIED_ML
+    refitted: list[int] = []
+    real = batch._fit_one
+    monkeypatch.setattr(
+        batch, "_fit_one", lambda out, i, *a: (refitted.append(i), real(out, i, *a))[1]
+    )
+    Y = np.vstack([y, y + 1.0, y * 2.0])  # a shift and a scale keep the tie
+    V = np.vstack([v, v, v * 4.0])
+    res = meta_analysis_many(Y, V, method="ML")
+    assert refitted == [0, 1, 2]
+    for i in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = mm.meta_analysis(Y[i], V[i], method="ML")
+        assert res.tau2[i] == ref.tau2 and res.estimate[i] == ref.estimate
+        assert res.codes[i] & MULTIMODAL
+
+
+@pytest.mark.parametrize("method", ["ML", "REML"])
+def test_one_row_chunks_give_the_bits_of_the_default_chunks(method: str) -> None:
+    """The refinement of a bracket starts from scores computed row by row (the scan's sums
+    depend on the block in their last bits), so every row has the same bits in any chunk."""
+    Y, V = _random_rows(2400, 6, seed=74)
+    whole = meta_analysis_many(Y, V, method=method, n_jobs=1)
+    single = meta_analysis_many(Y, V, method=method, n_jobs=1, chunk_size=1)
+    for name in ("tau2", "estimate", "se", "iterations"):
+        np.testing.assert_array_equal(getattr(single, name), getattr(whole, name), err_msg=name)
+
+
 def _frames_identical(a: BatchResult, b: BatchResult) -> None:
     pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
 

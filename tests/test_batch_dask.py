@@ -139,36 +139,38 @@ def test_blocks_in_threads_record_their_own_refit_warnings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Blocks fitted at the same time by threads of one process, each with rows the core refits
-    (several local maxima: its warning sets the MULTIMODAL code), give the in-memory codes.
+    (two maxima tied to rounding: the core's warning sets the MULTIMODAL code), give the
+    in-memory codes.
 
     Each refit is slowed down so that the threads' refits overlap: without the lock around them,
     one thread's ``catch_warnings`` restores the warning machinery while another's refit is
     still warning, and that warning escapes (an error under pytest) or is lost.
     """
     from msc_meta import batch
-    from tests.test_hardening import _bimodal_candidates
+    from tests.test_batch import TIED_ML
 
     rng = np.random.default_rng(20261201)
-    rows = _bimodal_candidates(rng, 400)
-    width = max(y.shape[0] for y, _ in rows)
-    Y = np.full((len(rows), width), np.nan)
-    V = np.full((len(rows), width), np.nan)
-    for i, (y, v) in enumerate(rows):
-        Y[i, : y.shape[0]], V[i, : y.shape[0]] = y, v
-    ref = mm.meta_analysis_many(Y, V, method="REML", n_jobs=1)
+    Y = rng.normal(size=(400, 3))
+    V = rng.uniform(0.05, 1.0, size=(400, 3))
+    tied = np.arange(0, 400, 10)  # four refits in every block of 50 rows
+    Y[tied] = TIED_ML[0] + rng.normal(size=(tied.size, 1))  # a shift keeps the tie
+    V[tied] = TIED_ML[1]
+    ref = mm.meta_analysis_many(Y, V, method="ML", n_jobs=1)
+    assert (ref.codes[tied] & 2).all()
     real = batch.meta_analysis
+    calls: list[int] = []
 
     def slow(*args: object, **kwargs: object) -> object:
+        calls.append(1)
         time.sleep(0.002)
         result = real(*args, **kwargs)  # type: ignore[arg-type]
         time.sleep(0.002)
         return result
 
     monkeypatch.setattr(batch, "meta_analysis", slow)
-    multimodal = (ref.codes & 2) != 0
-    assert multimodal[:50].any() and multimodal[350:].any()  # refits in the first and last blocks
     lazy = mm.meta_analysis_many(
-        da.from_array(Y, chunks=(50, width)), da.from_array(V, chunks=(50, width)), method="REML"
+        da.from_array(Y, chunks=(50, 3)), da.from_array(V, chunks=(50, 3)), method="ML"
     )
     for _ in range(3):
         _assert_equal(lazy.compute(scheduler="threads", num_workers=4), ref)
+    assert len(calls) >= 3 * tied.size  # the refits happened (in the blocks' threads)
