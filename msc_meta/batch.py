@@ -297,6 +297,19 @@ def _check_cells(a: FloatArray, name: str, positive: bool, offset: int = 0) -> N
         )
 
 
+def _check_squares(S: FloatArray, V: FloatArray) -> None:
+    """Raise on the first standard error whose square is 0 or infinite in double precision."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(S) & ((V == 0.0) | np.isinf(V))
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        raise MetaAnalysisError(
+            f"se[{i}, {j}] = {S[i, j]:.6g} is not allowed: its square, the variance, is "
+            f"{'0' if V[i, j] == 0.0 else 'infinite'} in double precision (standard errors must "
+            "lie between about 1e-154 and 1e154)"
+        )
+
+
 def _long_to_wide(
     data: pd.DataFrame, group: str, effect: str, variance: str
 ) -> tuple[FloatArray, FloatArray, pd.Index]:
@@ -450,7 +463,9 @@ def meta_analysis_many(
         if se is not None:
             S = _as_2d(se, "se")
             _check_cells(S, "se", positive=True)
-            V = S * S
+            with np.errstate(under="ignore", over="ignore"):
+                V = S * S
+            _check_squares(S, V)
         else:
             V = _as_2d(variance, "variance")  # type: ignore[arg-type]
     if Y.shape != V.shape:
@@ -471,7 +486,7 @@ def meta_analysis_many(
     control = Tau2Control(tol, max_iter)
 
     m, k_max = Y.shape
-    step = chunk_size or max(1, CHUNK_ELEMENTS // max(1, k_max))
+    step = max(1, CHUNK_ELEMENTS // max(1, k_max)) if chunk_size is None else chunk_size
     step = int(check_number(step, "chunk_size", integer=True, low=1, strict=False))
     starts = range(0, m, step)
     if m == 0:

@@ -486,3 +486,18 @@ def test_closed_forms_give_the_same_bits_whatever_the_memory_layout(method: str)
         c_order = meta_analysis_many(Yx, Vx, method=method, chunk_size=64)
         f_order = meta_analysis_many(np.asfortranarray(Yx), np.asfortranarray(Vx), method=method)
         _frames_identical(c_order, f_order)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"se": [[0.1, 1e-200]]}, r"se\[0, 1\] = 1e-200 .* 0 in double precision"),
+        ({"se": [[1e200, 0.1]]}, r"se\[0, 0\] = 1e\+200 .* infinite in double precision"),
+        ({"variance": [[0.1, 0.2]], "chunk_size": 0}, r"chunk_size=0 .* >= 1"),
+    ],
+)
+def test_standard_errors_whose_squares_leave_double_precision_and_a_zero_chunk(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(mm.MetaAnalysisError, match=message):
+        meta_analysis_many([[0.1, 0.2]], method="DL", **kwargs)  # type: ignore[arg-type]
