@@ -277,17 +277,33 @@ def fixed_effect_columns(
     (:func:`trace_p_pp_columns`). Every sum is a :func:`column_sum`, so a row's numbers do
     not depend on the other rows of its chunk.
     """
+    sw, mean, q = weighted_fit_columns(Dt, Wt, absent)
+    assert q is not None  # asked for
+    trP, trPP = trace_p_pp_columns(Wt, sw, pp)
+    return FixedEffectRows(Wt.T, sw, mean, q, trP, trPP)
+
+
+def weighted_fit_columns(
+    Dt: FloatArray, Wt: FloatArray, absent: BoolArray | None, rss: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """Sum of weights, weighted mean and (if ``rss``) weighted residual sum of squares per row.
+
+    ``Dt`` and ``Wt`` are studies-first (k x c) effects and weights, 0 where absent; the
+    residual sum :math:`\\sum_i w_i (d_i - \\bar d_w)^2` is formed from the residuals (two
+    passes, as the core). Q of the common-effect fit at ``Wt = 1/v``; the Hartung-Knapp sum
+    of the random-effects fit at ``Wt = 1/(v + τ²)``.
+    """
     sw = column_sum(Wt)
     R = Wt * Dt
     mean = column_sum(R) / sw
+    if not rss:
+        return sw, mean, None
     np.subtract(Dt, mean, out=R)
     if absent is not None:
         R[absent] = 0.0
     R *= R
     R *= Wt
-    q = column_sum(R)
-    trP, trPP = trace_p_pp_columns(Wt, sw, pp)
-    return FixedEffectRows(Wt.T, sw, mean, q, trP, trPP)
+    return sw, mean, column_sum(R)
 
 
 def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) -> FloatArray:

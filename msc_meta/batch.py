@@ -32,11 +32,11 @@ from ._batch_tau2 import (
     COLUMN_ESTIMATORS,
     MOMENT_ESTIMATORS,
     batch_working_units,
-    column_sum,
     fixed_effect_columns,
     safe_cells,
     solve_q_rows,
     studies_first,
+    weighted_fit_columns,
 )
 from ._batch_types import (
     MULTIMODAL,
@@ -654,7 +654,7 @@ def _fit_rows(
     ``o`` maps each field to its rows of the whole result (views, written once).
     ``mask`` None: every study is present and in the safe bounds of
     :func:`~msc_meta._batch_tau2.batch_working_units` (no masking, no rescaling passes).
-    The sums over studies run on studies-first (k x c) arrays (:func:`column_sum`), so a
+    The sums over studies run on studies-first (k x c) arrays (:func:`~msc_meta._batch_scan.column_sum`), so a
     row gets the same bits in any chunk, masked or not. Returns the rows (numbered in the
     chunk) that the vectorized path cannot represent; the caller refits them by the core
     (:func:`_fit_one`).
@@ -698,18 +698,8 @@ def _fit_rows(
         # the random-effects fit: weights 1/(v + τ²), exactly 0 where absent (v = inf)
         Wt = np.add(Vt, t_w, out=np.empty(Dt.shape))
         np.reciprocal(Wt, out=Wt)
-        sw = column_sum(Wt)
-        R = Wt * Dt
-        mu_w = column_sum(R) / sw
-        rss = None
-        if test in ("knha", "adhoc"):
-            np.subtract(Dt, mu_w, out=R)
-            if absent is not None:
-                R[absent] = 0.0
-            R *= R
-            R *= Wt
-            rss = column_sum(R)
-        del R, Wt, Dt
+        sw, mu_w, rss = weighted_fit_columns(Dt, Wt, absent, rss=test in ("knha", "adhoc"))
+        del Wt, Dt
         return _assemble(
             o, k, kf, one, any_one, t_w, fit, fe, sw, mu_w, rss, center, exponent, ok, method,
             test, level, control, q_profile, units,
