@@ -227,19 +227,10 @@ def _draw_rob(
         x += w
     diameter = min(0.8 * row_pt, 1.25 * fs)
     for domain, centre in zip(fd.rob_tool.domains, centres, strict=True):
-        h = ax.text(
-            0,
-            1.0,
-            domain_header(domain),
-            transform=x_transform(centre, True, 0.55 * 1.55 * fs),
-            ha="center",
-            va="center_baseline",
-            fontsize=fs,
-            fontweight="bold",
-            clip_on=False,
-            parse_math=False,
-        )
-        h.set_gid("forest-rob-header")
+        _header(
+            ax, domain_header(domain), x_transform(centre, True, 0.55 * 1.55 * fs), "center",
+            fs, "forest-rob-header",
+        )  # fmt: skip
         cells = fd.rob[fd.rob["domain"] == domain]
         if len(cells):
             draw_rob_marks(
@@ -522,19 +513,7 @@ def _draw_texts(
                 parse_math=False,
             )
             t.set_gid(f"forest-{p.column.key}")
-        h = ax.text(
-            0,
-            1.0,
-            p.column.header,
-            transform=tr_head,
-            ha=ha,
-            va="center_baseline",
-            fontsize=fs,
-            fontweight="bold",
-            clip_on=False,
-            parse_math=False,
-        )
-        h.set_gid("forest-header")
+        _header(ax, p.column.header, tr_head, ha, fs, "forest-header")
     if has_groups:
         for side in ("left", "right"):
             cols = [p for p in placed if p.column.side == side and p.column.group]
@@ -542,19 +521,10 @@ def _draw_texts(
                 members = [p for p in cols if p.column.group == grp]
                 left = min(p.left_in for p in members)
                 end = max(p.left_in + p.width_in for p in members)
-                g = ax.text(
-                    0,
-                    1.0,
-                    grp,
-                    transform=x_transform((left + end) / 2, side == "right", group_above),
-                    ha="center",
-                    va="center_baseline",
-                    fontsize=fs,
-                    fontweight="bold",
-                    clip_on=False,
-                    parse_math=False,
-                )
-                g.set_gid("forest-group-header")
+                _header(
+                    ax, grp, x_transform((left + end) / 2, side == "right", group_above),
+                    "center", fs, "forest-group-header",
+                )  # fmt: skip
     # texts that span the columns start at the left edge of the label column
     label_col = next(p for p in placed if p.column.key == "label")
     tr = x_transform(label_col.left_in, False)
@@ -574,3 +544,12 @@ def _draw_texts(
             bbox={"facecolor": background, "edgecolor": "none", "pad": 1.0},
         )
         t.set_gid(f"forest-{r['kind']}")
+
+
+def _header(ax: Any, text: str, transform: Any, ha: str, fs: float, gid: str) -> None:
+    """A bold header above the rows (a column's, a group of columns', a risk-of-bias domain's)."""
+    h = ax.text(
+        0, 1.0, text, transform=transform, ha=ha, va="center_baseline", fontsize=fs,
+        fontweight="bold", clip_on=False, parse_math=False,
+    )  # fmt: skip
+    h.set_gid(gid)
