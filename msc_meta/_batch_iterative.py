@@ -407,6 +407,61 @@ def _q_and_slope(t: FloatArray, Yt: FloatArray, Vt: FloatArray) -> tuple[FloatAr
     return column_sum(py * r), column_sum(py * py)
 
 
+def solve_q_columns(
+    Yt: FloatArray,
+    Vt: FloatArray,
+    target: FloatArray,
+    q: FloatArray,
+    slopes: FloatArray,
+    active: IntArray,
+    control: Tau2Control,
+) -> tuple[FloatArray, IntArray, BoolArray]:
+    """Solve ``Q(τ²) = target`` for the rows ``active``, as :func:`msc_meta.tau2.solve_q_equation`.
+
+    ``Yt``, ``Vt`` are k x m, studies first (effect 0 and variance +inf where absent); ``q``
+    and ``slopes`` are Q and :math:`\\|Py\\|^2` at τ² = 0 (:func:`_q_and_slope`, updated in
+    place). Each row takes the one-row function's steps (Newton on 1/Q inside a bracket, else
+    Newton on Q, else bisection) and stops by the same rule; rows that have stopped leave
+    the iteration. Returns τ² (0 for the rows not active), the iterations and whether each
+    row converged (a row whose slope is not positive has not).
+    """
+    m = Yt.shape[1]
+    t = np.zeros(m)
+    iterations = np.zeros(m, dtype=np.int64)
+    converged = np.ones(m, dtype=bool)
+    lo = np.zeros(m)
+    hi = np.full(m, np.inf)
+    for it in range(1, control.max_iter + 1):
+        if active.size == 0:
+            break
+        ta, qa, slope, tg = t[active], q[active], slopes[active], target[active]
+        stuck = (slope <= 0.0) | ~np.isfinite(slope)
+        la, ha = lo[active], hi[active]
+        cand = ta + qa * (qa - tg) / (tg * slope)
+        out = ~((la < cand) & (cand < ha))
+        cand[out] = (ta + (qa - tg) / slope)[out]
+        out = ~((la < cand) & (cand < ha))
+        cand[out] = 0.5 * (la[out] + ha[out])
+        every = active.size == m  # every row, in order (active is increasing)
+        qn, sn = _q_and_slope(cand, Yt if every else Yt[:, active], Vt if every else Vt[:, active])
+        above = qn > tg
+        lo[active] = np.where(above, cand, la)
+        hi[active] = np.where(above, ha, cand)
+        step = cand - ta
+        done = (np.abs(step) <= control.tol * np.maximum(1.0, cand)) | (qn == tg)
+        keep = ~stuck
+        t[active[keep]] = cand[keep]
+        q[active[keep]] = qn[keep]
+        slopes[active[keep]] = sn[keep]
+        iterations[active[stuck | done]] = it
+        converged[active[stuck]] = False
+        active = active[~(stuck | done)]
+    if active.size:
+        iterations[active] = control.max_iter
+        converged[active] = False
+    return t, iterations, converged
+
+
 def _q_root(
     Y: FloatArray, V: FloatArray, mask: BoolArray, control: Tau2Control, median: bool
 ) -> BatchTau2Fit:
@@ -421,47 +476,12 @@ def _q_root(
     df = (k - 1).astype(np.float64)
     tau2 = np.where(k >= 1, 0.0, np.nan)
     se = np.full(m, np.nan)
-    iterations = np.zeros(m, dtype=np.int64)
-    converged = np.ones(m, dtype=bool)
     codes = np.zeros(m, dtype=np.int64)
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         target = special.chdtri(df, 0.5) if median else df
-        zeros = np.zeros(m)
-        q, slopes = _q_and_slope(zeros, Yt, Vt)
+        q, slopes = _q_and_slope(np.zeros(m), Yt, Vt)
         active = np.flatnonzero((k >= 2) & ~(q <= target))
-        t = zeros
-        lo = np.zeros(m)
-        hi = np.full(m, np.inf)
-        for it in range(1, control.max_iter + 1):
-            if active.size == 0:
-                break
-            ta, qa, slope, tg = t[active], q[active], slopes[active], target[active]
-            stuck = (slope <= 0.0) | ~np.isfinite(slope)
-            la, ha = lo[active], hi[active]
-            cand = ta + qa * (qa - tg) / (tg * slope)
-            out = ~((la < cand) & (cand < ha))
-            cand[out] = (ta + (qa - tg) / slope)[out]
-            out = ~((la < cand) & (cand < ha))
-            cand[out] = 0.5 * (la[out] + ha[out])
-            every = active.size == m  # every row, in order (active is increasing)
-            qn, sn = _q_and_slope(
-                cand, Yt if every else Yt[:, active], Vt if every else Vt[:, active]
-            )
-            above = qn > tg
-            lo[active] = np.where(above, cand, la)
-            hi[active] = np.where(above, ha, cand)
-            step = cand - ta
-            done = (np.abs(step) <= control.tol * np.maximum(1.0, cand)) | (qn == tg)
-            keep = ~stuck
-            t[active[keep]] = cand[keep]
-            q[active[keep]] = qn[keep]
-            slopes[active[keep]] = sn[keep]
-            iterations[active[stuck | done]] = it
-            converged[active[stuck]] = False
-            active = active[~(stuck | done)]
-        if active.size:
-            iterations[active] = control.max_iter
-            converged[active] = False
+        t, iterations, converged = solve_q_columns(Yt, Vt, target, q, slopes, active, control)
         fit = np.flatnonzero(k >= 2)
         tau2[fit] = t[fit]
         w = 1.0 / (Vt[:, fit] + t[None, fit])

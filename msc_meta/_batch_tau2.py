@@ -18,7 +18,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._batch_iterative import ITERATIVE_BATCH_METHODS, row_max, row_min
+from ._batch_iterative import (
+    ITERATIVE_BATCH_METHODS,
+    _prepare,
+    _q_and_slope,
+    row_max,
+    row_min,
+    solve_q_columns,
+)
 from ._batch_scan import column_sum, others_columns
 from ._batch_types import (
     NOT_CONVERGED,
@@ -30,21 +37,6 @@ from ._batch_types import (
     IntArray,
 )
 from .tau2 import _TINY, Tau2Control
-
-
-def row_sum(a: FloatArray) -> FloatArray:
-    """Sum along the study axis, by ``einsum``: one pass, the same bits for a row in any batch.
-
-    Several times faster than a reduction along a short last axis. A product with ones
-    (BLAS) is faster still, but its kernels sum a row in an order that depends on the row's
-    position in the block, so a row's bits would depend on the chunking.
-    """
-    return np.asarray(np.einsum("ij->i", a), dtype=np.float64)
-
-
-def row_dot(a: FloatArray, b: FloatArray) -> FloatArray:
-    """``row_sum(a * b)`` in one pass, without the m x k product (the same bits in any batch)."""
-    return np.asarray(np.einsum("ij,ij->i", a, b), dtype=np.float64)
 
 
 def _zero(a: FloatArray, mask: BoolArray) -> FloatArray:
@@ -144,11 +136,6 @@ def batch_working_units(
         V_w[safe] = np.where(present, V[safe], np.nan)
         center[safe], exponent[safe], ok[safe] = first, 0, True
     return Y_w, V_w, center, exponent, ok
-
-
-def residuals(Y: FloatArray, W: FloatArray) -> FloatArray:
-    """Residuals from each row's weighted mean (``W`` is 0 where a study is absent)."""
-    return Y - (row_dot(W, Y) / row_sum(W))[:, None]
 
 
 def studies_first(
@@ -478,49 +465,15 @@ def solve_q_rows(
 ) -> tuple[FloatArray, BoolArray]:
     """Solve ``Q(τ²) = target`` per row: :func:`msc_meta.tau2.solve_q_equation`, vectorized.
 
-    Each row takes the one-row function's steps (Newton on 1/Q inside a bracket, else Newton on
-    Q, else bisection) and stops by the same rule; rows that have stopped leave the iteration.
-    Returns the roots (working units) and whether each row converged.
+    The steps of PM's batch estimator (:func:`~msc_meta._batch_iterative.solve_q_columns`),
+    on the rows whose Q at τ² = 0 exceeds the target. Returns the roots (working units) and
+    whether each row converged.
     """
-    m = Y.shape[0]
-    Yz, Vz = _zero(Y, mask), np.where(mask, V, 1.0)
-    t = np.zeros(m)
-    converged = np.ones(m, np.bool_)
-    W = _zero(1.0 / Vz, mask)
-    R = residuals(Yz, W)
-    PY = _zero(W * R, mask)
-    q = row_sum(PY * R)
-    lo, hi = np.zeros(m), np.full(m, np.inf)
+    Yz, Vz, _ = _prepare(Y, V, mask)
+    Yt, Vt = np.ascontiguousarray(Yz.T), np.ascontiguousarray(Vz.T)
+    q, slopes = _q_and_slope(np.zeros(Y.shape[0]), Yt, Vt)
     active = np.flatnonzero(q > target)
-    converged[active] = False
-    for _ in range(control.max_iter):
-        if active.size == 0:
-            break
-        a_py, a_q, a_t, a_tg = PY[active], q[active], t[active], target[active]
-        slope = row_sum(a_py * a_py)
-        stuck = ~((slope > 0.0) & np.isfinite(slope))
-        cand = a_t + a_q * (a_q - a_tg) / (a_tg * slope)
-        a_lo, a_hi = lo[active], hi[active]
-        out = ~((a_lo < cand) & (cand < a_hi))
-        cand = np.where(out, a_t + (a_q - a_tg) / slope, cand)
-        out = ~((a_lo < cand) & (cand < a_hi))
-        cand = np.where(out, 0.5 * (a_lo + a_hi), cand)
-        cand = np.where(stuck, a_t, cand)
-        a_mask = mask[active]
-        W = _zero(1.0 / (Vz[active] + cand[:, None]), a_mask)
-        R = residuals(Yz[active], W)
-        a_py = _zero(W * R, a_mask)
-        a_q = row_sum(a_py * R)
-        above = a_q > a_tg
-        lo[active] = np.where(above & ~stuck, cand, a_lo)
-        hi[active] = np.where(~above & ~stuck, cand, a_hi)
-        step = cand - a_t
-        t[active] = cand
-        q[active] = np.where(stuck, q[active], a_q)
-        PY[active] = np.where(stuck[:, None], PY[active], a_py)
-        done = (np.abs(step) <= control.tol * np.maximum(1.0, cand)) | (a_q == a_tg)
-        converged[active] = done & ~stuck
-        active = active[~(done | stuck)]
+    t, _, converged = solve_q_columns(Yt, Vt, target, q, slopes, active, control)
     return t, converged
 
 
