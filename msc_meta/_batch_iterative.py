@@ -30,7 +30,7 @@ from functools import partial
 import numpy as np
 from scipy import special
 
-from ._batch_scan import _EPS, ScanGrid, column_sum, others_columns, scan_scores
+from ._batch_scan import _EPS, ScanGrid, column_dot, column_sum, others_columns, scan_scores
 from ._batch_types import (
     MULTIMODAL,
     NOT_CONVERGED,
@@ -186,21 +186,19 @@ def _score_slope(
     Computed studies first (k x m copies of the rows), so that every sum over the studies is
     one reduction over whole slabs, in the order of the studies for every row.
     """
-    add = column_sum
+    dot = column_dot
     Yt = np.ascontiguousarray(Y.T)
     w = np.add(V.T, t[None, :], order="C")
     np.reciprocal(w, out=w)
-    s = add(w)
-    py = Yt - add(w * Yt) / s
+    s = column_sum(w)
+    py = Yt - dot(w, Yt) / s
     py *= w
-    wpy = w * py
-    ypppy = add(wpy * py) - add(wpy) ** 2 / s
-    w2 = w * w
-    s2 = add(w2)
-    yppy = add(py * py)
+    ypppy = dot(w, py, py) - dot(w, py) ** 2 / s
+    s2 = dot(w, w)
+    yppy = dot(py, py)
     if reml:
-        info = s2 - 2.0 * add(w2 * w) / s + (s2 / s) ** 2
-        trp = add(w * others_columns(w)) / s  # tr P = sum_i w_i S_(-i) / S
+        info = s2 - 2.0 * dot(w, w, w) / s + (s2 / s) ** 2
+        trp = dot(w, others_columns(w)) / s  # tr P = sum_i w_i S_(-i) / S
         return yppy - trp, -2.0 * ypppy + info
     return yppy - s, -2.0 * ypppy + s2
 
@@ -402,9 +400,9 @@ def _q_and_slope(t: FloatArray, Yt: FloatArray, Vt: FloatArray) -> tuple[FloatAr
     """
     w = np.add(Vt, t[None, :], order="C")
     np.reciprocal(w, out=w)
-    r = Yt - column_sum(w * Yt) / column_sum(w)
+    r = Yt - column_dot(w, Yt) / column_sum(w)
     py = w * r
-    return column_sum(py * r), column_sum(py * py)
+    return column_dot(py, r), column_dot(py, py)
 
 
 def solve_q_columns(

@@ -133,6 +133,25 @@ def column_sum(a: FloatArray) -> FloatArray:
     return out
 
 
+def column_dot(*factors: FloatArray) -> FloatArray:
+    """``column_sum`` of the product of two or three studies-first arrays, without the product.
+
+    The same bits as ``column_sum(a * b)`` or ``column_sum(a * b * c)`` (the product formed
+    left to right, then the studies added in order): ``einsum`` walks the c columns in the
+    inner loop and the studies in the outer one, adding each study's products to the
+    running sums, in one pass and with no k x c temporary. A single column would be reduced
+    in another order, so it is multiplied and added up by :func:`column_sum`.
+    """
+    arrays = [np.ascontiguousarray(f) for f in factors]
+    if arrays[0].shape[1] == 1:
+        product = arrays[0] * arrays[1]
+        for f in arrays[2:]:
+            product *= f
+        return column_sum(product)
+    spec = ",".join("kc" for _ in arrays) + "->c"
+    return np.asarray(np.einsum(spec, *arrays), dtype=np.float64)
+
+
 class _Sums:
     """The score and what its bounds need, at c x r points: c values of τ² for each of r rows.
 

@@ -26,7 +26,7 @@ from ._batch_iterative import (
     row_min,
     solve_q_columns,
 )
-from ._batch_scan import column_sum, others_columns
+from ._batch_scan import column_dot, column_sum, others_columns
 from ._batch_types import (
     NOT_CONVERGED,
     BatchTau2,
@@ -172,14 +172,12 @@ def trace_p_pp_columns(
     forms without cancellation (:func:`_traces_one_heavy`), as the one-row functions do.
     ``Wt`` is k x c (0 where a study is absent), ``S`` its :func:`column_sum`.
     """
-    W2 = Wt * Wt
-    S2 = column_sum(W2)
+    S2 = column_dot(Wt, Wt)
     a = S2 / S
     trP = S - a
     trPP = None
     if pp:
-        W2 *= Wt
-        trPP = S2 - 2.0 * column_sum(W2) / S + a * a
+        trPP = S2 - 2.0 * column_dot(Wt, Wt, Wt) / S + a * a
     wmax = np.maximum.reduce(Wt, axis=0)
     big = np.flatnonzero(wmax > 0.5 * S)
     if big.size:
@@ -214,15 +212,13 @@ def _traces_one_heavy(
     """
     others = np.where(Wb == wmax, 0.0, Wb)
     rest = column_sum(others)
-    sq = others * others
-    Q2 = column_sum(sq)
+    Q2 = column_dot(others, others)
     u = wmax / S
     b = Q2 / S
     trP = rest * (1.0 + u) - b
     if not pp:
         return trP, None
-    sq *= others
-    Q3 = column_sum(sq)
+    Q3 = column_dot(others, others, others)
     a = rest * u
     return trP, a * a + (Q2 - 2.0 * Q3 / S) + 2.0 * u * u * Q2 + b * b
 
@@ -281,16 +277,13 @@ def weighted_fit_columns(
     of the random-effects fit at ``Wt = 1/(v + τ²)``.
     """
     sw = column_sum(Wt)
-    R = Wt * Dt
-    mean = column_sum(R) / sw
+    mean = column_dot(Wt, Dt) / sw
     if not rss:
         return sw, mean, None
-    np.subtract(Dt, mean, out=R)
+    R = np.subtract(Dt, mean)
     if absent is not None:
         R[absent] = 0.0
-    R *= R
-    R *= Wt
-    return sw, mean, column_sum(R)
+    return sw, mean, column_dot(R, R, Wt)
 
 
 def _moment_se(t: FloatArray, k: FloatArray, trP: FloatArray, trpp: FloatArray) -> FloatArray:
@@ -387,7 +380,7 @@ def he_columns(
     t = np.maximum(0.0, (rss - trpv) / (k - 1))
     A = Vz / k
     np.multiply(Vz, Vz, out=R)
-    trpvpv = pdiag * pdiag * column_sum(R) + column_sum(A * others_columns(A))
+    trpvpv = pdiag * pdiag * column_sum(R) + column_dot(A, others_columns(A))
     se = np.sqrt(2.0 * trpvpv + 4.0 * t * trpv + 2.0 * t * t * (k - 1)) / (k - 1)
     return _fit(t, se)
 
@@ -411,7 +404,7 @@ def sj_columns(
     W = np.add(Vt, t0, out=dev)  # weight 0 where absent (v = +inf)
     np.reciprocal(W, out=W)
     S = column_sum(W)
-    R = Dt - column_sum(W * Dt) / S
+    R = Dt - column_dot(W, Dt) / S
     if absent is not None:
         R[absent] = 0.0
     R *= R
@@ -427,10 +420,10 @@ def sj_columns(
     AV = A * Vz
     others_av = others_columns(AV)
     np.multiply(pdiag, Vz, out=R)
-    p2_1v = column_sum(R) + column_sum(A * others_av)
+    p2_1v = column_sum(R) + column_dot(A, others_av)
     R *= Vz
-    p2_vv = column_sum(R) + column_sum(AV * others_av)
-    p2_11 = column_sum(pdiag) + column_sum(A * others_columns(A))
+    p2_vv = column_sum(R) + column_dot(AV, others_av)
+    p2_11 = column_sum(pdiag) + column_dot(A, others_columns(A))
     inner = 2.0 * p2_vv + 4.0 * t * p2_1v + 2.0 * t * t * p2_11
     return _fit(t, t0 / (k - 1) * np.sqrt(inner))
 

@@ -19,7 +19,7 @@ from scipy import special
 
 import msc_meta as mm
 from msc_meta import batch
-from msc_meta._batch_scan import column_sum
+from msc_meta._batch_scan import column_dot, column_sum
 from msc_meta._batch_tau2 import BATCH_TAU2_METHODS, trace_p_pp_columns
 from msc_meta._inference import chi2_sf_rows
 from msc_meta.batch import (
@@ -414,6 +414,29 @@ def test_column_sum_adds_each_rows_studies_in_order_whatever_the_chunk(k: int, c
     for j in range(1, k):
         want += A[j]
     assert np.array_equal(column_sum(A), want)
+
+
+@pytest.mark.parametrize("k", [2, 9, 10, 33])
+@pytest.mark.parametrize("c", [1, 2, 3, 17, 4096])
+@pytest.mark.parametrize("n_factors", [2, 3])
+def test_column_dot_has_the_bits_of_column_sum_of_the_product(
+    k: int, c: int, n_factors: int
+) -> None:
+    # einsum's fused products add the studies in order too, for every c (c = 1 included,
+    # which einsum alone would reduce in another order), also from a transposed view
+    rng = np.random.default_rng(k * 1000 + c + n_factors)
+    factors = [
+        rng.standard_normal((k, c)) * 10.0 ** rng.integers(-8, 9, size=(k, c))
+        for _ in range(n_factors)
+    ]
+    product = factors[0] * factors[1]
+    for f in factors[2:]:
+        product = product * f
+    want = column_sum(product)
+    assert np.array_equal(column_dot(*factors), want)
+    view = np.asfortranarray(factors[0]).T.T  # the same numbers, not C-contiguous
+    assert not view.flags.c_contiguous or c == 1 or k == 1
+    assert np.array_equal(column_dot(view, *factors[1:]), want)
 
 
 def test_traces_of_rows_with_a_heavy_weight_equal_the_cores_cancellation_free_forms() -> None:
