@@ -31,21 +31,26 @@ class _TestSpec:
     """How a test scales the variance of the estimate and which reference distribution it uses."""
 
     uses_t: bool
-    variance_factor: Callable[[float, int], float]  # (weighted RSS, df) -> factor
+    #: (weighted RSS, df) -> factor, element by element: one fit's floats or many fits' arrays
+    variance_factor: Callable[[ArrayLike, ArrayLike], FloatArray]
     label: str  # for summaries and the report
 
 
-def _unit(rss: float, df: int) -> float:
-    return 1.0
+def _unit(rss: ArrayLike, df: ArrayLike) -> FloatArray:
+    return np.ones_like(np.asarray(rss, dtype=np.float64))
 
 
-def _knha(rss: float, df: int) -> float:
+def _knha(rss: ArrayLike, df: ArrayLike) -> FloatArray:
     # metafor sets the factor to 0 when the weighted RSS is numerically 0
-    return 0.0 if rss <= np.finfo(float).eps else rss / df
+    r = np.asarray(rss, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = r / np.asarray(df, dtype=np.float64)
+        return np.asarray(np.where(r <= np.finfo(float).eps, 0.0, ratio), dtype=np.float64)
 
 
-def _adhoc(rss: float, df: int) -> float:
-    return max(1.0, _knha(rss, df))
+def _adhoc(rss: ArrayLike, df: ArrayLike) -> FloatArray:
+    # fmax, as Python's max(1.0, x): 1 where the factor is NaN
+    return np.asarray(np.fmax(1.0, _knha(rss, df)), dtype=np.float64)
 
 
 #: Registry of tests of the pooled estimate (metafor's ``test`` argument).

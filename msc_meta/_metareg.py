@@ -566,7 +566,7 @@ def wls_tests(
     if test in ("knha", "adhoc"):
         resid = y[None, :] - np.einsum("nki,ni->nk", Xs, coef)
         rss = np.einsum("nk,nk->n", w, resid * resid)
-        factor = np.array([spec.variance_factor(float(r), k - p) for r in rss])
+        factor = spec.variance_factor(rss, k - p)
         vcov = vcov * factor[:, None, None]
     se = np.sqrt(np.diagonal(vcov, axis1=1, axis2=2))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -754,9 +754,8 @@ def _assemble(
     # the variance of the estimate, the Hartung-Knapp factor, critical values
     var_w = np.reciprocal(sw)
     if rss is not None:
-        factor_of = np.frompyfunc(spec.variance_factor, 2, 1)  # the registry's scalar rule
-        factor = np.ones(m)
-        factor[~one] = np.asarray(factor_of(rss[~one], k[~one] - 1), dtype=np.float64)
+        factor = np.ones(m)  # the registry's rule, element by element; 1 for k = 1
+        factor[~one] = spec.variance_factor(rss[~one], k[~one] - 1)
         codes |= np.where(factor == 0.0, ZERO_HK_FACTOR, 0)
         var_w *= factor
     if spec.uses_t:

@@ -112,7 +112,7 @@ def _regression_fit(
     coef = cov @ (X.T @ (w * y))
     spec = TESTS[test]
     resid = y - X @ coef
-    factor = spec.variance_factor(float(w @ (resid * resid)), k - p)
+    factor = float(spec.variance_factor(float(w @ (resid * resid)), k - p))
     se = np.sqrt(factor * np.diag(cov))
     df = k - p if spec.uses_t else None
     with np.errstate(divide="ignore", invalid="ignore"):

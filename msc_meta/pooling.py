@@ -408,7 +408,7 @@ def _fit(
         var_w = 1.0 / sw
         if test in ("knha", "adhoc"):
             resid = y_w - mu_w
-            factor = spec.variance_factor(float(w @ (resid * resid)), k - 1)
+            factor = float(spec.variance_factor(float(w @ (resid * resid)), k - 1))
             if method == "EE":
                 notes.append("the Hartung-Knapp adjustment is meant for random-effects models")
             if factor == 0.0:
