@@ -40,7 +40,7 @@ from ._batch_types import (
     FloatArray,
     IntArray,
 )
-from .tau2 import _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control
+from .tau2 import _SCAN_MAX_POINTS, _SCAN_PER_DECADE, Tau2Control, q_at_target
 
 #: Two local maxima whose log-likelihoods differ by at most this (relative) tie: the rounding
 #: of the log-likelihood decides which the core takes, so the core fits the row.
@@ -408,6 +408,7 @@ def _q_and_slope(t: FloatArray, Yt: FloatArray, Vt: FloatArray) -> tuple[FloatAr
 def solve_q_columns(
     Yt: FloatArray,
     Vt: FloatArray,
+    n_studies: IntArray,
     target: FloatArray,
     q: FloatArray,
     slopes: FloatArray,
@@ -416,7 +417,9 @@ def solve_q_columns(
 ) -> tuple[FloatArray, IntArray, BoolArray]:
     """Solve ``Q(τ²) = target`` for the rows ``active``, as :func:`msc_meta.tau2.solve_q_equation`.
 
-    ``Yt``, ``Vt`` are k x m, studies first (effect 0 and variance +inf where absent); ``q``
+    ``Yt``, ``Vt`` are k x m, studies first (effect 0 and variance +inf where absent),
+    ``n_studies`` the studies present per row (the rounding band of
+    :func:`~msc_meta.tau2.q_at_target`); ``q``
     and ``slopes`` are Q and :math:`\\|Py\\|^2` at τ² = 0 (:func:`_q_and_slope`, updated in
     place). Each row takes the one-row function's steps (Newton on 1/Q inside a bracket, else
     Newton on Q, else bisection) and stops by the same rule; rows that have stopped leave
@@ -446,7 +449,8 @@ def solve_q_columns(
         lo[active] = np.where(above, cand, la)
         hi[active] = np.where(above, ha, cand)
         step = cand - ta
-        done = (np.abs(step) <= control.tol * np.maximum(1.0, cand)) | (qn == tg)
+        done = np.abs(step) <= control.tol * np.maximum(1.0, cand)
+        done |= q_at_target(qn, tg, n_studies[active])
         keep = ~stuck
         t[active[keep]] = cand[keep]
         q[active[keep]] = qn[keep]
@@ -479,7 +483,7 @@ def _q_root(
         target = special.chdtri(df, 0.5) if median else df
         q, slopes = _q_and_slope(np.zeros(m), Yt, Vt)
         active = np.flatnonzero((k >= 2) & ~(q <= target))
-        t, iterations, converged = solve_q_columns(Yt, Vt, target, q, slopes, active, control)
+        t, iterations, converged = solve_q_columns(Yt, Vt, k, target, q, slopes, active, control)
         fit = np.flatnonzero(k >= 2)
         tau2[fit] = t[fit]
         w = 1.0 / (Vt[:, fit] + t[None, fit])

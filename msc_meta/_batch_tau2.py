@@ -462,11 +462,11 @@ def solve_q_rows(
     on the rows whose Q at τ² = 0 exceeds the target. Returns the roots (working units) and
     whether each row converged.
     """
-    Yz, Vz, _ = _prepare(Y, V, mask)
+    Yz, Vz, k = _prepare(Y, V, mask)
     Yt, Vt = np.ascontiguousarray(Yz.T), np.ascontiguousarray(Vz.T)
     q, slopes = _q_and_slope(np.zeros(Y.shape[0]), Yt, Vt)
     active = np.flatnonzero(q > target)
-    t, _, converged = solve_q_columns(Yt, Vt, target, q, slopes, active, control)
+    t, _, converged = solve_q_columns(Yt, Vt, k, target, q, slopes, active, control)
     return t, converged
 
 

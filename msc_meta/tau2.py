@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from ._errors import ConvergenceWarning, MetaAnalysisError, MultimodalLikelihoodWarning
@@ -389,6 +389,17 @@ def _ncol(X: FloatArray | None) -> int:
     return 1 if X is None else int(X.shape[1])
 
 
+def q_at_target(q: ArrayLike, target: ArrayLike, k: ArrayLike) -> NDArray[np.bool_]:
+    """Whether Q equals its target to the rounding of a sum of k terms: a root of the Q equation.
+
+    ``16 (k + 8)`` units of roundoff of the target. Exact equality would depend on the order
+    in which Q's terms are added; with this band, the one-row and the batch solvers (which
+    add them in different orders) stop at the same step on all but rare rows.
+    """
+    band = 16.0 * (np.asarray(k, dtype=np.float64) + 8.0) * np.finfo(np.float64).eps
+    return np.asarray(np.abs(np.subtract(q, target)) <= band * np.asarray(target), dtype=np.bool_)
+
+
 def solve_q_equation(
     y: FloatArray,
     v: FloatArray,
@@ -428,7 +439,8 @@ def solve_q_equation(
     variances), inside a bracket ``[lo, hi]`` that always holds the root; a
     step leaving the bracket is replaced by the Newton step on ``Q`` itself
     or by bisection. No upper bound on τ² is needed. The iteration stops when
-    a step is at most ``tol * max(1, τ²)``: relative, in working units. Used by
+    a step is at most ``tol * max(1, τ²)``: relative, in working units; or when
+    Q equals the target to rounding (:func:`q_at_target`). Used by
     the Paule-Mandel and empirical Bayes estimators and by the Q-profile
     confidence interval.
     """
@@ -459,7 +471,7 @@ def solve_q_equation(
             hi = cand
         step = cand - t
         t = cand
-        if abs(step) <= control.tol * max(1.0, t) or q == target:
+        if abs(step) <= control.tol * max(1.0, t) or q_at_target(q, target, y.shape[0]):
             return t, it, True
     return t, control.max_iter, False
 

@@ -62,6 +62,7 @@ def _check_rows(
     Y, V, mask = _pack(rows)
     fit = ITERATIVE_BATCH_METHODS[method](Y, V, mask, control)
     multimodal = 0
+    other_count = 0  # rows whose iteration count differs from the core's
     for i in range(len(rows)):
         k = int(mask[i].sum())
         with warnings.catch_warnings():
@@ -74,9 +75,14 @@ def _check_rows(
         assert bool(fit.converged[i]) == ref.converged, where
         assert bool(fit.codes[i] & NOT_CONVERGED) == (not ref.converged), where
         assert bool(fit.codes[i] & MULTIMODAL) == (len(ref.maxima) > 1), where
-        # Newton's last step ends at the tolerance or at Q == target, which rounding decides
+        # Newton's last step ends at the tolerance or with Q at its target to rounding
+        # (tau2.q_at_target): the two solvers add Q's terms in different orders, so a Q just
+        # at the edge of that band may stop one of them a step before the other
         assert abs(int(fit.iterations[i]) - ref.iterations) <= 1, where
+        other_count += int(fit.iterations[i]) != ref.iterations
         multimodal += len(ref.maxima) > 1
+    # ... on rare rows only (with Q == target exactly, as before, about 7 % of PM's rows)
+    assert other_count <= max(2, len(rows) // 500), (method, other_count)
     return fit, multimodal
 
 
