@@ -134,7 +134,8 @@ class BatchResult:
     iterations : numpy.ndarray
         Iterations of the τ² estimator (0 for closed forms).
     converged : numpy.ndarray
-        Whether the τ² estimator converged (False rows are flagged in ``codes``).
+        Whether the τ² estimator converged: False where ``codes`` flags it as not converged
+        (1) or the row as not representable (32, no fit).
     codes : numpy.ndarray
         Bit flags per row: 1 not converged, 2 multimodal likelihood, 4 k = 1 (test falls back
         to z), 8 Hartung-Knapp factor 0, 16 Q-profile not converged, 32 not representable
@@ -920,7 +921,10 @@ def _fit_one(
         for col in out.values():
             if col.dtype.kind == "f" and col.flags.writeable:  # constant fields: as they are
                 col[i] = np.nan
-        out["codes"][i] |= NOT_REPRESENTABLE
+        # no fit, whatever the vectorized path had flagged: the same for every method
+        out["codes"][i] = NOT_REPRESENTABLE
+        out["converged"][i] = False
+        out["iterations"][i] = 0
         return
     # the conditions meta_analysis warned about, as the vectorized rows flag them
     out["codes"][i] = _codes_of(caught, res.converged)

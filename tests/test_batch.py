@@ -138,6 +138,19 @@ def test_extreme_rows_match_or_are_refused_like_the_core() -> None:
     assert res.codes[2] & NOT_REPRESENTABLE and np.isnan(res.tau2[2])
 
 
+@pytest.mark.parametrize("method", ["EE", "DL", "SJ", "REML", "PM", "PMM"])
+def test_rows_the_core_refuses_are_flagged_alike_by_every_method(method: str) -> None:
+    # no fit: only the NOT_REPRESENTABLE bit, not converged, no iterations, whatever the
+    # vectorized path had made of the row (REML and PM had also set NOT_CONVERGED)
+    Y = np.array([[1e300, -1e300, 0.0], [1.0, 2.0, 3.0]])
+    V = np.array([[1e290, 1e290, 1e290], [1.0, 1.0, 2.0]])
+    res = meta_analysis_many(Y, V, method=method)
+    assert res.codes[0] == NOT_REPRESENTABLE
+    assert not res.converged[0] and res.iterations[0] == 0
+    assert np.isnan(res.estimate[0]) and np.isnan(res.tau2[0])
+    assert res.converged[1] and res.codes[1] == 0
+
+
 def test_chunks_long_form_and_se_give_the_same_numbers() -> None:
     Y, V = _random_rows(300, 8, seed=3)
     whole = meta_analysis_many(Y, V, method="HE").to_frame()
