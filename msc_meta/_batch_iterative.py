@@ -347,20 +347,29 @@ def _likelihood(
             cand_t = np.concatenate((cand_t, last))
             cand_it = np.concatenate((cand_it, np.zeros(none.size, dtype=np.int64)))
             cand_ok = np.concatenate((cand_ok, np.zeros(none.size, dtype=bool)))
-        ll = _loglik(cand_t, Yf[rows], Vf[rows], Mf[rows], reml)
-        # per row, the first candidate (in the core's order: 0, then by tau2) of largest ll
-        order = np.lexsort((cand_t, -ll, rows))
-        rows, cand_t, cand_it, cand_ok = rows[order], cand_t[order], cand_it[order], cand_ok[order]
-        ll = ll[order]
-        first = np.ones(rows.size, dtype=bool)
-        first[1:] = rows[1:] != rows[:-1]
+        counts = np.bincount(rows, minlength=fit_rows.size)
+        # rows with several candidates: the first (in the core's order: 0, then by tau2) of
+        # largest log-likelihood; a row with one candidate needs no likelihood
+        several = counts[rows] > 1
+        m_rows, m_t = rows[several], cand_t[several]
+        ll = _loglik(m_t, Yf[m_rows], Vf[m_rows], Mf[m_rows], reml)
+        order = np.lexsort((m_t, -ll, m_rows))
+        m_rows, ll = m_rows[order], ll[order]
+        first = np.ones(m_rows.size, dtype=bool)
+        first[1:] = m_rows[1:] != m_rows[:-1]
         # a runner-up within rounding of the best: which one the core takes, rounding decides
         second = np.flatnonzero(~first[1:] & first[:-1]) + 1
         near = ll[second - 1] - ll[second] <= _TIE * (1.0 + np.abs(ll[second - 1]))
-        ambiguous[fit_rows[rows[second[near]]]] = True
-        counts = np.bincount(rows, minlength=fit_rows.size)
-        best_rows = rows[first]
-        t_best = cand_t[first]
+        ambiguous[fit_rows[m_rows[second[near]]]] = True
+        chosen = np.concatenate([np.flatnonzero(~several), np.flatnonzero(several)[order][first]])
+        rows, cand_t, cand_it, cand_ok = (
+            rows[chosen],
+            cand_t[chosen],
+            cand_it[chosen],
+            cand_ok[chosen],
+        )
+        best_rows = rows
+        t_best = cand_t
         w = 1.0 / (Vf[best_rows] + t_best[:, None])
         if reml:
             s = row_total(w)
@@ -372,8 +381,8 @@ def _likelihood(
         target = fit_rows[best_rows]
         tau2[target] = t_best
         se[target] = np.sqrt(2.0 / info)
-        iterations[target] = cand_it[first]
-        converged[target] = cand_ok[first]
+        iterations[target] = cand_it
+        converged[target] = cand_ok
         codes[fit_rows[counts > 1]] |= MULTIMODAL
     codes[~converged] |= NOT_CONVERGED
     return BatchTau2Fit(tau2, se, iterations, converged, codes, ambiguous=ambiguous)
