@@ -230,9 +230,12 @@ def scan_scores(
     Returns
     -------
     ndarray
-        b x width: the score at evaluated points; at points of a proven stretch, the score
-        of the evaluated point that proves it (the same sign, so the same sign changes);
-        NaN in the padding.
+        b x width: the score at evaluated points, NaN elsewhere (the points of proven
+        stretches and cells, and the padding). Every point of a proven stretch or cell has
+        the sign of the evaluated points at its ends, and the points of a cell not proven
+        are evaluated, so the score changes sign between neighbouring grid points only where
+        both are evaluated: the sign changes of this array (NaN compares false) are those of
+        the full scan. :func:`filled` gives every point its proven sign.
     """
     b, n = grid.n.shape[0], grid.n
     # studies first in memory too, so that each sum over the studies adds contiguous slabs
@@ -318,10 +321,18 @@ def scan_scores(
     r_doubt, c_doubt = np.concatenate(doubt_r or [rows[:0]]), np.concatenate(doubt_c or [rows[:0]])
     if r_doubt.size:
         evaluate(r_doubt, c_doubt[:, None])
-    # every point not evaluated takes the score of the last evaluated point before it (the
-    # proven stretches and cells), then the padding is NaN again
+    return scores
+
+
+def filled(scores: FloatArray, n: IntArray) -> FloatArray:
+    """:func:`scan_scores`' scores with every grid point given the proven sign.
+
+    A point not evaluated takes the score of the last evaluated point before it (the proven
+    stretches and cells); the padding beyond each row's ``n`` + 1 points stays NaN.
+    """
+    width = scores.shape[1]
     at = np.where(np.isnan(scores), 0, np.arange(width)[None, :])
     np.maximum.accumulate(at, axis=1, out=at)
-    scores = np.take_along_axis(scores, at, axis=1)
-    scores[np.arange(width)[None, :] > n[:, None]] = np.nan
-    return scores
+    out: FloatArray = np.take_along_axis(scores, at, axis=1)
+    out[np.arange(width)[None, :] > n[:, None]] = np.nan
+    return out

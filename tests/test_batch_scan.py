@@ -19,6 +19,11 @@ from tests.test_batch_iterative import _pack, _random_rows
 from tests.test_hardening import _bimodal_candidates
 
 
+def _changes(scores: np.ndarray) -> np.ndarray:
+    """Where the score goes from positive to at most 0 between neighbouring grid points."""
+    return (scores[:, :-1] > 0.0) & (scores[:, 1:] <= 0.0)
+
+
 def _signs(rows: list[tuple[np.ndarray, np.ndarray]], reml: bool) -> tuple[int, int]:
     """Compare the adaptive and the full scan on rows; return (points, points evaluated)."""
     Y, V, mask = _pack(rows)
@@ -40,12 +45,17 @@ def _signs(rows: list[tuple[np.ndarray, np.ndarray]], reml: bool) -> tuple[int, 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_batch_scan, "_Sums", Counting)
         with np.errstate(all="ignore"):
-            fast = _batch_scan.scan_scores(
+            raw = _batch_scan.scan_scores(
                 scan_grid, width, Yt, Vt, vmin, vmax, bound, k, reml,
                 partial(bi._score_points, reml=reml),
             )  # fmt: skip
+    fast = _batch_scan.filled(raw, n)
     with np.errstate(all="ignore"):
         full = bi._score_grid(grid, Yt, Vt, reml)
+    # the engine reads the sign changes off the scores without filling them: the same
+    with np.errstate(invalid="ignore"):
+        assert np.array_equal(_changes(raw), _changes(fast))
+        assert np.array_equal(raw[:, 0] <= 0.0, fast[:, 0] <= 0.0)
     inside = ~np.isnan(grid)
     assert not np.isnan(fast[inside]).any()
     assert np.isnan(fast[~inside]).all()
