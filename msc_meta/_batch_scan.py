@@ -133,6 +133,36 @@ def column_sum(a: FloatArray) -> FloatArray:
     return out
 
 
+def _einsum_adds_rounded_products() -> bool:
+    """Whether ``einsum`` rounds each product before adding it, as ``column_sum(a * b)`` does.
+
+    Where NumPy's einsum kernels fuse the multiply and the add (``npyv_muladd`` is a fused
+    multiply-add on ARM's NEON, and on x86 builds whose baseline has FMA3), a sum of products
+    differs in its last bits from the sum of the rounded products. The probe's second
+    product, (1 + 2^-27)², is 1 + 2^-26 + 2^-54: rounded, it cancels the first term
+    exactly; fused, 2^-54 remains. Checked for 2 and 3 factors (the third in every place),
+    on 67 columns (the vector loop and its tail).
+    """
+    c = 67
+    x = 1.0 + 2.0**-27
+    a = np.array([[-(1.0 + 2.0**-26)] * c, [x] * c])
+    b = np.array([[1.0] * c, [x] * c])
+    ones = np.ones_like(a)
+    cases = [(a, b), (a, b, ones), (a, ones, b), (ones, a, b)]
+    for factors in cases:
+        spec = ",".join("kc" for _ in factors) + "->c"
+        product = factors[0] * factors[1]
+        for f in factors[2:]:
+            product = product * f
+        if not np.array_equal(np.einsum(spec, *factors), np.add.reduce(product, axis=0)):
+            return False
+    return True
+
+
+#: Whether :func:`column_dot` may use ``einsum`` (no fused multiply-add in its kernels here).
+_EINSUM_ROUNDS = _einsum_adds_rounded_products()
+
+
 def column_dot(*factors: FloatArray) -> FloatArray:
     """``column_sum`` of the product of two or three studies-first arrays, without the product.
 
@@ -140,10 +170,12 @@ def column_dot(*factors: FloatArray) -> FloatArray:
     left to right, then the studies added in order): ``einsum`` walks the c columns in the
     inner loop and the studies in the outer one, adding each study's products to the
     running sums, in one pass and with no k x c temporary. A single column would be reduced
-    in another order, so it is multiplied and added up by :func:`column_sum`.
+    in another order, and a NumPy whose einsum fuses multiply and add
+    (:func:`_einsum_adds_rounded_products`) would round differently, so there the product
+    is formed and added up by :func:`column_sum`.
     """
     arrays = [np.ascontiguousarray(f) for f in factors]
-    if arrays[0].shape[1] == 1:
+    if arrays[0].shape[1] == 1 or not _EINSUM_ROUNDS:
         product = arrays[0] * arrays[1]
         for f in arrays[2:]:
             product *= f

@@ -246,7 +246,7 @@ class BatchResult:
         lines = [
             f"{m} meta-analyses (method {self.method}, test {self.test}, level {self.level:g}); "
             f"k from {int(self.k.min()) if m else 0} to {int(self.k.max()) if m else 0}",
-            f"not converged: {int((~self.converged).sum())}",
+            f"not converged: {int(((self.codes & NOT_CONVERGED) != 0).sum())}",
         ]
         for bit, name in (
             (FEW_STUDIES, "k = 1"),

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._batch_types import BoolArray, FloatArray, IntArray
+from ._batch_types import NOT_CONVERGED, BoolArray, FloatArray, IntArray
 from ._errors import MetaAnalysisError
 from ._format import count, number
-from .batch import meta_analysis_many
+from .batch import NOT_REPRESENTABLE, meta_analysis_many
 from .results import MetaAnalysisResult
 
 __all__ = ["GOSH_ALL_MAX_K", "GOSH_SAMPLE", "GoshResult", "gosh", "gosh_subsets"]
@@ -115,9 +115,12 @@ class GoshResult:
             lines.append(
                 f"  {name}: min {number(lo, 4)}, median {number(med, 4)}, max {number(hi, 4)}"
             )
-        bad = int(np.count_nonzero(~self.converged))
+        bad = int(np.count_nonzero(self.codes & NOT_CONVERGED))
         if bad:
             lines.append(f"  not converged: {count(bad)} subsets")
+        refused = int(np.count_nonzero(self.codes & NOT_REPRESENTABLE))
+        if refused:
+            lines.append(f"  not representable (no fit): {count(refused)} subsets")
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -392,11 +392,14 @@ def _ncol(X: FloatArray | None) -> int:
 def q_at_target(q: ArrayLike, target: ArrayLike, k: ArrayLike) -> NDArray[np.bool_]:
     """Whether Q equals its target to the rounding of a sum of k terms: a root of the Q equation.
 
-    ``16 (k + 8)`` units of roundoff of the target. Exact equality would depend on the order
-    in which Q's terms are added; with this band, the one-row and the batch solvers (which
-    add them in different orders) stop at the same step on all but rare rows.
+    ``16 (k + 8)`` units of roundoff of the target, k counted up to 1,000 (at most 2.3e-13
+    of the target, so the band never stops the iteration far from the root, whatever k).
+    Exact equality would depend on the order in which Q's terms are added; with this band,
+    the one-row and the batch solvers (which add them in different orders) stop at the
+    same step on all but rare rows.
     """
-    band = 16.0 * (np.asarray(k, dtype=np.float64) + 8.0) * np.finfo(np.float64).eps
+    terms = np.minimum(np.asarray(k, dtype=np.float64), 1000.0)
+    band = 16.0 * (terms + 8.0) * np.finfo(np.float64).eps
     return np.asarray(np.abs(np.subtract(q, target)) <= band * np.asarray(target), dtype=np.bool_)
 
 

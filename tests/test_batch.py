@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tracemalloc
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ import pytest
 from scipy import special
 
 import msc_meta as mm
-from msc_meta import batch
+from msc_meta import _batch_scan, batch
 from msc_meta._batch_scan import column_dot, column_sum
 from msc_meta._batch_tau2 import BATCH_TAU2_METHODS, trace_p_pp_columns
 from msc_meta._inference import chi2_sf_rows
@@ -138,7 +139,7 @@ def test_extreme_rows_match_or_are_refused_like_the_core() -> None:
     assert res.codes[2] & NOT_REPRESENTABLE and np.isnan(res.tau2[2])
 
 
-@pytest.mark.parametrize("method", ["EE", "DL", "SJ", "REML", "PM", "PMM"])
+@pytest.mark.parametrize("method", list(TAU2_METHODS))
 def test_rows_the_core_refuses_are_flagged_alike_by_every_method(method: str) -> None:
     # no fit: only the NOT_REPRESENTABLE bit, not converged, no iterations, whatever the
     # vectorized path had made of the row (REML and PM had also set NOT_CONVERGED)
@@ -149,6 +150,7 @@ def test_rows_the_core_refuses_are_flagged_alike_by_every_method(method: str) ->
     assert not res.converged[0] and res.iterations[0] == 0
     assert np.isnan(res.estimate[0]) and np.isnan(res.tau2[0])
     assert res.converged[1] and res.codes[1] == 0
+    assert "not converged: 0" in res.summary() and "not representable: 1" in res.summary()
 
 
 def test_chunks_long_form_and_se_give_the_same_numbers() -> None:
@@ -442,14 +444,51 @@ def test_column_dot_has_the_bits_of_column_sum_of_the_product(
         rng.standard_normal((k, c)) * 10.0 ** rng.integers(-8, 9, size=(k, c))
         for _ in range(n_factors)
     ]
-    product = factors[0] * factors[1]
-    for f in factors[2:]:
-        product = product * f
-    want = column_sum(product)
-    assert np.array_equal(column_dot(*factors), want)
-    view = np.asfortranarray(factors[0]).T.T  # the same numbers, not C-contiguous
-    assert not view.flags.c_contiguous or c == 1 or k == 1
-    assert np.array_equal(column_dot(view, *factors[1:]), want)
+    special_values = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, 1e300])
+    cells = rng.random((k, c)) < 0.05  # a few zeros of both signs, infinities, NaN, extremes
+    factors[0][cells] = rng.choice(special_values, size=int(cells.sum()))
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = factors[0] * factors[1]
+        for f in factors[2:]:
+            product = product * f
+        want = _bits(column_sum(product))
+        assert np.array_equal(_bits(column_dot(*factors)), want)
+        view = np.asfortranarray(factors[0]).T.T  # the same numbers, not C-contiguous
+        assert not view.flags.c_contiguous or c == 1 or k == 1
+        assert np.array_equal(_bits(column_dot(view, *factors[1:])), want)
+        # where einsum would fuse multiply and add, the products are formed and added up
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_batch_scan, "_EINSUM_ROUNDS", False)
+            assert np.array_equal(_bits(column_dot(*factors)), want)
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    """The bits of each number, the sign of a zero included; every NaN one pattern (the sign
+    of a NaN made by inf - inf depends on the order of the operands, and means nothing)."""
+    return np.where(np.isnan(x), np.nan, x).view(np.uint64)
+
+
+def test_the_einsum_probe_finds_a_fused_multiply_add() -> None:
+    # this NumPy rounds each product (so column_dot may use einsum); an einsum that fuses
+    # multiply and add, emulated exactly with fractions, is found out
+    assert _batch_scan._einsum_adds_rounded_products()
+
+    def fused(spec: str, *factors: np.ndarray) -> np.ndarray:
+        *first, last = factors  # the last factor fused into the add, as npyv_muladd
+        head = first[0]
+        for f in first[1:]:
+            head = head * f
+        out = []
+        for j in range(head.shape[1]):
+            acc = Fraction(0)
+            for i in range(head.shape[0]):
+                acc = Fraction(float(acc)) + Fraction(head[i, j]) * Fraction(last[i, j])
+            out.append(float(acc))
+        return np.array(out)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(np, "einsum", fused)
+        assert not _batch_scan._einsum_adds_rounded_products()
 
 
 def test_traces_of_rows_with_a_heavy_weight_equal_the_cores_cancellation_free_forms() -> None:
