@@ -397,6 +397,25 @@ def q_at_target(q: ArrayLike, target: ArrayLike, k: ArrayLike) -> NDArray[np.boo
     Exact equality would depend on the order in which Q's terms are added; with this band,
     the one-row and the batch solvers (which add them in different orders) stop at the
     same step on all but rare rows.
+
+    Parameters
+    ----------
+    q : array_like
+        Generalised Q at the current τ² (one value or one per row).
+    target : array_like
+        The value Q is solved for (k - p, or the Q-profile's quantiles).
+    k : array_like
+        Studies in each fit (the number of Q's terms).
+
+    Returns
+    -------
+    ndarray of bool
+        Whether ``|q - target|`` is at most the band.
+
+    Examples
+    --------
+    >>> bool(q_at_target(5.0 + 1e-14, 5.0, 6)), bool(q_at_target(5.0 + 1e-9, 5.0, 6))
+    (True, False)
     """
     terms = np.minimum(np.asarray(k, dtype=np.float64), 1000.0)
     band = 16.0 * (terms + 8.0) * np.finfo(np.float64).eps
