@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 import msc_meta as mm
-from msc_meta._batch_types import MULTIMODAL
+from msc_meta._batch_types import MULTIMODAL, NOT_CONVERGED
 from msc_meta._errors import MetaAnalysisError
+from msc_meta.batch import NOT_REPRESENTABLE
 from msc_meta.gosh import GoshResult, gosh, gosh_subsets
 from msc_meta.plots import gosh_data, gosh_plot
 
@@ -131,3 +132,26 @@ def test_plot() -> None:
     ax2 = gosh_plot(g, marginals=False)
     assert not ax2.child_axes
     plt.close(ax2.figure)
+
+
+def test_summary_counts_fits_not_converged_apart_from_subsets_the_core_refuses() -> None:
+    # a refused subset has no fit (converged False, only NOT_REPRESENTABLE): it is counted as
+    # not representable, not as not converged
+    n = 3
+    res = GoshResult(
+        incl=np.ones((n, 2), dtype=bool),
+        k=np.full(n, 2),
+        q=np.array([1.0, 2.0, np.nan]),
+        i2=np.array([0.0, 10.0, np.nan]),
+        h2=np.array([1.0, 1.1, np.nan]),
+        tau2=np.array([0.0, 0.1, np.nan]),
+        estimate=np.array([0.5, 0.6, np.nan]),
+        converged=np.array([True, False, False]),
+        codes=np.array([0, NOT_CONVERGED, NOT_REPRESENTABLE]),
+        labels=("a", "b"),
+        method="REML",
+        sampled=False,
+    )
+    text = res.summary()
+    assert "not converged: 1 subsets" in text
+    assert "not representable (no fit): 1 subsets" in text
