@@ -417,9 +417,14 @@ def q_at_target(q: ArrayLike, target: ArrayLike, k: ArrayLike) -> NDArray[np.boo
     >>> bool(q_at_target(5.0 + 1e-14, 5.0, 6)), bool(q_at_target(5.0 + 1e-9, 5.0, 6))
     (True, False)
     """
+    band = _q_band(k) * np.asarray(target, dtype=np.float64)
+    return np.asarray(np.abs(np.subtract(q, target)) <= band, dtype=np.bool_)
+
+
+def _q_band(k: ArrayLike) -> FloatArray:
+    """The band of :func:`q_at_target` relative to the target: ``16 (min(k, 1000) + 8)`` ε."""
     terms = np.minimum(np.asarray(k, dtype=np.float64), 1000.0)
-    band = 16.0 * (terms + 8.0) * np.finfo(np.float64).eps
-    return np.asarray(np.abs(np.subtract(q, target)) <= band * np.asarray(target), dtype=np.bool_)
+    return np.asarray(16.0 * (terms + 8.0) * np.finfo(np.float64).eps, dtype=np.float64)
 
 
 def solve_q_equation(
@@ -474,6 +479,7 @@ def solve_q_equation(
     if q <= target:
         return 0.0, 0, True
     lo, hi = 0.0, math.inf
+    at_target = float(_q_band(y.shape[0])) * target  # q_at_target's band, once per solve
     for it in range(1, control.max_iter + 1):
         slope = float(py @ py)  # -dQ/dtau2 = Y'PPY
         if slope <= 0.0 or not math.isfinite(slope):
@@ -493,7 +499,7 @@ def solve_q_equation(
             hi = cand
         step = cand - t
         t = cand
-        if abs(step) <= control.tol * max(1.0, t) or q_at_target(q, target, y.shape[0]):
+        if abs(step) <= control.tol * max(1.0, t) or abs(q - target) <= at_target:
             return t, it, True
     return t, control.max_iter, False
 
