@@ -361,15 +361,9 @@ def _likelihood(
         second = np.flatnonzero(~first[1:] & first[:-1]) + 1
         near = ll[second - 1] - ll[second] <= _TIE * (1.0 + np.abs(ll[second - 1]))
         ambiguous[fit_rows[m_rows[second[near]]]] = True
+        # each row's chosen candidate: its only one, or the best of several
         chosen = np.concatenate([np.flatnonzero(~several), np.flatnonzero(several)[order][first]])
-        rows, cand_t, cand_it, cand_ok = (
-            rows[chosen],
-            cand_t[chosen],
-            cand_it[chosen],
-            cand_ok[chosen],
-        )
-        best_rows = rows
-        t_best = cand_t
+        best_rows, t_best = rows[chosen], cand_t[chosen]
         w = 1.0 / (Vf[best_rows] + t_best[:, None])
         if reml:
             s = row_total(w)
@@ -381,8 +375,8 @@ def _likelihood(
         target = fit_rows[best_rows]
         tau2[target] = t_best
         se[target] = np.sqrt(2.0 / info)
-        iterations[target] = cand_it
-        converged[target] = cand_ok
+        iterations[target] = cand_it[chosen]
+        converged[target] = cand_ok[chosen]
         codes[fit_rows[counts > 1]] |= MULTIMODAL
     codes[~converged] |= NOT_CONVERGED
     return BatchTau2Fit(tau2, se, iterations, converged, codes, ambiguous=ambiguous)
